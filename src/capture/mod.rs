@@ -1,0 +1,108 @@
+//! Capture: where packets come from. Capture files (pcap, pcapng, gzip, stdin) for replay,
+//! AF_PACKET TPACKET_V3 rings for live capture, and libpcap behind the `libpcap` feature.
+//!
+//! Everything here hands out [`Packet`]s that borrow the capture buffer: no copy, no allocation
+//! per packet. This is the only module allowed to use `unsafe` (for the mmap'd AF_PACKET ring).
+
+use std::sync::Arc;
+
+/// Link-layer header type, numbered as pcap's LINKTYPE_* values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LinkType(pub u16);
+
+impl LinkType {
+    /// BSD loopback: 4-byte address family in host byte order.
+    pub const NULL: LinkType = LinkType(0);
+    pub const ETHERNET: LinkType = LinkType(1);
+    /// Raw IP (v4 or v6, told by the version nibble).
+    pub const RAW: LinkType = LinkType(101);
+    pub const IEEE802_11: LinkType = LinkType(105);
+    /// OpenBSD loopback: 4-byte address family in network byte order.
+    pub const LOOP: LinkType = LinkType(108);
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    pub const IEEE802_11_RADIOTAP: LinkType = LinkType(127);
+    pub const IPV4: LinkType = LinkType(228);
+    pub const IPV6: LinkType = LinkType(229);
+    pub const NFLOG: LinkType = LinkType(239);
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+}
+
+/// One captured packet, borrowed from the capture buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<'a> {
+    /// Capture timestamp, nanoseconds since the Unix epoch.
+    pub ts_ns: u64,
+    pub linktype: LinkType,
+    /// The captured bytes (may be shorter than `wire_len` when the snap length cut it).
+    pub data: &'a [u8],
+    /// Length of the packet on the wire.
+    pub wire_len: u32,
+}
+
+/// An immutable buffer that holds a whole capture (a mapped file, or a decompressed one).
+/// Packets of a [`PacketSource`] that exposes one are sub-slices of it, so a dispatcher can pass
+/// `(offset, len)` references to other threads instead of copying bytes.
+pub enum SharedBuf {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for SharedBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            SharedBuf::Mapped(m) => m,
+            SharedBuf::Owned(v) => v,
+        }
+    }
+}
+
+/// Counters every source keeps; shown in the summary and status records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Packets the kernel or the file said were dropped / not delivered.
+    pub dropped: u64,
+    /// Malformed or truncated blocks/records in a capture file that were skipped.
+    pub malformed: u64,
+    /// Packets whose captured length is shorter than their wire length.
+    pub truncated: u64,
+}
+
+/// A source of packets: a lending iterator over borrowed packets.
+pub trait PacketSource {
+    /// The next packet, borrowed until the next call; `Ok(None)` at the end of the capture.
+    /// A damaged capture file gives `Err` once, with a message that says where and why;
+    /// recoverable damage is counted in [`CaptureStats::malformed`] instead.
+    fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError>;
+
+    /// The buffer all packets are slices of, when there is one (see [`SharedBuf`]).
+    fn shared_buffer(&self) -> Option<Arc<SharedBuf>> {
+        None
+    }
+
+    fn stats(&self) -> CaptureStats;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a pcap or pcapng file (first bytes {magic})")]
+    UnknownFormat { path: String, magic: String },
+    #[error("{path}: damaged capture at byte {offset}: {reason}")]
+    Damaged {
+        path: String,
+        offset: u64,
+        reason: String,
+    },
+    #[error("{path}: decompressed size exceeds the cap of {cap} bytes")]
+    TooLarge { path: String, cap: u64 },
+    #[error("live capture on {iface}: {reason}")]
+    Live { iface: String, reason: String },
+}
