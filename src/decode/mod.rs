@@ -202,6 +202,6 @@ impl Default for DecodeConfig {
 }
 
 #[allow(dead_code)]
-fn _signature_check() {
-    let _: fn(LinkType, &[u8], &DecodeConfig) -> Result<Decoded<'_>, NotIp> = decode;
+fn _signature_check(data: &[u8]) -> Result<Decoded<'_>, NotIp> {
+    decode(LinkType::ETHERNET, data, &DecodeConfig::default())
 }
