@@ -70,12 +70,24 @@ pub struct CaptureStats {
     pub truncated: u64,
 }
 
+/// What [`PacketSource::next`] found.
+#[derive(Clone, Copy, Debug)]
+pub enum Next<'a> {
+    Packet(Packet<'a>),
+    /// Nothing arrived within the source's poll interval (live sources only): the caller runs
+    /// its timers and checks for shutdown, then calls again.
+    Idle,
+    /// The capture is over (end of file; live sources after [`PacketSource::stop`]).
+    End,
+}
+
 /// A source of packets: a lending iterator over borrowed packets.
-pub trait PacketSource {
-    /// The next packet, borrowed until the next call; `Ok(None)` at the end of the capture.
+pub trait PacketSource: Send {
+    /// The next packet, borrowed until the next call.
     /// A damaged capture file gives `Err` once, with a message that says where and why;
-    /// recoverable damage is counted in [`CaptureStats::malformed`] instead.
-    fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError>;
+    /// recoverable damage (a cut-off last record, say) is counted in
+    /// [`CaptureStats::malformed`] and ends the capture instead.
+    fn next(&mut self) -> Result<Next<'_>, CaptureError>;
 
     /// The buffer all packets are slices of, when there is one (see [`SharedBuf`]).
     fn shared_buffer(&self) -> Option<Arc<SharedBuf>> {
