@@ -1,1 +1,61 @@
-fn main() {}
+//! The `tapir` binary: command line only; the work is in the library.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tapir::cmd;
+
+/// Tapir: a network traffic analysis sensor. Reads packets from capture files or a network
+/// interface, tracks flows, reassembles TCP, and writes NDJSON records.
+#[derive(Parser, Debug)]
+#[command(name = "tapir", version, about, long_about = None)]
+struct Cli {
+    /// Log filter (tracing syntax), e.g. "info" or "tapir=debug".
+    #[arg(long, global = true, env = "TAPIR_LOG", default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Replay pcap/pcapng files (gzip too; "-" = stdin) and write records.
+    Replay(cmd::replay::ReplayArgs),
+    /// Capture live from an interface (AF_PACKET; libpcap with --features libpcap).
+    Run(cmd::run::RunArgs),
+    /// Print the effective configuration (defaults + file + overrides) as TOML.
+    Config(ConfigArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ConfigArgs {
+    #[command(flatten)]
+    common: cmd::CommonOpts,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match &cli.command {
+        Command::Replay(a) => cmd::replay::run(a).map(|s| s.capture_errors.is_empty()),
+        Command::Run(a) => cmd::run::run(a).map(|s| s.capture_errors.is_empty()),
+        Command::Config(a) => a.common.load().map(|c| {
+            println!("{c:#?}");
+            true
+        }).map_err(Into::into),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(2),
+        Err(e) => {
+            eprintln!("tapir: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

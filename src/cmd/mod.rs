@@ -1,0 +1,135 @@
+//! The binary's commands: thin glue between the command line and the library.
+
+pub mod replay;
+pub mod run;
+mod summary;
+
+use std::path::PathBuf;
+
+use crate::config::{Config, ConfigError};
+
+/// Options shared by `replay` and `run`; each overrides the config file.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct CommonOpts {
+    /// TOML configuration file.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Write NDJSON records to FILE ("-" = stdout, "none" = count only).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<String>,
+    /// Worker threads (default: one per core).
+    #[arg(short, long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Home networks, comma-separated CIDRs (decides flow direction; default RFC 1918 + ULA).
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
+    pub home_net: Option<Vec<ipnet::IpNet>>,
+    /// Sensor id written into every record.
+    #[arg(long, value_name = "ID")]
+    pub sensor_id: Option<String>,
+    /// Most flows tracked at once (all workers together).
+    #[arg(long, value_name = "N")]
+    pub max_flows: Option<usize>,
+    /// Set any configuration key, e.g. `--set flow.udp_new_timeout=10` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl CommonOpts {
+    /// The configuration: file (or defaults), then `--set`, then the dedicated flags.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let text = match &self.config {
+            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.display().to_string(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        let name = self
+            .config
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(defaults)".into());
+        let mut value: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: name.clone(),
+            message: e.to_string(),
+        })?;
+        for s in &self.set {
+            apply_set(&mut value, s)?;
+        }
+        let mut cfg = Config::from_toml(&toml::to_string(&value).unwrap_or_default(), &name)?;
+        if let Some(w) = self.workers {
+            cfg.workers = w;
+        }
+        if let Some(h) = &self.home_net {
+            cfg.home_net = h.clone();
+        }
+        if let Some(s) = &self.sensor_id {
+            cfg.sensor_id = s.clone();
+        }
+        if let Some(m) = self.max_flows {
+            cfg.flow.max_flows = m;
+        }
+        if let Some(o) = &self.output {
+            cfg.output.path = Some(o.clone());
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+/// Applies `a.b.c=value` to a TOML table; the value is read as TOML (number, bool, string,
+/// array), or taken as a plain string when it is not valid TOML.
+fn apply_set(root: &mut toml::Table, kv: &str) -> Result<(), ConfigError> {
+    let bad = |m: String| ConfigError::Invalid(format!("--set {kv}: {m}"));
+    let (k, v) = kv
+        .split_once('=')
+        .ok_or_else(|| bad("expected KEY=VALUE".into()))?;
+    let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {v}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(v.to_string()));
+    let mut parts: Vec<&str> = k.trim().split('.').collect();
+    let last = parts
+        .pop()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad("empty key".into()))?;
+    let mut t = root;
+    for p in parts {
+        let entry = t
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry
+            .as_table_mut()
+            .ok_or_else(|| bad(format!("{p} is not a section")))?;
+    }
+    t.insert(last.to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_overrides_nested_keys() {
+        let o = CommonOpts {
+            set: vec![
+                "flow.udp_new_timeout=5".into(),
+                "sensor_id=abc".into(),
+                "home_net=[\"192.0.2.0/24\"]".into(),
+            ],
+            workers: Some(2),
+            ..Default::default()
+        };
+        let c = o.load().unwrap();
+        assert_eq!(c.flow.udp_new_timeout, 5);
+        assert_eq!(c.sensor_id, "abc");
+        assert_eq!(c.home_net.len(), 1);
+        assert_eq!(c.workers, 2);
+        let o = CommonOpts {
+            set: vec!["flow.nope=1".into()],
+            ..Default::default()
+        };
+        assert!(o.load().is_err());
+    }
+}

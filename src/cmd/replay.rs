@@ -1,0 +1,74 @@
+//! `tapir replay`: read capture files through the whole pipeline.
+
+use std::io::IsTerminal;
+
+use anyhow::{Context, Result};
+
+use crate::capture::{pcap_file, PacketSource};
+use crate::cmd::CommonOpts;
+use crate::export::NdjsonSink;
+use crate::pipeline::{replay, ReplayOptions, Summary};
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub common: CommonOpts,
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Do not print the summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// pcap / pcapng files, optionally gzip-compressed; "-" reads standard input.
+    #[arg(value_name = "PCAP", required = true)]
+    pub pcaps: Vec<String>,
+}
+
+/// Runs the replay; returns the summary (printed unless `--quiet`).
+pub fn run(args: &ReplayArgs) -> Result<Summary> {
+    let cfg = args.common.load()?;
+    let out_path = cfg.output.path.clone().unwrap_or_else(|| "-".to_string());
+    let sink_path = (out_path != "none").then_some(out_path.as_str());
+    let sink = NdjsonSink::open(sink_path, &cfg.sensor_id)?;
+    let mut sources: Vec<Box<dyn PacketSource>> = Vec::new();
+    let mut total = 0u64;
+    for p in &args.pcaps {
+        let src = pcap_file::open(p, cfg.capture.max_decompressed_bytes)
+            .with_context(|| format!("cannot replay {p}"))?;
+        if p != "-" {
+            total += std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        }
+        sources.push(src);
+    }
+    let progress = progress_bar(args, total, sink_path == Some("-"));
+    let opts = ReplayOptions {
+        workers: cfg.worker_count(),
+        progress: progress.clone().map(|pb| {
+            Box::new(move |b: u64| pb.set_position(b.min(pb.length().unwrap_or(b))))
+                as Box<dyn FnMut(u64)>
+        }),
+    };
+    let summary = replay(sources, &cfg, sink, opts)?;
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    if !args.quiet {
+        eprint!("{}", super::summary::render(&summary));
+    }
+    Ok(summary)
+}
+
+fn progress_bar(args: &ReplayArgs, total: u64, records_on_stdout: bool) -> Option<indicatif::ProgressBar> {
+    let tty = std::io::stderr().is_terminal();
+    if args.no_progress || !tty || total == 0 || (records_on_stdout && std::io::stdout().is_terminal())
+    {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+    ) {
+        pb.set_style(style);
+    }
+    Some(pb)
+}

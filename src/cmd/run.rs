@@ -1,0 +1,130 @@
+//! `tapir run`: live capture from an interface until Ctrl-C.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+
+use crate::cmd::CommonOpts;
+use crate::config::Config;
+use crate::export::NdjsonSink;
+use crate::pipeline::Summary;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonOpts,
+    /// Interface to capture on (overrides capture.interface).
+    #[arg(short, long, value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// Capture method: afpacket (default) or libpcap (needs the `libpcap` build feature).
+    #[arg(long, value_name = "METHOD")]
+    pub method: Option<String>,
+    /// BPF capture filter (libpcap only).
+    #[arg(long, value_name = "FILTER")]
+    pub bpf: Option<String>,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<u64>,
+}
+
+pub fn run(args: &RunArgs) -> Result<Summary> {
+    let mut cfg = args.common.load()?;
+    if let Some(i) = &args.interface {
+        cfg.capture.interface = Some(i.clone());
+    }
+    if let Some(m) = &args.method {
+        cfg.capture.method = m.clone();
+    }
+    if let Some(b) = &args.bpf {
+        cfg.capture.bpf = Some(b.clone());
+    }
+    cfg.validate()?;
+    let Some(iface) = cfg.capture.interface.clone() else {
+        bail!("no interface: give --interface or set capture.interface in the config");
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed))
+            .context("cannot install the Ctrl-C handler")?;
+    }
+    if let Some(secs) = args.duration {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(secs));
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+    let out_path = cfg.output.path.clone().unwrap_or_else(|| "-".to_string());
+    let sink = NdjsonSink::open((out_path != "none").then_some(out_path.as_str()), &cfg.sensor_id)?;
+    tracing::info!(interface = %iface, method = %cfg.capture.method, "starting live capture");
+    let summary = match cfg.capture.method.as_str() {
+        "libpcap" => run_libpcap(&cfg, &iface, sink, stop)?,
+        _ => run_afpacket(&cfg, &iface, sink, stop)?,
+    };
+    eprint!("{}", super::summary::render(&summary));
+    Ok(summary)
+}
+
+#[cfg(target_os = "linux")]
+fn run_afpacket(cfg: &Config, iface: &str, sink: NdjsonSink, stop: Arc<AtomicBool>) -> Result<Summary> {
+    use crate::capture::afpacket::{AfPacketSource, RingConfig};
+    use crate::capture::PacketSource;
+    use crate::pipeline::{run_live, LiveOptions};
+    if cfg.capture.bpf.is_some() {
+        bail!("BPF filters need --method libpcap (build with --features libpcap)");
+    }
+    let ring = RingConfig {
+        block_size: cfg.capture.ring_block_size,
+        block_count: cfg.capture.ring_blocks,
+        ..RingConfig::default()
+    };
+    let group = cfg.capture.fanout_group;
+    let open = |_: usize| {
+        AfPacketSource::open(iface, group, ring, stop.clone())
+            .map(|s| Box::new(s) as Box<dyn PacketSource>)
+    };
+    Ok(run_live(
+        open,
+        cfg,
+        sink,
+        LiveOptions {
+            workers: cfg.worker_count(),
+            stop: stop.clone(),
+        },
+    )?)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn run_afpacket(_: &Config, _: &str, _: NdjsonSink, _: Arc<AtomicBool>) -> Result<Summary> {
+    bail!("AF_PACKET capture needs Linux; use --method libpcap")
+}
+
+#[cfg(feature = "libpcap")]
+fn run_libpcap(cfg: &Config, iface: &str, sink: NdjsonSink, stop: Arc<AtomicBool>) -> Result<Summary> {
+    use crate::capture::libpcap::PcapLiveSource;
+    use crate::pipeline::{replay, ReplayOptions};
+    let src = PcapLiveSource::open(
+        iface,
+        cfg.capture.snaplen,
+        cfg.capture.promiscuous,
+        cfg.capture.bpf.as_deref(),
+        stop,
+    )?;
+    // One libpcap handle: the dispatcher spreads its packets over the workers.
+    Ok(replay(
+        vec![Box::new(src)],
+        cfg,
+        sink,
+        ReplayOptions {
+            workers: cfg.worker_count(),
+            progress: None,
+        },
+    )?)
+}
+
+#[cfg(not(feature = "libpcap"))]
+fn run_libpcap(_: &Config, _: &str, _: NdjsonSink, _: Arc<AtomicBool>) -> Result<Summary> {
+    bail!("this build has no libpcap support: rebuild with `cargo build --features libpcap`")
+}

@@ -1,0 +1,90 @@
+//! The one-screen summary printed at the end of a replay or capture.
+
+use std::fmt::Write;
+
+use crate::pipeline::Summary;
+
+pub fn render(s: &Summary) -> String {
+    let mut o = String::new();
+    let w = &s.workers;
+    let secs = s.elapsed.as_secs_f64();
+    let _ = writeln!(o, "── tapir summary ──────────────────────────────────────");
+    let _ = writeln!(
+        o,
+        "packets      {:>12}   bytes {:>14}   workers {}",
+        s.capture.packets, s.capture.bytes, s.worker_count
+    );
+    let _ = writeln!(
+        o,
+        "time         {:>11.3}s   {:.3} Gbit/s   {:.3} Mpkt/s",
+        secs,
+        s.gbit_per_s(),
+        s.mpkt_per_s()
+    );
+    let _ = writeln!(
+        o,
+        "decoded      non-IP {}   malformed {}   truncated {}   dropped {}",
+        w.non_ip, w.malformed, s.capture.truncated, s.capture.dropped
+    );
+    let _ = writeln!(
+        o,
+        "flows        {:>12}   peak {}   timeouts {}   cap drops {}   emergency evictions {}",
+        w.flow.created,
+        w.flow.peak,
+        w.flow.timeouts,
+        w.flow.cap_drops,
+        w.flow.emergency_evictions
+    );
+    let frags = s.defrag.fragments + w.defrag.fragments;
+    if frags > 0 {
+        let _ = writeln!(
+            o,
+            "fragments    {:>12}   datagrams rebuilt {}",
+            frags,
+            s.defrag.reassembled + w.defrag.reassembled
+        );
+    }
+    let r = &w.reasm;
+    if r.segments > 0 {
+        let _ = writeln!(
+            o,
+            "tcp streams  segments {}   out-of-order {}   retransmissions {}   gaps {} ({} bytes)",
+            r.segments, r.out_of_order, r.retransmissions, r.gaps, r.gap_bytes
+        );
+    }
+    let types: Vec<String> = s
+        .output
+        .by_type
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    let _ = writeln!(
+        o,
+        "records      {:>12}   {}",
+        s.output.records,
+        types.join("   ")
+    );
+    let mut anomalies = w.anomaly_counts();
+    let d = &s.defrag;
+    for (k, v) in [
+        ("defrag.memcap_drops", d.memcap_drops),
+        ("defrag.timeouts", d.timeouts),
+        ("defrag.overlaps", d.overlaps),
+        ("defrag.invalid", d.invalid),
+        ("capture.malformed", s.capture.malformed),
+    ] {
+        if v > 0 {
+            anomalies.push((k, v));
+        }
+    }
+    if anomalies.is_empty() {
+        let _ = writeln!(o, "anomalies    none");
+    } else {
+        let list: Vec<String> = anomalies.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(o, "anomalies    {}", list.join("   "));
+    }
+    for e in &s.capture_errors {
+        let _ = writeln!(o, "error        {e}");
+    }
+    o
+}

@@ -1,0 +1,7 @@
+//! Export: the output stage. Records arrive from the workers in batches, are serialised once,
+//! and are written to a sink. Today: NDJSON to a file or stdout; the spool and remote sinks
+//! (TLS backend, Kafka) plug in here.
+
+mod ndjson;
+
+pub use ndjson::{NdjsonSink, OutputError, OutputStats};

@@ -1,0 +1,513 @@
+//! The per-worker flow table: no locks, a hard cap, per-state timeouts, and counted pressure.
+//!
+//! A worker owns one table. Lookups are one hash probe on the canonical [`FlowKey`]. Timeouts are
+//! driven by packet time (`ts_ns`), never by the wall clock, so replays are reproducible.
+//! When the table is full a new flow triggers an emergency sweep (timeouts divided by
+//! `emergency_divisor`, at most once per second of packet time); if that frees nothing the packet
+//! is not tracked and `cap_drops` counts it.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use hashbrown::hash_map::{Entry, HashMap};
+
+use crate::config::FlowSection;
+use crate::decode::{tcp_flags, Decoded, Tunnel, Vlans, L4};
+use crate::flow::key::FlowKey;
+use crate::flow::tcp::state::TcpTrack;
+use crate::proto::AppProto;
+
+const NS: u64 = 1_000_000_000;
+
+/// Which way a packet travels within its flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    ToServer = 0,
+    ToClient = 1,
+}
+
+impl Dir {
+    pub fn idx(self) -> usize {
+        self as usize
+    }
+    pub fn other(self) -> Dir {
+        match self {
+            Dir::ToServer => Dir::ToClient,
+            Dir::ToClient => Dir::ToServer,
+        }
+    }
+}
+
+/// Why a flow ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    Timeout,
+    /// TCP closed (FIN/RST) and its closed timeout passed.
+    Closed,
+    /// Evicted under table pressure.
+    Emergency,
+    /// The 5-tuple was reused by a new TCP connection.
+    Reuse,
+    Shutdown,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Timeout => "timeout",
+            EndReason::Closed => "closed",
+            EndReason::Emergency => "emergency",
+            EndReason::Reuse => "reuse",
+            EndReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// One tracked flow. `S` is the application-layer state the worker attaches.
+#[derive(Debug)]
+pub struct Flow<S> {
+    pub id: u64,
+    /// The client (initiator) is the key's `lo` endpoint.
+    pub client_is_lo: bool,
+    pub start_ns: u64,
+    pub last_ns: u64,
+    /// Indexed by [`Dir::idx`].
+    pub pkts: [u64; 2],
+    pub bytes: [u64; 2],
+    pub tcp: TcpTrack,
+    pub app_proto: AppProto,
+    pub tunnel: Tunnel,
+    /// VLAN ids of the first packet, outer first.
+    pub vlans: Vlans,
+    /// ICMP type and code of the first packet.
+    pub icmp: Option<(u8, u8)>,
+    pub app: S,
+}
+
+/// Counters of one table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowStats {
+    pub created: u64,
+    pub ended: u64,
+    pub timeouts: u64,
+    pub emergency_sweeps: u64,
+    pub emergency_evictions: u64,
+    /// Packets not tracked because the table was full.
+    pub cap_drops: u64,
+    pub reused: u64,
+    /// Most flows held at once.
+    pub peak: u64,
+}
+
+impl FlowStats {
+    pub fn add(&mut self, o: &FlowStats) {
+        self.created += o.created;
+        self.ended += o.ended;
+        self.timeouts += o.timeouts;
+        self.emergency_sweeps += o.emergency_sweeps;
+        self.emergency_evictions += o.emergency_evictions;
+        self.cap_drops += o.cap_drops;
+        self.reused += o.reused;
+        self.peak += o.peak;
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Timeouts {
+    tcp_new: u64,
+    tcp_est: u64,
+    tcp_closed: u64,
+    udp_new: u64,
+    udp_est: u64,
+    icmp: u64,
+    other: u64,
+}
+
+pub struct FlowTable<S> {
+    map: HashMap<FlowKey, Flow<S>, foldhash::fast::RandomState>,
+    max: usize,
+    vlan_in_key: bool,
+    t: Timeouts,
+    divisor: u64,
+    /// Deterministic hasher for flow ids (same ids whatever the worker count).
+    id_state: foldhash::fast::FixedState,
+    last_emergency_ns: Option<u64>,
+    stats: FlowStats,
+}
+
+/// A packet's place in its flow, as returned by [`FlowTable::track`].
+pub struct Tracked<'t, S> {
+    pub key: &'t FlowKey,
+    pub flow: &'t mut Flow<S>,
+    pub dir: Dir,
+    /// This packet created the flow.
+    pub new: bool,
+}
+
+impl<S: Default> FlowTable<S> {
+    /// A table for one worker holding at most `max_flows` flows.
+    pub fn new(cfg: &FlowSection, max_flows: usize) -> Self {
+        let s = |v: u64| v.saturating_mul(NS);
+        FlowTable {
+            map: HashMap::with_capacity_and_hasher(
+                max_flows.min(1 << 16),
+                foldhash::fast::RandomState::default(),
+            ),
+            max: max_flows.max(1),
+            vlan_in_key: cfg.vlan_in_key,
+            t: Timeouts {
+                tcp_new: s(cfg.tcp_new_timeout),
+                tcp_est: s(cfg.tcp_established_timeout),
+                tcp_closed: s(cfg.tcp_closed_timeout),
+                udp_new: s(cfg.udp_new_timeout),
+                udp_est: s(cfg.udp_established_timeout),
+                icmp: s(cfg.icmp_timeout),
+                other: s(cfg.other_timeout),
+            },
+            divisor: cfg.emergency_divisor.max(1),
+            id_state: foldhash::fast::FixedState::with_seed(0x7461_7069_72),
+            last_emergency_ns: None,
+            stats: FlowStats::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn stats(&self) -> FlowStats {
+        self.stats
+    }
+
+    /// Finds or creates the flow of a decoded packet and updates its counters and TCP state.
+    /// Flows this displaces (reuse, emergency eviction) are handed to `ended`.
+    /// `None` when the table is full and nothing could be evicted (counted in `cap_drops`).
+    pub fn track<'t>(
+        &'t mut self,
+        d: &Decoded<'_>,
+        ts_ns: u64,
+        wire_len: u32,
+        ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason),
+    ) -> Option<Tracked<'t, S>> {
+        let (key, from_lo) = FlowKey::of(d, self.vlan_in_key);
+        let (flags, is_tcp) = match d.l4 {
+            L4::Tcp { flags, .. } => (flags, true),
+            _ => (0, false),
+        };
+        // Is the existing flow finished (timed out, or a new connection on a closed 5-tuple)?
+        let mut replace = None;
+        if let Some(f) = self.map.get(&key) {
+            if ts_ns.saturating_sub(f.last_ns) > self.timeout_of(f, 1) {
+                replace = Some(if f.tcp.is_closed() {
+                    EndReason::Closed
+                } else {
+                    EndReason::Timeout
+                });
+            } else if is_tcp
+                && flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN
+                && f.tcp.is_closed()
+            {
+                replace = Some(EndReason::Reuse);
+            }
+        } else if self.map.len() >= self.max {
+            self.emergency(ts_ns, ended);
+            if self.map.len() >= self.max {
+                self.stats.cap_drops += 1;
+                return None;
+            }
+        }
+        if let Some(reason) = replace {
+            if let Some((k, f)) = self.map.remove_entry(&key) {
+                self.end(k, f, reason, ended);
+            }
+        }
+        let id_state = self.id_state;
+        let created = match self.map.entry(key) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(v) => {
+                let client_is_src = client_is_src(d, flags, is_tcp);
+                let start = ts_ns;
+                let mut h = id_state.build_hasher();
+                key.hash(&mut h);
+                start.hash(&mut h);
+                v.insert(Flow {
+                    id: h.finish() & ((1 << 53) - 1),
+                    client_is_lo: client_is_src == from_lo,
+                    start_ns: start,
+                    last_ns: start,
+                    pkts: [0; 2],
+                    bytes: [0; 2],
+                    tcp: TcpTrack::default(),
+                    app_proto: AppProto::Unknown,
+                    tunnel: d.tunnel,
+                    vlans: d.vlans,
+                    icmp: match d.l4 {
+                        L4::Icmp {
+                            icmp_type, code, ..
+                        } => Some((icmp_type, code)),
+                        _ => None,
+                    },
+                    app: S::default(),
+                });
+                true
+            }
+        };
+        if created {
+            self.stats.created += 1;
+            self.stats.peak = self.stats.peak.max(self.map.len() as u64);
+            if replace == Some(EndReason::Reuse) {
+                self.stats.reused += 1;
+            }
+        }
+        let (key, flow) = self.map.get_key_value_mut(&key)?;
+        let dir = if from_lo == flow.client_is_lo {
+            Dir::ToServer
+        } else {
+            Dir::ToClient
+        };
+        let i = dir.idx();
+        flow.pkts[i] += 1;
+        flow.bytes[i] += u64::from(wire_len);
+        flow.last_ns = flow.last_ns.max(ts_ns);
+        if is_tcp {
+            flow.tcp.update(i, flags);
+        }
+        Some(Tracked {
+            key,
+            flow,
+            dir,
+            new: created,
+        })
+    }
+
+    /// Ends every flow idle past its timeout at packet time `now_ns`.
+    pub fn expire(&mut self, now_ns: u64, ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason)) {
+        self.sweep(now_ns, 1, ended);
+    }
+
+    /// Ends every flow (shutdown).
+    pub fn drain(&mut self, ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason)) {
+        let all: Vec<(FlowKey, Flow<S>)> = self.map.drain().collect();
+        for (k, f) in all {
+            self.end(k, f, EndReason::Shutdown, ended);
+        }
+    }
+
+    fn emergency(&mut self, now_ns: u64, ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason)) {
+        if let Some(last) = self.last_emergency_ns {
+            if now_ns.saturating_sub(last) < NS {
+                return;
+            }
+        }
+        self.last_emergency_ns = Some(now_ns);
+        self.stats.emergency_sweeps += 1;
+        let before = self.stats.ended;
+        self.sweep(now_ns, self.divisor, ended);
+        self.stats.emergency_evictions += self.stats.ended - before;
+    }
+
+    fn sweep(
+        &mut self,
+        now_ns: u64,
+        divisor: u64,
+        ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason),
+    ) {
+        let t = self.t;
+        let gone: Vec<(FlowKey, Flow<S>)> = self
+            .map
+            .extract_if(|_, f| now_ns.saturating_sub(f.last_ns) > timeout(&t, f) / divisor)
+            .collect();
+        for (k, f) in gone {
+            let reason = if divisor > 1 {
+                EndReason::Emergency
+            } else if f.tcp.is_closed() {
+                EndReason::Closed
+            } else {
+                EndReason::Timeout
+            };
+            self.end(k, f, reason, ended);
+        }
+    }
+
+    fn end(
+        &mut self,
+        k: FlowKey,
+        f: Flow<S>,
+        reason: EndReason,
+        ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason),
+    ) {
+        self.stats.ended += 1;
+        if matches!(reason, EndReason::Timeout | EndReason::Closed) {
+            self.stats.timeouts += 1;
+        }
+        ended(k, f, reason);
+    }
+
+    fn timeout_of(&self, f: &Flow<S>, divisor: u64) -> u64 {
+        timeout(&self.t, f) / divisor
+    }
+}
+
+fn timeout<S>(t: &Timeouts, f: &Flow<S>) -> u64 {
+    match f.icmp {
+        Some(_) => t.icmp,
+        None if f.tcp.seen[0] || f.tcp.seen[1] => {
+            if f.tcp.is_closed() {
+                t.tcp_closed
+            } else if f.tcp.established {
+                t.tcp_est
+            } else {
+                t.tcp_new
+            }
+        }
+        None if f.app_proto != AppProto::Unknown || f.pkts[0] > 0 || f.pkts[1] > 0 => {
+            // UDP and other protocols: established once both sides spoke.
+            if f.pkts[0] > 0 && f.pkts[1] > 0 {
+                t.udp_est.max(t.other)
+            } else {
+                t.udp_new.max(t.other)
+            }
+        }
+        None => t.other,
+    }
+}
+
+/// Decides who opened a flow from its first packet.
+fn client_is_src(d: &Decoded<'_>, flags: u8, is_tcp: bool) -> bool {
+    if is_tcp {
+        let syn = flags & tcp_flags::SYN != 0;
+        let ack = flags & tcp_flags::ACK != 0;
+        if syn && !ack {
+            return true;
+        }
+        if syn && ack {
+            return false;
+        }
+    }
+    let (sp, dp) = crate::flow::key::ports(&d.l4);
+    if sp == 0 && dp == 0 {
+        return true;
+    }
+    // Without a handshake: the side on the well-known (lower, < 1024) port is the server.
+    !(sp < 1024 && dp >= 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn tcp(src: u8, sp: u16, dst: u8, dp: u16, flags: u8) -> Decoded<'static> {
+        Decoded {
+            vlans: Vlans::default(),
+            tunnel: Tunnel::default(),
+            src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, src)),
+            dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, dst)),
+            proto: 6,
+            ip_offset: 14,
+            ip_len: 40,
+            frag: None,
+            l4: L4::Tcp {
+                src_port: sp,
+                dst_port: dp,
+                seq: 0,
+                ack: 0,
+                flags,
+                window: 0,
+                payload: &[],
+            },
+            anomaly: None,
+        }
+    }
+
+    fn udp(src: u8, sp: u16, dst: u8, dp: u16) -> Decoded<'static> {
+        let mut d = tcp(src, sp, dst, dp, 0);
+        d.proto = 17;
+        d.l4 = L4::Udp {
+            src_port: sp,
+            dst_port: dp,
+            payload: &[],
+        };
+        d
+    }
+
+    type Ended = Vec<(FlowKey, Flow<()>, EndReason)>;
+
+    fn table(max: usize) -> FlowTable<()> {
+        FlowTable::new(&FlowSection::default(), max)
+    }
+
+    #[test]
+    fn handshake_orients_and_counts_both_ways() {
+        use tcp_flags::*;
+        let mut t = table(10);
+        let mut ended: Ended = vec![];
+        let mut e = |k, f, r| ended.push((k, f, r));
+        // First packet seen is the SYN-ACK: the client is its destination.
+        let tr = t.track(&tcp(2, 80, 1, 5000, SYN | ACK), 1, 60, &mut e).unwrap();
+        assert_eq!(tr.dir, Dir::ToClient);
+        assert!(tr.new);
+        let tr = t.track(&tcp(1, 5000, 2, 80, ACK), 2, 60, &mut e).unwrap();
+        assert_eq!(tr.dir, Dir::ToServer);
+        assert!(!tr.new);
+        assert_eq!(tr.flow.pkts, [1, 1]);
+        assert_eq!(tr.flow.bytes, [60, 60]);
+        assert_eq!(t.len(), 1);
+        t.drain(&mut e);
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].2, EndReason::Shutdown);
+    }
+
+    #[test]
+    fn timeouts_by_state_and_reuse() {
+        use tcp_flags::*;
+        let mut t = table(10);
+        let mut ended: Ended = vec![];
+        let mut e = |k, f, r| ended.push((k, f, r));
+        t.track(&udp(1, 5353, 2, 53), 0, 80, &mut e).unwrap();
+        t.track(&tcp(1, 4000, 2, 80, SYN), 0, 60, &mut e).unwrap();
+        t.expire(29 * NS, &mut e);
+        assert_eq!(t.len(), 2);
+        t.expire(31 * NS, &mut e);
+        assert_eq!(t.len(), 0);
+        // A SYN on a closed 5-tuple starts a new flow.
+        t.track(&tcp(1, 4001, 2, 80, SYN), 40 * NS, 60, &mut e).unwrap();
+        t.track(&tcp(2, 80, 1, 4001, RST | ACK), 40 * NS, 60, &mut e).unwrap();
+        let tr = t.track(&tcp(1, 4001, 2, 80, SYN), 41 * NS, 60, &mut e).unwrap();
+        assert!(tr.new);
+        drop(e);
+        assert_eq!(ended.len(), 3);
+        assert_eq!(ended[2].2, EndReason::Reuse);
+        assert_eq!(t.stats().reused, 1);
+    }
+
+    #[test]
+    fn cap_is_enforced_with_emergency_eviction() {
+        let mut t = table(4);
+        let mut n = 0;
+        let mut e = |_, _, _| n += 1;
+        for i in 0..4u16 {
+            t.track(&udp(1, 1000 + i, 2, 53), 0, 80, &mut e).unwrap();
+        }
+        // Full, nothing old enough: the fifth is dropped and counted.
+        assert!(t.track(&udp(1, 2000, 2, 53), NS, 80, &mut e).is_none());
+        assert_eq!(t.stats().cap_drops, 1);
+        // 3.1 s later the emergency timeout (30 s / 10) evicts the four.
+        assert!(t.track(&udp(1, 2001, 2, 53), 4 * NS, 80, &mut e).is_some());
+        assert_eq!(t.stats().emergency_evictions, 4);
+        assert!(t.len() <= 4);
+        drop(e);
+        assert_eq!(n, 4);
+    }
+
+    #[test]
+    fn udp_response_first_is_oriented_by_port() {
+        let mut t = table(4);
+        let mut e = |_, _, _| {};
+        let tr = t.track(&udp(2, 53, 1, 40000), 0, 80, &mut e).unwrap();
+        assert_eq!(tr.dir, Dir::ToClient);
+    }
+}

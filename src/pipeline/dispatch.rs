@@ -1,0 +1,421 @@
+//! Replay: reader/dispatcher on the calling thread, N workers, one output thread.
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+
+use crate::capture::{CaptureError, CaptureStats, LinkType, Next, Packet, PacketSource, SharedBuf};
+use crate::config::Config;
+use crate::decode::defrag::{DefragStats, Defragmenter};
+use crate::decode::{decode, DecodeConfig};
+use crate::export::{NdjsonSink, OutputError, OutputStats};
+use crate::flow::key::FlowKey;
+use crate::pipeline::worker::{RecordTx, Worker, WorkerShared, WorkerStats};
+use crate::record::Record;
+
+/// Packets per batch handed to a worker.
+const BATCH: usize = 256;
+/// Packet-time interval between timer ticks broadcast to all workers.
+const TICK_NS: u64 = 1_000_000_000;
+
+/// A packet in a batch: a slice of the shared capture buffer or of the batch's own bytes.
+#[derive(Clone, Copy)]
+struct PktRef {
+    ts_ns: u64,
+    linktype: LinkType,
+    wire_len: u32,
+    off: usize,
+    len: u32,
+    owned: bool,
+}
+
+struct Batch {
+    shared: Option<Arc<SharedBuf>>,
+    owned: Vec<u8>,
+    pkts: Vec<PktRef>,
+    /// Packet time of the dispatcher when the batch was sent.
+    now_ns: u64,
+    /// The worker runs its timers at `now_ns` after the batch.
+    tick: bool,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            shared: None,
+            owned: Vec::new(),
+            pkts: Vec::with_capacity(BATCH),
+            now_ns: 0,
+            tick: false,
+        }
+    }
+}
+
+pub struct ReplayOptions {
+    pub workers: usize,
+    /// Called with (bytes read so far) now and then, for a progress bar.
+    pub progress: Option<Box<dyn FnMut(u64)>>,
+}
+
+/// The end-of-run summary.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub capture: CaptureStats,
+    pub workers: WorkerStats,
+    /// Fragments reassembled by the dispatcher.
+    pub defrag: DefragStats,
+    pub output: OutputStats,
+    pub elapsed: Duration,
+    pub worker_count: usize,
+    /// Capture errors met (the replay goes on with the next file).
+    pub capture_errors: Vec<String>,
+}
+
+impl Summary {
+    pub fn gbit_per_s(&self) -> f64 {
+        let s = self.elapsed.as_secs_f64();
+        if s > 0.0 {
+            self.capture.bytes as f64 * 8.0 / s / 1e9
+        } else {
+            0.0
+        }
+    }
+    pub fn mpkt_per_s(&self) -> f64 {
+        let s = self.elapsed.as_secs_f64();
+        if s > 0.0 {
+            self.capture.packets as f64 / s / 1e6
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Replays capture sources one after the other through `opts.workers` workers into `sink`.
+pub fn replay(
+    sources: Vec<Box<dyn PacketSource>>,
+    cfg: &Config,
+    sink: NdjsonSink,
+    mut opts: ReplayOptions,
+) -> Result<Summary, OutputError> {
+    let started = Instant::now();
+    let n = opts.workers.max(1);
+    let shared = Arc::new(WorkerShared::from_config(cfg, n));
+    let (rec_tx, rec_rx) = bounded::<Vec<Record>>(n * 8);
+    let output = std::thread::Builder::new()
+        .name("tapir-output".into())
+        .spawn(move || output_loop(sink, rec_rx))
+        .map_err(|e| OutputError::Write {
+            path: "(output thread)".into(),
+            written: 0,
+            lost: 0,
+            source: e,
+        })?;
+
+    let (free_tx, free_rx) = unbounded::<Batch>();
+    let mut to_workers: Vec<Sender<Batch>> = Vec::with_capacity(n);
+    let mut handles = Vec::with_capacity(n);
+    for i in 0..n {
+        let (tx, rx) = bounded::<Batch>(16);
+        to_workers.push(tx);
+        let w = Worker::new(shared.clone(), rec_tx.clone());
+        let free = free_tx.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("tapir-worker-{i}"))
+            .spawn(move || worker_loop(w, rx, free));
+        match h {
+            Ok(h) => handles.push(h),
+            Err(e) => tracing::error!("cannot start worker thread {i}: {e}"),
+        }
+    }
+    drop(rec_tx);
+
+    let mut d = Dispatcher {
+        decode: shared.decode,
+        vlan_in_key: cfg.flow.vlan_in_key,
+        hasher: foldhash::fast::RandomState::default(),
+        defrag: Defragmenter::new(shared.defrag),
+        pending: (0..n).map(|_| Batch::new()).collect(),
+        to_workers,
+        free: free_rx,
+        now_ns: 0,
+        last_tick_ns: 0,
+        rr: 0,
+    };
+    let mut capture = CaptureStats::default();
+    let mut capture_errors = Vec::new();
+    let mut read_bytes = 0u64;
+    for mut src in sources {
+        let buf = src.shared_buffer();
+        for b in d.pending.iter_mut() {
+            if !same_buf(&b.shared, &buf) {
+                b.shared = buf.clone();
+            }
+        }
+        let mut since_progress = 0u32;
+        loop {
+            let pkt = match src.next() {
+                Ok(Next::Packet(p)) => p,
+                Ok(Next::Idle) => {
+                    // Live sources only: let time pass for the timers.
+                    d.idle(wall_ns());
+                    continue;
+                }
+                Ok(Next::End) => break,
+                Err(e) => {
+                    capture_errors.push(e.to_string());
+                    break;
+                }
+            };
+            read_bytes += u64::from(pkt.wire_len);
+            d.dispatch(&pkt, buf.as_deref());
+            since_progress += 1;
+            if since_progress >= 65_536 {
+                since_progress = 0;
+                if let Some(p) = opts.progress.as_mut() {
+                    p(read_bytes);
+                }
+            }
+        }
+        let s = src.stats();
+        capture.packets += s.packets;
+        capture.bytes += s.bytes;
+        capture.dropped += s.dropped;
+        capture.malformed += s.malformed;
+        capture.truncated += s.truncated;
+        // Batches must not outlive the buffer they point into being swapped: send them now.
+        d.flush_all();
+    }
+    if let Some(p) = opts.progress.as_mut() {
+        p(read_bytes);
+    }
+    d.flush_all();
+    let defrag = d.defrag.stats();
+    drop(d);
+    let mut workers = WorkerStats::default();
+    for h in handles {
+        match h.join() {
+            Ok(s) => workers.add(&s),
+            Err(_) => tracing::error!("a worker thread panicked"),
+        }
+    }
+    let output = match output.join() {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(OutputError::Write {
+                path: "(output thread)".into(),
+                written: 0,
+                lost: workers.records,
+                source: std::io::Error::other("output thread panicked"),
+            })
+        }
+    };
+    Ok(Summary {
+        capture,
+        workers,
+        defrag,
+        output,
+        elapsed: started.elapsed(),
+        worker_count: n,
+        capture_errors,
+    })
+}
+
+fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+fn same_buf(a: &Option<Arc<SharedBuf>>, b: &Option<Arc<SharedBuf>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+struct Dispatcher {
+    decode: DecodeConfig,
+    vlan_in_key: bool,
+    hasher: foldhash::fast::RandomState,
+    defrag: Defragmenter,
+    pending: Vec<Batch>,
+    to_workers: Vec<Sender<Batch>>,
+    free: Receiver<Batch>,
+    now_ns: u64,
+    last_tick_ns: u64,
+    rr: usize,
+}
+
+impl Dispatcher {
+    fn dispatch(&mut self, pkt: &Packet<'_>, buf: Option<&SharedBuf>) {
+        self.now_ns = self.now_ns.max(pkt.ts_ns);
+        let n = self.pending.len();
+        let target = match decode(pkt.linktype, pkt.data, &self.decode) {
+            Ok(dec) if dec.frag.is_some() => {
+                // Fragments stop here; a completed datagram goes on as one packet of its own.
+                if let Some(whole) = self.defrag.push(pkt.ts_ns, pkt.data, &dec) {
+                    let idx = match decode(pkt.linktype, &whole, &self.decode) {
+                        Ok(d2) => self.worker_of(&FlowKey::of(&d2, self.vlan_in_key).0),
+                        Err(_) => self.round_robin(),
+                    };
+                    let p = Packet {
+                        data: &whole,
+                        wire_len: whole.len() as u32,
+                        ..*pkt
+                    };
+                    self.push(idx, &p, None);
+                }
+                self.maybe_tick();
+                return;
+            }
+            Ok(dec) => self.worker_of(&FlowKey::of(&dec, self.vlan_in_key).0),
+            // Not IP: any worker counts it.
+            Err(_) => self.round_robin(),
+        };
+        debug_assert!(target < n);
+        self.push(target, pkt, buf);
+        self.maybe_tick();
+    }
+
+    fn idle(&mut self, now_ns: u64) {
+        self.now_ns = self.now_ns.max(now_ns);
+        self.maybe_tick();
+    }
+
+    fn worker_of(&self, key: &FlowKey) -> usize {
+        (key.hash_with(&self.hasher) % self.pending.len() as u64) as usize
+    }
+
+    fn round_robin(&mut self) -> usize {
+        self.rr = (self.rr + 1) % self.pending.len();
+        self.rr
+    }
+
+    fn push(&mut self, idx: usize, pkt: &Packet<'_>, buf: Option<&SharedBuf>) {
+        let Some(b) = self.pending.get_mut(idx) else {
+            return;
+        };
+        // Zero-copy when the packet lies inside the shared capture buffer.
+        let inside = buf.and_then(|base| {
+            let start = base.as_ptr() as usize;
+            let p = pkt.data.as_ptr() as usize;
+            (p >= start && p + pkt.data.len() <= start + base.len()).then_some(p - start)
+        });
+        let r = match inside {
+            Some(off) => PktRef {
+                ts_ns: pkt.ts_ns,
+                linktype: pkt.linktype,
+                wire_len: pkt.wire_len,
+                off,
+                len: pkt.data.len() as u32,
+                owned: false,
+            },
+            None => {
+                let off = b.owned.len();
+                b.owned.extend_from_slice(pkt.data);
+                PktRef {
+                    ts_ns: pkt.ts_ns,
+                    linktype: pkt.linktype,
+                    wire_len: pkt.wire_len,
+                    off,
+                    len: pkt.data.len() as u32,
+                    owned: true,
+                }
+            }
+        };
+        b.pkts.push(r);
+        if b.pkts.len() >= BATCH || b.owned.len() >= (1 << 20) {
+            self.send(idx, false);
+        }
+    }
+
+    fn send(&mut self, idx: usize, tick: bool) {
+        let mut fresh = self.free.try_recv().unwrap_or_else(|_| Batch::new());
+        let Some(slot) = self.pending.get_mut(idx) else {
+            return;
+        };
+        fresh.shared = slot.shared.clone();
+        let mut b = std::mem::replace(slot, fresh);
+        b.now_ns = self.now_ns;
+        b.tick = tick;
+        if let Some(tx) = self.to_workers.get(idx) {
+            // A worker only goes away when its thread died; it was logged there.
+            let _ = tx.send(b);
+        }
+    }
+
+    fn maybe_tick(&mut self) {
+        if self.now_ns >= self.last_tick_ns.saturating_add(TICK_NS) {
+            self.last_tick_ns = self.now_ns;
+            self.defrag.expire(self.now_ns);
+            // Every worker learns the time, in the same place of the packet sequence whatever
+            // the worker count, so flows time out identically with 1 or N workers.
+            self.flush_all();
+        }
+    }
+
+    fn flush_all(&mut self) {
+        for i in 0..self.pending.len() {
+            self.send(i, true);
+        }
+    }
+}
+
+fn worker_loop(mut w: Worker, rx: Receiver<Batch>, free: Sender<Batch>) -> WorkerStats {
+    for mut b in rx {
+        for r in &b.pkts {
+            let bytes = if r.owned {
+                b.owned.get(r.off..r.off + r.len as usize)
+            } else {
+                b.shared
+                    .as_deref()
+                    .and_then(|s| s.get(r.off..r.off + r.len as usize))
+            };
+            if let Some(data) = bytes {
+                w.packet(&Packet {
+                    ts_ns: r.ts_ns,
+                    linktype: r.linktype,
+                    data,
+                    wire_len: r.wire_len,
+                });
+            }
+        }
+        if b.tick {
+            w.tick(b.now_ns);
+        }
+        b.pkts.clear();
+        b.owned.clear();
+        b.shared = None;
+        let _ = free.send(b);
+    }
+    w.finish()
+}
+
+fn output_loop(
+    mut sink: NdjsonSink,
+    rx: Receiver<Vec<Record>>,
+) -> Result<OutputStats, OutputError> {
+    for batch in rx {
+        sink.write_batch(&batch)?;
+    }
+    sink.finish()
+}
+
+/// Sends records from outside a worker (tests, status records).
+pub fn record_channel(cap: usize) -> (RecordTx, Receiver<Vec<Record>>) {
+    bounded(cap)
+}
+
+#[allow(dead_code)]
+fn _assert_send() {
+    fn is_send<T: Send>() {}
+    is_send::<Batch>();
+    let _ = CaptureError::Live {
+        iface: String::new(),
+        reason: String::new(),
+    };
+}

@@ -1,0 +1,535 @@
+//! One worker: decode → (defrag) → flow → TCP reassembly → app detection → records.
+//! A worker owns all of its state (shared-nothing); the same code serves replay (packets handed
+//! over in batches by the dispatcher) and live capture (packets read from the worker's own ring).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::capture::Packet;
+use crate::config::Config;
+use crate::decode::defrag::{DefragConfig, DefragStats, Defragmenter};
+use crate::decode::{decode, Anomaly, DecodeConfig, NotIp, L4};
+use crate::flow::community_id::community_id;
+use crate::flow::key::FlowKey;
+use crate::flow::table::{Dir, EndReason, Flow, FlowStats, FlowTable};
+use crate::flow::tcp::{DirStream, MemBudget, ReassemblyConfig, ReassemblyStats, StreamEvent};
+use crate::proto::{self, AppProto, Confidence, Direction, Transport};
+use crate::record::{rfc3339_micros, Body, FlowBody, FlowRef, Record, TunnelInfo};
+
+/// Most bytes of a direction's first payload kept for protocol detection.
+const PROBE_BYTES: usize = 512;
+/// Records collected before they are handed to the output stage.
+const RECORD_BATCH: usize = 256;
+
+/// Settings every worker shares (read-only).
+pub struct WorkerShared {
+    pub decode: DecodeConfig,
+    pub flow: crate::config::FlowSection,
+    pub max_flows_per_worker: usize,
+    pub defrag: DefragConfig,
+    pub reasm: ReassemblyConfig,
+    pub reasm_memcap: usize,
+    pub home_net: Vec<ipnet::IpNet>,
+}
+
+impl WorkerShared {
+    pub fn from_config(cfg: &Config, workers: usize) -> WorkerShared {
+        let w = workers.max(1);
+        WorkerShared {
+            decode: DecodeConfig {
+                decap_tunnels: cfg.decode.decap_tunnels,
+                max_tunnel_depth: cfg.decode.max_tunnel_depth,
+                vxlan_port: cfg.decode.vxlan_port,
+            },
+            flow: cfg.flow.clone(),
+            max_flows_per_worker: cfg.flow.max_flows.div_ceil(w),
+            defrag: DefragConfig {
+                memcap: cfg.defrag.memcap,
+                timeout_ns: cfg.defrag.timeout.saturating_mul(1_000_000_000),
+                max_fragments: cfg.defrag.max_fragments,
+                max_trackers: cfg.defrag.max_trackers,
+            },
+            reasm: ReassemblyConfig {
+                depth: cfg.reassembly.depth,
+                max_buffered_per_dir: cfg.reassembly.max_buffered_per_dir,
+            },
+            reasm_memcap: cfg.reassembly.memcap / w,
+            home_net: cfg.home_net.clone(),
+        }
+    }
+
+    fn is_home(&self, ip: IpAddr) -> bool {
+        self.home_net.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// Everything a worker counted.
+#[derive(Clone, Debug, Default)]
+pub struct WorkerStats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub non_ip: u64,
+    pub malformed: u64,
+    /// Per [`Anomaly::ALL`] index.
+    pub anomalies: [u64; Anomaly::ALL.len()],
+    pub flow: FlowStats,
+    pub defrag: DefragStats,
+    pub reasm: ReassemblyStats,
+    pub reasm_memcap_hits: u64,
+    pub records: u64,
+}
+
+impl WorkerStats {
+    pub fn add(&mut self, o: &WorkerStats) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.non_ip += o.non_ip;
+        self.malformed += o.malformed;
+        for (a, b) in self.anomalies.iter_mut().zip(o.anomalies.iter()) {
+            *a += b;
+        }
+        self.flow.add(&o.flow);
+        add_defrag(&mut self.defrag, &o.defrag);
+        add_reasm(&mut self.reasm, &o.reasm);
+        self.reasm_memcap_hits += o.reasm_memcap_hits;
+        self.records += o.records;
+    }
+
+    /// (name, count) of every non-zero anomaly counter, for summaries and status records.
+    pub fn anomaly_counts(&self) -> Vec<(&'static str, u64)> {
+        let mut v: Vec<(&'static str, u64)> = Anomaly::ALL
+            .iter()
+            .zip(self.anomalies.iter())
+            .filter(|(_, &n)| n > 0)
+            .map(|(a, &n)| (a.as_str(), n))
+            .collect();
+        let extra = [
+            ("decode.malformed", self.malformed),
+            ("flow.cap_drops", self.flow.cap_drops),
+            ("flow.emergency_evictions", self.flow.emergency_evictions),
+            ("defrag.memcap_drops", self.defrag.memcap_drops),
+            ("defrag.timeouts", self.defrag.timeouts),
+            ("defrag.overlaps", self.defrag.overlaps),
+            ("defrag.invalid", self.defrag.invalid),
+            ("defrag.too_many_fragments", self.defrag.too_many_fragments),
+            ("stream.gaps", self.reasm.gaps),
+            ("stream.overlap_conflicts", self.reasm.overlap_conflicts),
+            ("stream.depth_reached", self.reasm.depth_reached),
+            ("stream.memcap_drops", self.reasm.memcap_drops),
+            ("stream.buffer_cap_drops", self.reasm.buffer_cap_drops),
+        ];
+        v.extend(extra.into_iter().filter(|(_, n)| *n > 0));
+        v
+    }
+}
+
+fn add_defrag(a: &mut DefragStats, b: &DefragStats) {
+    a.fragments += b.fragments;
+    a.reassembled += b.reassembled;
+    a.timeouts += b.timeouts;
+    a.memcap_drops += b.memcap_drops;
+    a.overlaps += b.overlaps;
+    a.too_many_fragments += b.too_many_fragments;
+    a.invalid += b.invalid;
+}
+
+fn add_reasm(a: &mut ReassemblyStats, b: &ReassemblyStats) {
+    a.segments += b.segments;
+    a.in_order += b.in_order;
+    a.out_of_order += b.out_of_order;
+    a.retransmissions += b.retransmissions;
+    a.overlaps += b.overlaps;
+    a.overlap_conflicts += b.overlap_conflicts;
+    a.gaps += b.gaps;
+    a.gap_bytes += b.gap_bytes;
+    a.depth_reached += b.depth_reached;
+    a.memcap_drops += b.memcap_drops;
+    a.buffer_cap_drops += b.buffer_cap_drops;
+}
+
+/// Application-layer state of one flow.
+#[derive(Debug, Default)]
+pub struct FlowApp {
+    /// Reassembly and detection state while the TCP stream is being inspected.
+    tcp: Option<Box<TcpApp>>,
+    /// Inspection of this flow's payload is over (protocol found, or given up).
+    done: bool,
+    /// Low-confidence guess from content.
+    guess: Option<AppProto>,
+    /// Payload bytes seen (any direction).
+    payload_seen: bool,
+    gap_bytes: u64,
+}
+
+#[derive(Debug, Default)]
+struct TcpApp {
+    streams: [DirStream; 2],
+    probe: [Vec<u8>; 2],
+}
+
+/// Where a worker's records go.
+pub type RecordTx = crossbeam_channel::Sender<Vec<Record>>;
+
+pub struct Worker {
+    shared: Arc<WorkerShared>,
+    table: FlowTable<FlowApp>,
+    defrag: Defragmenter,
+    mem: MemBudget,
+    stats: WorkerStats,
+    out: Vec<Record>,
+    tx: RecordTx,
+}
+
+impl Worker {
+    pub fn new(shared: Arc<WorkerShared>, tx: RecordTx) -> Worker {
+        Worker {
+            table: FlowTable::new(&shared.flow, shared.max_flows_per_worker),
+            defrag: Defragmenter::new(shared.defrag),
+            mem: MemBudget::new(shared.reasm_memcap),
+            stats: WorkerStats::default(),
+            out: Vec::with_capacity(RECORD_BATCH),
+            tx,
+            shared,
+        }
+    }
+
+    /// Handles one packet. Fragments are reassembled here (live capture); in replay the
+    /// dispatcher has already done it.
+    pub fn packet(&mut self, pkt: &Packet<'_>) {
+        self.stats.packets += 1;
+        self.stats.bytes += u64::from(pkt.wire_len);
+        let d = match decode(pkt.linktype, pkt.data, &self.shared.decode) {
+            Ok(d) => d,
+            Err(NotIp::NonIp) => {
+                self.stats.non_ip += 1;
+                return;
+            }
+            Err(NotIp::Malformed(a)) => {
+                self.stats.malformed += 1;
+                self.count_anomaly(a);
+                return;
+            }
+        };
+        if let Some(a) = d.anomaly {
+            self.count_anomaly(a);
+        }
+        if d.frag.is_some() {
+            if let Some(whole) = self.defrag.push(pkt.ts_ns, pkt.data, &d) {
+                let p = Packet {
+                    data: &whole,
+                    wire_len: whole.len() as u32,
+                    ..*pkt
+                };
+                // The rebuilt datagram is no fragment: this recursion is one level deep.
+                self.stats.packets -= 1;
+                self.stats.bytes -= u64::from(pkt.wire_len);
+                self.packet(&p);
+            }
+            return;
+        }
+        self.flow_packet(pkt, &d);
+    }
+
+    fn count_anomaly(&mut self, a: Anomaly) {
+        if let Some(i) = Anomaly::ALL.iter().position(|x| *x == a) {
+            self.stats.anomalies[i] += 1;
+        }
+    }
+
+    fn flow_packet(&mut self, pkt: &Packet<'_>, d: &crate::decode::Decoded<'_>) {
+        let shared = &self.shared;
+        let out = &mut self.out;
+        let mem = &mut self.mem;
+        let rstats = &mut self.stats.reasm;
+        let mut ended = |k: FlowKey, f: Flow<FlowApp>, r: EndReason| {
+            out.push(finish_flow(shared, k, f, r, mem, rstats));
+        };
+        let Some(t) = self.table.track(d, pkt.ts_ns, pkt.wire_len, &mut ended) else {
+            return;
+        };
+        let flow = t.flow;
+        let dir = t.dir;
+        let key = t.key;
+        if flow.app.done {
+            return;
+        }
+        match d.l4 {
+            L4::Tcp {
+                seq,
+                ack,
+                flags,
+                payload,
+                ..
+            } => {
+                let tcp = flow.app.tcp.get_or_insert_with(Default::default);
+                let TcpApp { streams, probe } = &mut **tcp;
+                let (mine, other) = match dir {
+                    Dir::ToServer => {
+                        let [a, b] = streams;
+                        (a, b)
+                    }
+                    Dir::ToClient => {
+                        let [a, b] = streams;
+                        (b, a)
+                    }
+                };
+                let mut app = AppSink {
+                    proto: &mut flow.app_proto,
+                    guess: &mut flow.app.guess,
+                    done: &mut flow.app.done,
+                    payload_seen: &mut flow.app.payload_seen,
+                    gap_bytes: &mut flow.app.gap_bytes,
+                    probe,
+                };
+                if flags & crate::decode::tcp_flags::ACK != 0 {
+                    other.acked(ack, &shared.reasm, mem, rstats, &mut |ev| {
+                        app.event(dir.other(), ev)
+                    });
+                }
+                mine.segment(seq, flags, payload, &shared.reasm, mem, rstats, &mut |ev| {
+                    app.event(dir, ev)
+                });
+                if flow.app.done {
+                    // Nothing more to inspect: free the stream buffers now.
+                    if let Some(mut tcp) = flow.app.tcp.take() {
+                        for s in tcp.streams.iter_mut() {
+                            s.close(&shared.reasm, mem, rstats, &mut |_| {});
+                        }
+                    }
+                }
+            }
+            L4::Udp { payload, .. } if !payload.is_empty() => {
+                flow.app.payload_seen = true;
+                match proto::probe(Transport::Udp, direction(dir), payload) {
+                    Some((p, Confidence::High)) => {
+                        flow.app_proto = p;
+                        flow.app.done = true;
+                    }
+                    Some((p, Confidence::Low)) => {
+                        flow.app.guess.get_or_insert(p);
+                    }
+                    None => {}
+                }
+                if flow.pkts[0] + flow.pkts[1] >= 4 {
+                    flow.app.done = true;
+                }
+            }
+            _ => {}
+        }
+        let _ = key;
+        if self.out.len() >= RECORD_BATCH {
+            self.flush();
+        }
+    }
+
+    /// Advances packet time: ends idle flows, drops stale fragments.
+    pub fn tick(&mut self, now_ns: u64) {
+        let shared = &self.shared;
+        let out = &mut self.out;
+        let mem = &mut self.mem;
+        let rstats = &mut self.stats.reasm;
+        self.table.expire(now_ns, &mut |k, f, r| {
+            out.push(finish_flow(shared, k, f, r, mem, rstats))
+        });
+        self.defrag.expire(now_ns);
+        self.flush();
+    }
+
+    /// Hands the collected records to the output stage.
+    pub fn flush(&mut self) {
+        if self.out.is_empty() {
+            return;
+        }
+        self.stats.records += self.out.len() as u64;
+        let batch = std::mem::replace(&mut self.out, Vec::with_capacity(RECORD_BATCH));
+        // The output stage only goes away on a fatal output error, which it reports itself.
+        let _ = self.tx.send(batch);
+    }
+
+    /// Ends all flows (shutdown) and returns the counters.
+    pub fn finish(mut self) -> WorkerStats {
+        let shared = &self.shared;
+        let out = &mut self.out;
+        let mem = &mut self.mem;
+        let rstats = &mut self.stats.reasm;
+        self.table.drain(&mut |k, f, r| {
+            out.push(finish_flow(shared, k, f, r, mem, rstats))
+        });
+        self.flush();
+        self.stats.flow = self.table.stats();
+        self.stats.defrag = self.defrag.stats();
+        self.stats.reasm_memcap_hits = self.mem.cap_hits;
+        self.stats
+    }
+
+    pub fn stats(&self) -> &WorkerStats {
+        &self.stats
+    }
+}
+
+fn direction(d: Dir) -> Direction {
+    match d {
+        Dir::ToServer => Direction::ToServer,
+        Dir::ToClient => Direction::ToClient,
+    }
+}
+
+/// Receives a flow's ordered stream events: protocol detection on the first bytes.
+struct AppSink<'a> {
+    proto: &'a mut AppProto,
+    guess: &'a mut Option<AppProto>,
+    done: &'a mut bool,
+    payload_seen: &'a mut bool,
+    gap_bytes: &'a mut u64,
+    probe: &'a mut [Vec<u8>; 2],
+}
+
+impl AppSink<'_> {
+    fn event(&mut self, dir: Dir, ev: StreamEvent<'_>) {
+        match ev {
+            StreamEvent::Data(bytes) if !bytes.is_empty() => {
+                *self.payload_seen = true;
+                if *self.done {
+                    return;
+                }
+                let buf = &mut self.probe[dir.idx()];
+                let room = PROBE_BYTES.saturating_sub(buf.len());
+                let data: &[u8] = if buf.is_empty() && bytes.len() >= PROBE_BYTES {
+                    &bytes[..PROBE_BYTES]
+                } else {
+                    buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                    buf
+                };
+                match proto::probe(Transport::Tcp, direction(dir), data) {
+                    Some((p, Confidence::High)) => {
+                        *self.proto = p;
+                        *self.done = true;
+                    }
+                    Some((p, Confidence::Low)) => {
+                        self.guess.get_or_insert(p);
+                    }
+                    None => {}
+                }
+                let full = |b: &Vec<u8>| b.len() >= PROBE_BYTES;
+                if data.len() >= PROBE_BYTES && (full(&self.probe[0]) || full(&self.probe[1])) {
+                    *self.done = true;
+                }
+            }
+            StreamEvent::Gap(n) => {
+                *self.gap_bytes += u64::from(n);
+                // Detection needs the start of the stream; after a gap it cannot be trusted.
+                if self.probe[dir.idx()].is_empty() {
+                    *self.done = true;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Turns an ended flow into its `flow` record.
+fn finish_flow(
+    shared: &WorkerShared,
+    key: FlowKey,
+    mut f: Flow<FlowApp>,
+    reason: EndReason,
+    mem: &mut MemBudget,
+    rstats: &mut ReassemblyStats,
+) -> Record {
+    if let Some(mut tcp) = f.app.tcp.take() {
+        let gap = &mut f.app.gap_bytes;
+        for s in tcp.streams.iter_mut() {
+            s.close(&shared.reasm, mem, rstats, &mut |ev| {
+                if let StreamEvent::Gap(n) = ev {
+                    *gap += u64::from(n);
+                }
+            });
+        }
+    }
+    let (client, cport, server, sport) = if f.client_is_lo {
+        (key.lo, key.lo_port, key.hi, key.hi_port)
+    } else {
+        (key.hi, key.hi_port, key.lo, key.lo_port)
+    };
+    let (src, dst) = (client.to_ip(), server.to_ip());
+    let cid = match f.icmp {
+        Some((t, c)) => community_id(0, src, t.into(), dst, c.into(), key.proto),
+        None => community_id(0, src, cport, dst, sport, key.proto),
+    };
+    let is_tcp = key.proto == 6;
+    let app_proto = if f.app_proto != AppProto::Unknown {
+        f.app_proto
+    } else if f.app.payload_seen {
+        f.app.guess.unwrap_or_else(|| {
+            proto::by_port(
+                if is_tcp { Transport::Tcp } else { Transport::Udp },
+                cport,
+                sport,
+            )
+        })
+    } else {
+        AppProto::Unknown
+    };
+    let state = if is_tcp {
+        if f.tcp.is_closed() {
+            "closed"
+        } else if f.tcp.established {
+            "established"
+        } else {
+            "new"
+        }
+    } else if f.pkts[0] > 0 && f.pkts[1] > 0 {
+        "established"
+    } else {
+        "new"
+    };
+    let direction = match (shared.is_home(src), shared.is_home(dst)) {
+        (true, true) => "internal",
+        (true, false) => "outbound",
+        (false, true) => "inbound",
+        (false, false) => "external",
+    };
+    let tunnel = (f.tunnel.depth > 0
+        || f.tunnel.vxlan_vni.is_some()
+        || f.tunnel.erspan_id.is_some())
+    .then_some(TunnelInfo {
+        depth: f.tunnel.depth,
+        vxlan_vni: f.tunnel.vxlan_vni,
+        gre_key: f.tunnel.gre_key,
+        erspan_id: f.tunnel.erspan_id,
+    });
+    Record {
+        ts_ns: f.last_ns,
+        flow: Some(FlowRef {
+            flow_id: f.id,
+            community_id: cid,
+            src_ip: src,
+            src_port: cport,
+            dest_ip: dst,
+            dest_port: sport,
+            proto: key.proto,
+            vlan: f.vlans.as_slice().to_vec(),
+        }),
+        body: Body::Flow(FlowBody {
+            start: rfc3339_micros(f.start_ns),
+            end: rfc3339_micros(f.last_ns),
+            pkts_toserver: f.pkts[0],
+            pkts_toclient: f.pkts[1],
+            bytes_toserver: f.bytes[0],
+            bytes_toclient: f.bytes[1],
+            state,
+            tcp_state: is_tcp.then(|| f.tcp.state.as_str()),
+            conn_state: is_tcp.then(|| f.tcp.conn_state()),
+            tcp_flags_ts: is_tcp.then(|| format!("0x{:02x}", f.tcp.flags[0])),
+            tcp_flags_tc: is_tcp.then(|| format!("0x{:02x}", f.tcp.flags[1])),
+            reason: reason.as_str(),
+            app_proto: app_proto.as_str(),
+            direction,
+            proto_name: crate::record::proto_name(key.proto),
+            tunnel,
+            icmp_type: f.icmp.map(|(t, _)| t),
+            icmp_code: f.icmp.map(|(_, c)| c),
+            gap_bytes: f.app.gap_bytes,
+        }),
+    }
+}

@@ -1,0 +1,1 @@
+//! Application protocols: detection today; one folder per protocol parser as they arrive.
