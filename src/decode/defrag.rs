@@ -1,1 +1,1 @@
-//! Placeholder: replaced by the real defragmenter.
+//! x
