@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use crate::capture::LinkType;
 
 pub mod defrag;
+mod ip;
 mod layers;
 
 pub use layers::decode;
