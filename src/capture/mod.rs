@@ -6,6 +6,18 @@
 
 use std::sync::Arc;
 
+#[cfg(target_os = "linux")]
+pub mod afpacket;
+#[cfg(feature = "libpcap")]
+pub mod libpcap;
+pub mod pcap_file;
+
+#[cfg(target_os = "linux")]
+// pub use afpacket::{AfPacketSource, RingConfig};
+#[cfg(feature = "libpcap")]
+// pub use libpcap::PcapLiveSource;
+pub use pcap_file::{open, CaptureFile};
+
 /// Link-layer header type, numbered as pcap's LINKTYPE_* values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LinkType(pub u16);

@@ -1,0 +1,1 @@
+//! libpcap live capture.
