@@ -67,7 +67,7 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
     Ok(summary)
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", tapir_tmp))]
 fn run_afpacket(cfg: &Config, iface: &str, sink: NdjsonSink, stop: Arc<AtomicBool>) -> Result<Summary> {
     use crate::capture::afpacket::{AfPacketSource, RingConfig};
     use crate::capture::PacketSource;
@@ -96,7 +96,7 @@ fn run_afpacket(cfg: &Config, iface: &str, sink: NdjsonSink, stop: Arc<AtomicBoo
     )?)
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", tapir_tmp)))]
 fn run_afpacket(_: &Config, _: &str, _: NdjsonSink, _: Arc<AtomicBool>) -> Result<Summary> {
     bail!("AF_PACKET capture needs Linux; use --method libpcap")
 }

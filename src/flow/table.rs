@@ -224,7 +224,7 @@ impl<S: Default> FlowTable<S> {
                 self.end(k, f, reason, ended);
             }
         }
-        let id_state = self.id_state;
+        let id_state = self.id_state.clone();
         let created = match self.map.entry(key) {
             Entry::Occupied(_) => false,
             Entry::Vacant(v) => {

@@ -1,6 +1,5 @@
 //! Replay: reader/dispatcher on the calling thread, N workers, one output thread.
 
-use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -358,7 +358,7 @@ impl Worker {
         self.flush();
         self.stats.flow = self.table.stats();
         self.stats.defrag = self.defrag.stats();
-        self.stats.reasm_memcap_hits = self.mem.cap_hits;
+        self.stats.reasm_memcap_hits = self.mem.cap_hits();
         self.stats
     }
 
