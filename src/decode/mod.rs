@@ -206,3 +206,6 @@ impl Default for DecodeConfig {
 fn _signature_check(data: &[u8]) -> Result<Decoded<'_>, NotIp> {
     decode(LinkType::ETHERNET, data, &DecodeConfig::default())
 }
+
+#[cfg(test)]
+mod tests;
