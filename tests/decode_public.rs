@@ -1,6 +1,8 @@
 //! Decodes every packet of the public capture corpus and compares the innermost addresses and
 //! ports with what tshark reported (tests/expected/decode/*.tsv, made by generate.py there).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use tapir::capture::LinkType;

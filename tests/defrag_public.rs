@@ -1,5 +1,7 @@
 //! Reassembles the fragmented DNS captures of the public corpus.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashSet;

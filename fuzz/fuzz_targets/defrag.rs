@@ -11,7 +11,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, mut rest)) = data.split_first() else {
         return;
     };
-    let lt = if mode & 1 == 0 { LinkType::ETHERNET } else { LinkType::RAW };
+    let lt = if mode & 1 == 0 {
+        LinkType::ETHERNET
+    } else {
+        LinkType::RAW
+    };
     let cfg = DecodeConfig::default();
     let mut df = Defragmenter::new(DefragConfig {
         memcap: 4096,

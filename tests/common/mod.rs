@@ -1,4 +1,5 @@
 //! Shared helpers for tests over the public capture corpus.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use std::io::Read;
