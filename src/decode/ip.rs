@@ -268,8 +268,6 @@ fn transport<'a>(ctx: &mut Ctx<'a, '_>, proto: u8, v6: bool, seg: &'a [u8]) -> L
 fn tunnel<'a>(ctx: &mut Ctx<'a, '_>, layer: &IpLayer<'a>) -> Result<Option<Decoded<'a>>, NotIp> {
     let data = ctx.data;
     let off = layer.payload_off;
-    // Restrict inner layers to this IP packet's bytes (drops Ethernet padding / trailers).
-    let end = off + layer.payload.len();
     let kind = match layer.proto {
         4 | 41 => Inner::Ip(off, Meta::None),
         47 => match gre(layer.payload, off) {
@@ -299,10 +297,11 @@ fn tunnel<'a>(ctx: &mut Ctx<'a, '_>, layer: &IpLayer<'a>) -> Result<Option<Decod
         ctx.set_anomaly(Anomaly::TunnelTooDeep);
         return Ok(None);
     }
-    let Some(sub) = data.get(..end) else {
-        return Ok(None);
-    };
-    let mut inner = Ctx { data: sub, ..*ctx };
+    // The inner layers see the rest of the captured bytes, not just the outer payload: the
+    // inner IP header's own length bounds the result (and trims Ethernet padding), and a
+    // packet rebuilt by the defragmenter from tunnelled fragments keeps the outer headers'
+    // (now too small) lengths.
+    let mut inner = *ctx;
     inner.tunnel.depth += 1;
     let r = match kind {
         Inner::Ip(o, meta) => {

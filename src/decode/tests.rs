@@ -719,3 +719,20 @@ fn defrag_v6_with_extension_headers() {
     assert_eq!((r[14 + 6], r[14 + 40]), (60, 17));
     assert_eq!(r.len(), 14 + 40 + 8 + 158);
 }
+
+#[test]
+fn defrag_inside_gre_tunnel() {
+    let data: Vec<u8> = (0..120u8).collect();
+    let full = udp4(A4, B4, 1000, 2000, &data);
+    let cuts = [(0, 64), (64, 128)];
+    // Each inner fragment in its own (unfragmented) GRE packet.
+    let frames: Vec<Vec<u8>> = frag4(&[], &full, &cuts)
+        .iter()
+        .map(|f| eth(0x0800, &outer4(47, &gre(0, 0x0800, &[], f))))
+        .collect();
+    let mut df = Defragmenter::new(DefragConfig::default());
+    let r = push_all(&mut df, &frames).unwrap();
+    let d = decode(LinkType::ETHERNET, &r, &cfg()).unwrap();
+    assert_eq!((d.tunnel.depth, d.frag, d.anomaly), (1, None, None));
+    assert_eq!(ports(&d), (1000, 2000, 120));
+}
