@@ -736,3 +736,29 @@ fn defrag_inside_gre_tunnel() {
     assert_eq!((d.tunnel.depth, d.frag, d.anomaly), (1, None, None));
     assert_eq!(ports(&d), (1000, 2000, 120));
 }
+
+#[test]
+fn random_bytes_never_panic() {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut buf = [0u8; 200];
+    let seed = eth(
+        0x0800,
+        &outer4(47, &gre(0x3000, 0x6558, &[0; 8], &eth(0x86DD, &udp6(b"q")))),
+    );
+    for i in 0..20_000 {
+        // Mutate a valid tunnelled frame, or use pure noise.
+        let n = if i % 2 == 0 { seed.len() } else { buf.len() };
+        for (j, b) in buf.iter_mut().enumerate().take(n) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = if i % 2 == 0 && x % 8 != 0 {
+                seed[j]
+            } else {
+                x as u8
+            };
+        }
+        let lt = [0u16, 1, 101, 105, 108, 113, 127, 228, 229, 239, 276][i % 11];
+        let _ = decode(LinkType(lt), &buf[..n - (x as usize % 16)], &cfg());
+    }
+}
