@@ -172,7 +172,9 @@ impl Defragmenter {
         };
 
         // Make room before buffering.
-        let need = view.payload.len() + PIECE_OVERHEAD + if frag.offset == 0 { view.head.len() } else { 0 };
+        let need = view.payload.len()
+            + PIECE_OVERHEAD
+            + if frag.offset == 0 { view.head.len() } else { 0 };
         let is_new = !self.trackers.contains_key(&key);
         let need = need + if is_new { TRACKER_OVERHEAD } else { 0 };
         while self.mem + need > self.cfg.memcap
@@ -227,7 +229,10 @@ impl Defragmenter {
                 }
                 _ => {}
             }
-            if t.pieces.last().is_some_and(|(s, p)| s + p.len() as u32 > fend) {
+            if t.pieces
+                .last()
+                .is_some_and(|(s, p)| s + p.len() as u32 > fend)
+            {
                 self.stats.invalid += 1;
                 return None;
             }
@@ -244,7 +249,8 @@ impl Defragmenter {
             t.mem += view.head.len();
             self.mem += view.head.len();
         }
-        let (added, overlap, conflict) = insert_first_wins(&mut t.pieces, frag.offset, view.payload);
+        let (added, overlap, conflict) =
+            insert_first_wins(&mut t.pieces, frag.offset, view.payload);
         t.mem += added;
         self.mem += added;
         if overlap {
@@ -478,7 +484,8 @@ fn rebuild(t: &Tracker) -> Option<Vec<u8>> {
         let plen = t.head.len() - ip - 40 + end;
         let plen = u16::try_from(plen).ok()?;
         *out.get_mut(t.nh_pos)? = t.frag_nh;
-        out.get_mut(ip + 4..ip + 6)?.copy_from_slice(&plen.to_be_bytes());
+        out.get_mut(ip + 4..ip + 6)?
+            .copy_from_slice(&plen.to_be_bytes());
     } else {
         let ihl = t.head.len() - ip;
         let total = u16::try_from(ihl + end).ok()?;

@@ -8,6 +8,9 @@ use super::{Anomaly, DecodeConfig, Decoded, Frag, NotIp, Tunnel, Vlans, L4};
 
 const TRUNC: NotIp = NotIp::Malformed(Anomaly::Truncated);
 
+/// IANA port of VXLAN-GPE (followed besides [`DecodeConfig::vxlan_port`]).
+const VXLAN_GPE_PORT: u16 = 4790;
+
 /// Most IPv6 extension headers walked before giving up on finding the upper layer.
 const MAX_EXT_HEADERS: usize = 16;
 
@@ -265,10 +268,8 @@ fn transport<'a>(ctx: &mut Ctx<'a, '_>, proto: u8, v6: bool, seg: &'a [u8]) -> L
 fn tunnel<'a>(ctx: &mut Ctx<'a, '_>, layer: &IpLayer<'a>) -> Result<Option<Decoded<'a>>, NotIp> {
     let data = ctx.data;
     let off = layer.payload_off;
-    // Restrict inner layers to this IP packet's bytes (drops Ethernet padding / trailers).
-    let end = off + layer.payload.len();
     let kind = match layer.proto {
-        4 | 41 => Inner::Ip(off),
+        4 | 41 => Inner::Ip(off, Meta::None),
         47 => match gre(layer.payload, off) {
             Some(k) => k,
             None => return Ok(None),
@@ -278,11 +279,17 @@ fn tunnel<'a>(ctx: &mut Ctx<'a, '_>, layer: &IpLayer<'a>) -> Result<Option<Decod
                 return Ok(None);
             };
             let flags = byte(data, off + 8).unwrap_or(0);
-            if dport != ctx.cfg.vxlan_port || flags & 0x08 == 0 || ulen < 16 {
+            let gpe = dport == VXLAN_GPE_PORT && dport != ctx.cfg.vxlan_port;
+            if (dport != ctx.cfg.vxlan_port && !gpe) || flags & 0x08 == 0 || ulen < 16 {
                 return Ok(None);
             }
-            let vni = be32(data, off + 12).unwrap_or(0) >> 8;
-            Inner::Ether(off + 16, Meta::Vni(vni))
+            let meta = Meta::Vni(be32(data, off + 12).unwrap_or(0) >> 8);
+            // VXLAN-GPE with the P bit names the next protocol: 1 IPv4, 2 IPv6, 3 Ethernet.
+            match (gpe && flags & 0x04 != 0, byte(data, off + 11).unwrap_or(0)) {
+                (false, _) | (true, 3) => Inner::Ether(off + 16, meta),
+                (true, 1 | 2) => Inner::Ip(off + 16, meta),
+                _ => return Ok(None),
+            }
         }
         _ => return Ok(None),
     };
@@ -290,13 +297,17 @@ fn tunnel<'a>(ctx: &mut Ctx<'a, '_>, layer: &IpLayer<'a>) -> Result<Option<Decod
         ctx.set_anomaly(Anomaly::TunnelTooDeep);
         return Ok(None);
     }
-    let Some(sub) = data.get(..end) else {
-        return Ok(None);
-    };
-    let mut inner = Ctx { data: sub, ..*ctx };
+    // The inner layers see the rest of the captured bytes, not just the outer payload: the
+    // inner IP header's own length bounds the result (and trims Ethernet padding), and a
+    // packet rebuilt by the defragmenter from tunnelled fragments keeps the outer headers'
+    // (now too small) lengths.
+    let mut inner = *ctx;
     inner.tunnel.depth += 1;
     let r = match kind {
-        Inner::Ip(o) => ip(&mut inner, o),
+        Inner::Ip(o, meta) => {
+            meta.apply(&mut inner.tunnel);
+            ip(&mut inner, o)
+        }
         Inner::Ether(o, meta) => {
             meta.apply(&mut inner.tunnel);
             ether(&mut inner, o)
@@ -318,7 +329,7 @@ fn tunnel<'a>(ctx: &mut Ctx<'a, '_>, layer: &IpLayer<'a>) -> Result<Option<Decod
 
 /// Where a tunnel's inner packet starts.
 enum Inner {
-    Ip(usize),
+    Ip(usize, Meta),
     Ether(usize, Meta),
     Ethertype(u16, usize, Meta),
 }

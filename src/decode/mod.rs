@@ -3,7 +3,8 @@
 //!
 //! Layers: Ethernet, 802.1Q/802.1ad (QinQ), MPLS, Linux SLL/SLL2, BSD/OpenBSD loopback, NFLOG,
 //! raw IP, IPv4, IPv6 (extension headers), TCP, UDP, ICMP/ICMPv6; tunnels GRE (incl. ERSPAN
-//! types I/II/III and transparent Ethernet bridging), VXLAN (UDP/4789), IP-in-IP, 6in4, 4in6.
+//! types I/II/III and transparent Ethernet bridging), VXLAN (UDP/4789) and VXLAN-GPE (UDP/4790),
+//! IP-in-IP, 6in4, 4in6.
 //! IP fragments are reported as such ([`Decoded::frag`]); [`defrag`] puts them back together.
 
 use std::net::IpAddr;
@@ -174,11 +175,13 @@ impl Anomaly {
 }
 
 /// Why a packet gave no [`Decoded`] view.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NotIp {
     /// A valid frame that carries no IP (ARP, LLDP, STP, 802.11 management, ...).
+    #[error("not an IP packet")]
     NonIp,
     /// Damaged beyond use.
+    #[error("malformed packet: {}", .0.as_str())]
     Malformed(Anomaly),
 }
 
@@ -206,3 +209,6 @@ impl Default for DecodeConfig {
 fn _signature_check(data: &[u8]) -> Result<Decoded<'_>, NotIp> {
     decode(LinkType::ETHERNET, data, &DecodeConfig::default())
 }
+
+#[cfg(test)]
+mod tests;
