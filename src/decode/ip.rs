@@ -303,6 +303,16 @@ fn tunnel<'a>(ctx: &mut Ctx<'a, '_>, layer: &IpLayer<'a>) -> Result<Option<Decod
     // (now too small) lengths.
     let mut inner = *ctx;
     inner.tunnel.depth += 1;
+    if layer.proto == 17 {
+        if let (Some(sp), Some(dp)) = (be16(data, off), be16(data, off + 2)) {
+            inner.tunnel.udp_carrier = Some(Carrier {
+                src: layer.src,
+                dst: layer.dst,
+                src_port: sp,
+                dst_port: dp,
+            });
+        }
+    }
     let r = match kind {
         Inner::Ip(o, meta) => {
             meta.apply(&mut inner.tunnel);

@@ -58,6 +58,18 @@ pub struct Tunnel {
     pub gre_key: Option<u32>,
     /// ERSPAN session id, when mirrored through ERSPAN.
     pub erspan_id: Option<u16>,
+    /// The innermost UDP header that carried the tunnel (VXLAN): the carrier is a flow of its
+    /// own, as Zeek and Suricata (and tshark's conversations) count it.
+    pub udp_carrier: Option<Carrier>,
+}
+
+/// The outer UDP endpoints of a UDP-borne tunnel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Carrier {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
 }
 
 /// Fragment information of the innermost IP header.

@@ -118,7 +118,7 @@ pub fn replay(
     for i in 0..n {
         let (tx, rx) = bounded::<Batch>(16);
         to_workers.push(tx);
-        let w = Worker::new(shared.clone(), rec_tx.clone());
+        let w = Worker::new(shared.clone(), rec_tx.clone()).without_carriers();
         let free = free_tx.clone();
         let h = std::thread::Builder::new()
             .name(format!("tapir-worker-{i}"))
@@ -128,9 +128,8 @@ pub fn replay(
             Err(e) => tracing::error!("cannot start worker thread {i}: {e}"),
         }
     }
-    drop(rec_tx);
-
     let mut d = Dispatcher {
+        carriers: Worker::new(shared.clone(), rec_tx),
         decode: shared.decode,
         vlan_in_key: cfg.flow.vlan_in_key,
         hasher: foldhash::fast::RandomState::default(),
@@ -191,8 +190,9 @@ pub fn replay(
     }
     d.flush_all();
     let defrag = d.defrag.stats();
-    drop(d);
-    let mut workers = WorkerStats::default();
+    let mut workers = d.carriers.finish();
+    workers.packets = 0;
+    workers.bytes = 0;
     for h in handles {
         match h.join() {
             Ok(s) => workers.add(&s),
@@ -237,6 +237,8 @@ fn same_buf(a: &Option<Arc<SharedBuf>>, b: &Option<Arc<SharedBuf>>) -> bool {
 }
 
 struct Dispatcher {
+    /// Flows of UDP tunnels (VXLAN): one place for each, whichever worker gets the inner flow.
+    carriers: Worker,
     decode: DecodeConfig,
     vlan_in_key: bool,
     hasher: foldhash::fast::RandomState,
@@ -258,7 +260,12 @@ impl Dispatcher {
                 // Fragments stop here; a completed datagram goes on as one packet of its own.
                 if let Some(whole) = self.defrag.push(pkt.ts_ns, pkt.data, &dec) {
                     let idx = match decode(pkt.linktype, &whole, &self.decode) {
-                        Ok(d2) => self.worker_of(&FlowKey::of(&d2, self.vlan_in_key).0),
+                        Ok(d2) => {
+                            if let Some(c) = d2.tunnel.udp_carrier {
+                                self.carriers.carrier(&c, &d2, pkt.ts_ns, whole.len() as u32);
+                            }
+                            self.worker_of(&FlowKey::of(&d2, self.vlan_in_key).0)
+                        }
                         Err(_) => self.round_robin(),
                     };
                     let p = Packet {
@@ -271,7 +278,12 @@ impl Dispatcher {
                 self.maybe_tick();
                 return;
             }
-            Ok(dec) => self.worker_of(&FlowKey::of(&dec, self.vlan_in_key).0),
+            Ok(dec) => {
+                if let Some(c) = dec.tunnel.udp_carrier {
+                    self.carriers.carrier(&c, &dec, pkt.ts_ns, pkt.wire_len);
+                }
+                self.worker_of(&FlowKey::of(&dec, self.vlan_in_key).0)
+            }
             // Not IP: any worker counts it.
             Err(_) => self.round_robin(),
         };
@@ -351,6 +363,7 @@ impl Dispatcher {
         if self.now_ns >= self.last_tick_ns.saturating_add(TICK_NS) {
             self.last_tick_ns = self.now_ns;
             self.defrag.expire(self.now_ns);
+            self.carriers.tick(self.now_ns);
             // Every worker learns the time, in the same place of the packet sequence whatever
             // the worker count, so flows time out identically with 1 or N workers.
             self.flush_all();

@@ -178,6 +178,8 @@ pub struct Worker {
     stats: WorkerStats,
     out: Vec<Record>,
     tx: RecordTx,
+    /// Count tunnel carrier flows here (live); in replay the dispatcher does it.
+    track_carriers: bool,
 }
 
 impl Worker {
@@ -190,7 +192,14 @@ impl Worker {
             out: Vec::with_capacity(RECORD_BATCH),
             tx,
             shared,
+            track_carriers: true,
         }
+    }
+
+    /// Leaves tunnel carrier flows to someone else (the replay dispatcher).
+    pub fn without_carriers(mut self) -> Worker {
+        self.track_carriers = false;
+        self
     }
 
     /// Handles one packet. Fragments are reassembled here (live capture); in replay the
@@ -236,7 +245,52 @@ impl Worker {
         }
     }
 
+    /// Counts a packet in the flow of the UDP tunnel (VXLAN) that carried it.
+    pub fn carrier(
+        &mut self,
+        c: &crate::decode::Carrier,
+        d: &crate::decode::Decoded<'_>,
+        ts_ns: u64,
+        wire_len: u32,
+    ) {
+        let outer = crate::decode::Decoded {
+            vlans: d.vlans,
+            tunnel: crate::decode::Tunnel::default(),
+            src: c.src,
+            dst: c.dst,
+            proto: 17,
+            ip_offset: 0,
+            ip_len: 0,
+            frag: None,
+            l4: L4::Udp {
+                src_port: c.src_port,
+                dst_port: c.dst_port,
+                payload: &[],
+            },
+            anomaly: None,
+        };
+        let shared = &self.shared;
+        let out = &mut self.out;
+        let mem = &mut self.mem;
+        let rstats = &mut self.stats.reasm;
+        let mut ended = |k: FlowKey, f: Flow<FlowApp>, r: EndReason| {
+            out.push(finish_flow(shared, k, f, r, mem, rstats));
+        };
+        if let Some(t) = self.table.track(&outer, ts_ns, wire_len, &mut ended) {
+            t.flow.app_proto = AppProto::Vxlan;
+            t.flow.app.done = true;
+        }
+        if self.out.len() >= RECORD_BATCH {
+            self.flush();
+        }
+    }
+
     fn flow_packet(&mut self, pkt: &Packet<'_>, d: &crate::decode::Decoded<'_>) {
+        if self.track_carriers {
+            if let Some(c) = d.tunnel.udp_carrier {
+                self.carrier(&c, d, pkt.ts_ns, pkt.wire_len);
+            }
+        }
         let shared = &self.shared;
         let out = &mut self.out;
         let mem = &mut self.mem;
