@@ -1,0 +1,5 @@
+//! Application protocols: detection (which protocol a flow speaks) and, later, the parsers.
+
+mod detect_stub;
+
+
