@@ -1,5 +1,5 @@
-//! Application protocols: detection (which protocol a flow speaks) and, later, the parsers.
+//! Application protocols: detection of the protocol a flow speaks (the parsers come later).
 
-mod detect_stub;
+pub mod detect;
 
-
+pub use detect::{by_port, detect, probe, AppProto, Confidence, Direction, Transport};
