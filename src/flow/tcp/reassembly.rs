@@ -298,9 +298,13 @@ impl DirStream {
                     _ => break,
                 },
             };
+            let before = (self.next, self.buffered);
             self.skip_to(target, stats, out);
             self.drain(cfg, mem, stats, out);
             self.check_fin(mem, stats, out);
+            if (self.next, self.buffered) == before {
+                break; // no progress (cannot happen while the invariants hold)
+            }
         }
     }
 
