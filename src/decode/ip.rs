@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::layers::{be16, be32, byte, ether, ethertype};
-use super::{Anomaly, DecodeConfig, Decoded, Frag, NotIp, Tunnel, Vlans, L4};
+use super::{Anomaly, Carrier, DecodeConfig, Decoded, Frag, NotIp, Tunnel, Vlans, L4};
 
 const TRUNC: NotIp = NotIp::Malformed(Anomaly::Truncated);
 

@@ -216,6 +216,8 @@ impl DirStream {
     ///
     /// Delivers in-order data to `out` without copying, buffers data that is ahead (bounded), and
     /// delivers buffered data once the hole before it is filled.
+    // The state is split on purpose (stream, shared budget, per-worker counters, sink).
+    #[allow(clippy::too_many_arguments)]
     pub fn segment(
         &mut self,
         seq: u32,
@@ -296,9 +298,13 @@ impl DirStream {
                     _ => break,
                 },
             };
+            let before = (self.next, self.buffered);
             self.skip_to(target, stats, out);
             self.drain(cfg, mem, stats, out);
             self.check_fin(mem, stats, out);
+            if (self.next, self.buffered) == before {
+                break; // no progress (cannot happen while the invariants hold)
+            }
         }
     }
 

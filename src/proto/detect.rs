@@ -1,0 +1,984 @@
+//! Application-protocol detection: a guess from the ports ([`by_port`]), a look at the first
+//! payload bytes ([`probe`]), and the two combined ([`detect`]).
+//!
+//! Probes are cheap, allocate nothing and are safe on any input: a probe that has not seen
+//! enough bytes says "can't tell yet" (`None`) rather than guess. `High` confidence means the
+//! bytes carry a structure specific to the protocol (a handshake header, a greeting with the
+//! protocol's name, a well-formed first DNS question, ...); `Low` means the bytes fit but are
+//! not specific enough to overrule a port.
+
+/// An application protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AppProto {
+    /// Not (yet) known.
+    Unknown,
+    Dns,
+    /// Multicast DNS (DNS messages on UDP 5353).
+    Mdns,
+    Http,
+    Tls,
+    Kerberos,
+    Ldap,
+    Smtp,
+    Pop3,
+    Imap,
+    Ssh,
+    Dhcp,
+    Ntp,
+    Smb,
+    Ftp,
+    Quic,
+    /// A VXLAN tunnel's own (outer UDP) flow.
+    Vxlan,
+}
+
+impl AppProto {
+    /// Stable lower-case name, as it appears in records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppProto::Unknown => "unknown",
+            AppProto::Dns => "dns",
+            AppProto::Mdns => "mdns",
+            AppProto::Http => "http",
+            AppProto::Tls => "tls",
+            AppProto::Kerberos => "kerberos",
+            AppProto::Ldap => "ldap",
+            AppProto::Smtp => "smtp",
+            AppProto::Pop3 => "pop3",
+            AppProto::Imap => "imap",
+            AppProto::Ssh => "ssh",
+            AppProto::Dhcp => "dhcp",
+            AppProto::Ntp => "ntp",
+            AppProto::Vxlan => "vxlan",
+            AppProto::Smb => "smb",
+            AppProto::Ftp => "ftp",
+            AppProto::Quic => "quic",
+        }
+    }
+}
+
+/// The transport a flow runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+/// Which side sent the bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From the client (the initiator).
+    ToServer,
+    /// From the server (the responder).
+    ToClient,
+}
+
+/// How sure a [`probe`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Confidence {
+    /// The bytes fit, but other protocols could look the same: ports decide.
+    Low,
+    /// The bytes carry a structure specific to the protocol: overrides ports.
+    High,
+}
+
+/// Guesses from the ports only. The lower port is tried first (servers usually listen on the
+/// lower, well-known port), then the other one.
+pub fn by_port(transport: Transport, src_port: u16, dst_port: u16) -> AppProto {
+    let (lo, hi) = if src_port <= dst_port {
+        (src_port, dst_port)
+    } else {
+        (dst_port, src_port)
+    };
+    match port_proto(transport, lo) {
+        AppProto::Unknown => port_proto(transport, hi),
+        p => p,
+    }
+}
+
+fn port_proto(transport: Transport, port: u16) -> AppProto {
+    match (transport, port) {
+        (_, 53) => AppProto::Dns,
+        (_, 88) => AppProto::Kerberos,
+        (_, 389) => AppProto::Ldap,
+        (Transport::Udp, 5353) => AppProto::Mdns,
+        (Transport::Udp, 67 | 68) => AppProto::Dhcp,
+        (Transport::Udp, 123) => AppProto::Ntp,
+        (Transport::Udp, 443) => AppProto::Quic,
+        (Transport::Udp, _) => AppProto::Unknown,
+        (Transport::Tcp, 80 | 8080 | 8000 | 3128) => AppProto::Http,
+        // 993 imaps, 995 pop3s, 465 smtps, 636 ldaps: TLS first.
+        (Transport::Tcp, 443 | 8443 | 993 | 995 | 465 | 636) => AppProto::Tls,
+        (Transport::Tcp, 3268) => AppProto::Ldap,
+        (Transport::Tcp, 25 | 587) => AppProto::Smtp,
+        (Transport::Tcp, 110) => AppProto::Pop3,
+        (Transport::Tcp, 143) => AppProto::Imap,
+        (Transport::Tcp, 22) => AppProto::Ssh,
+        (Transport::Tcp, 445 | 139) => AppProto::Smb,
+        (Transport::Tcp, 21) => AppProto::Ftp,
+        (Transport::Tcp, _) => AppProto::Unknown,
+    }
+}
+
+/// Looks at the first payload bytes of a direction (one datagram for UDP; the first bytes of
+/// the reassembled stream for TCP) and says which protocol they are. `None`: can't tell (yet).
+pub fn probe(transport: Transport, dir: Direction, data: &[u8]) -> Option<(AppProto, Confidence)> {
+    let mut best: Option<(AppProto, Confidence)> = None;
+    let probes: &[(AppProto, Probe)] = match transport {
+        Transport::Tcp => &[
+            (AppProto::Tls, tls),
+            (AppProto::Http, http),
+            (AppProto::Ssh, ssh),
+            (AppProto::Smb, smb),
+            (AppProto::Kerberos, kerberos_tcp),
+            (AppProto::Dns, dns_tcp),
+            (AppProto::Ldap, ldap),
+        ],
+        Transport::Udp => &[
+            (AppProto::Dns, dns_udp),
+            (AppProto::Kerberos, kerberos_udp),
+            (AppProto::Ldap, ldap),
+            (AppProto::Dhcp, dhcp),
+            (AppProto::Quic, quic),
+            (AppProto::Ntp, ntp),
+        ],
+    };
+    for &(proto, f) in probes {
+        match f(data) {
+            P::Yes(Confidence::High) => return Some((proto, Confidence::High)),
+            P::Yes(Confidence::Low) => {
+                best = best.or(Some((proto, Confidence::Low)));
+            }
+            P::More | P::No => {}
+        }
+    }
+    if transport == Transport::Tcp {
+        if let Some(hit) = text(dir, data) {
+            if hit.1 == Confidence::High {
+                return Some(hit);
+            }
+            best = best.or(Some(hit));
+        }
+    }
+    best
+}
+
+/// Combines ports and content: a `High` probe wins over the ports (correcting a port guess the
+/// content contradicts, e.g. TLS on port 80); otherwise the ports decide, and a `Low` probe is
+/// used only when the ports say nothing.
+pub fn detect(
+    transport: Transport,
+    src_port: u16,
+    dst_port: u16,
+    dir: Direction,
+    data: &[u8],
+) -> AppProto {
+    let port = by_port(transport, src_port, dst_port);
+    match probe(transport, dir, data) {
+        // DNS messages on the mDNS port are mDNS.
+        Some((AppProto::Dns, _)) if port == AppProto::Mdns => AppProto::Mdns,
+        Some((p, Confidence::High)) => p,
+        Some((p, Confidence::Low)) if port == AppProto::Unknown => p,
+        _ => port,
+    }
+}
+
+/// The outcome of one probe step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum P<T> {
+    /// It fits.
+    Yes(T),
+    /// It fits so far; more bytes needed.
+    More,
+    /// It does not fit.
+    No,
+}
+
+type Probe = fn(&[u8]) -> P<Confidence>;
+
+/// Unwraps a [`P::Yes`], returning `More`/`No` from the enclosing probe.
+macro_rules! need {
+    ($e:expr) => {
+        match $e {
+            P::Yes(v) => v,
+            P::More => return P::More,
+            P::No => return P::No,
+        }
+    };
+}
+
+/// The byte at `i`, or "more needed".
+fn at(d: &[u8], i: usize) -> P<u8> {
+    match d.get(i) {
+        Some(&b) => P::Yes(b),
+        None => P::More,
+    }
+}
+
+fn be16(d: &[u8], i: usize) -> P<u16> {
+    let hi = need!(at(d, i));
+    let lo = need!(at(d, i + 1));
+    P::Yes(u16::from_be_bytes([hi, lo]))
+}
+
+/// Whether `d` starts with `pat` (optionally ignoring ASCII case); `More` when `d` is a prefix
+/// of `pat`.
+fn starts(d: &[u8], pat: &[u8], nocase: bool) -> P<()> {
+    let n = d.len().min(pat.len());
+    let same = if nocase {
+        d[..n].eq_ignore_ascii_case(&pat[..n])
+    } else {
+        d[..n] == pat[..n]
+    };
+    match (same, d.len() >= pat.len()) {
+        (false, _) => P::No,
+        (true, true) => P::Yes(()),
+        (true, false) => P::More,
+    }
+}
+
+/// A DER length at the start of `d`: (value, bytes used). Indefinite or over 4 bytes: `No`.
+fn der_len(d: &[u8]) -> P<(usize, usize)> {
+    let b = need!(at(d, 0));
+    if b < 0x80 {
+        return P::Yes((usize::from(b), 1));
+    }
+    let n = usize::from(b & 0x7f);
+    if n == 0 || n > 4 {
+        return P::No;
+    }
+    let mut v: u64 = 0;
+    for i in 1..=n {
+        v = (v << 8) | u64::from(need!(at(d, i)));
+    }
+    match usize::try_from(v) {
+        Ok(v) => P::Yes((v, 1 + n)),
+        Err(_) => P::No,
+    }
+}
+
+/// The first line of `d` (without CR LF), and whether it is complete.
+fn first_line(d: &[u8]) -> (&[u8], bool) {
+    match d.iter().position(|&b| b == b'\n') {
+        Some(i) => {
+            let line = &d[..i];
+            (line.strip_suffix(b"\r").unwrap_or(line), true)
+        }
+        None => (d, false),
+    }
+}
+
+fn contains_nocase(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty()
+        && hay
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+const HTTP_METHODS: &[&[u8]] = &[
+    b"GET",
+    b"POST",
+    b"HEAD",
+    b"PUT",
+    b"DELETE",
+    b"OPTIONS",
+    b"CONNECT",
+    b"TRACE",
+    b"PATCH",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"REPORT",
+    b"SEARCH",
+    b"MKCALENDAR",
+    b"SUBSCRIBE",
+    b"NOTIFY",
+    b"PRI",
+];
+
+/// HTTP/1 request line (or the HTTP/2 preface) or status line.
+fn http(d: &[u8]) -> P<Confidence> {
+    match starts(d, b"HTTP/1.", false) {
+        P::Yes(()) => {
+            // "HTTP/1.x NNN"
+            let minor = need!(at(d, 7));
+            let sp = need!(at(d, 8));
+            if !matches!(minor, b'0' | b'1') || sp != b' ' {
+                return P::No;
+            }
+            for i in 9..12 {
+                if !need!(at(d, i)).is_ascii_digit() {
+                    return P::No;
+                }
+            }
+            return P::Yes(Confidence::High);
+        }
+        P::More => return P::More,
+        P::No => {}
+    }
+    let mut more = false;
+    for m in HTTP_METHODS {
+        let after = match starts(d, m, false) {
+            P::Yes(()) => &d[m.len()..],
+            P::More => {
+                more = true;
+                continue;
+            }
+            P::No => continue,
+        };
+        match after.first() {
+            None => {
+                more = true;
+                continue;
+            }
+            Some(b' ') => {}
+            Some(_) => continue,
+        }
+        let (line, complete) = first_line(&after[1..]);
+        if line.windows(6).any(|w| w == b" HTTP/") {
+            return P::Yes(Confidence::High);
+        }
+        if line.iter().any(|&b| b < 0x20 || b == 0x7f) {
+            return P::No;
+        }
+        if line.is_empty() && !complete {
+            return P::More;
+        }
+        // HTTP/0.9 style or the version is still to come.
+        return P::Yes(Confidence::Low);
+    }
+    if more {
+        P::More
+    } else {
+        P::No
+    }
+}
+
+/// TLS record: handshake (22), version 3.0..3.4, sane length, ClientHello or ServerHello.
+/// An SSLv2-compatible ClientHello gives `Low`.
+fn tls(d: &[u8]) -> P<Confidence> {
+    let t = need!(at(d, 0));
+    if t & 0x80 != 0 {
+        // SSLv2 record header: 2-byte length, msg type 1 (ClientHello), version 3.x.
+        if need!(at(d, 2)) != 1 || need!(at(d, 3)) != 3 || need!(at(d, 4)) > 4 {
+            return P::No;
+        }
+        return P::Yes(Confidence::Low);
+    }
+    if t != 22 || need!(at(d, 1)) != 3 || need!(at(d, 2)) > 4 {
+        return P::No;
+    }
+    let len = need!(be16(d, 3));
+    if !(4..=(1 << 14) + 2048).contains(&len) {
+        return P::No;
+    }
+    if !matches!(need!(at(d, 5)), 1 | 2) {
+        return P::No;
+    }
+    // Hello version (after the 3-byte handshake length).
+    if need!(at(d, 9)) != 3 || need!(at(d, 10)) > 4 {
+        return P::No;
+    }
+    P::Yes(Confidence::High)
+}
+
+fn ssh(d: &[u8]) -> P<Confidence> {
+    match (starts(d, b"SSH-2.0-", false), starts(d, b"SSH-1.", false)) {
+        (P::Yes(()), _) | (_, P::Yes(())) => P::Yes(Confidence::High),
+        (P::More, _) | (_, P::More) => P::More,
+        _ => P::No,
+    }
+}
+
+/// NetBIOS session message carrying SMB1 (0xFF), SMB2/3 (0xFE) or an SMB3 transform (0xFD).
+fn smb(d: &[u8]) -> P<Confidence> {
+    if need!(at(d, 0)) != 0 {
+        return P::No;
+    }
+    let len = (usize::from(need!(at(d, 1))) << 16) | usize::from(need!(be16(d, 2)));
+    if len < 32 {
+        return P::No;
+    }
+    if !matches!(need!(at(d, 4)), 0xfd..=0xff) {
+        return P::No;
+    }
+    need!(starts(&d[5..], b"SMB", false));
+    P::Yes(Confidence::High)
+}
+
+/// A Kerberos KDC message (AS-REQ/REP, TGS-REQ/REP, KRB-ERROR): application tag, DER length,
+/// SEQUENCE, then `pvno` = 5. `total`: the size the whole message must have, when known.
+fn kerberos_msg(d: &[u8], total: Option<usize>) -> P<Confidence> {
+    let tag = need!(at(d, 0));
+    let pvno_tag = match tag {
+        0x6a | 0x6c => 0xa1,        // KDC-REQ: pvno [1]
+        0x6b | 0x6d | 0x7e => 0xa0, // KDC-REP, KRB-ERROR: pvno [0]
+        _ => return P::No,
+    };
+    let (len, n) = need!(der_len(&d[1..]));
+    if len < 12 || total.is_some_and(|t| Some(t) != (1 + n).checked_add(len)) {
+        return P::No;
+    }
+    let seq = &d[1 + n..];
+    if need!(at(seq, 0)) != 0x30 {
+        return P::No;
+    }
+    let (slen, sn) = need!(der_len(&seq[1..]));
+    if (1 + sn).checked_add(slen) != Some(len) {
+        return P::No;
+    }
+    need!(starts(
+        &seq[1 + sn..],
+        &[pvno_tag, 0x03, 0x02, 0x01, 0x05],
+        false
+    ));
+    P::Yes(Confidence::High)
+}
+
+fn kerberos_udp(d: &[u8]) -> P<Confidence> {
+    kerberos_msg(d, Some(d.len()))
+}
+
+/// Kerberos over TCP: a 4-byte record mark (length, top bit reserved) then the message.
+fn kerberos_tcp(d: &[u8]) -> P<Confidence> {
+    let hi = need!(be16(d, 0));
+    let lo = need!(be16(d, 2));
+    let len = (u32::from(hi) << 16) | u32::from(lo);
+    if !(14..=1 << 20).contains(&len) {
+        return P::No;
+    }
+    kerberos_msg(&d[4..], usize::try_from(len).ok())
+}
+
+/// LDAP message: SEQUENCE, message id INTEGER, then a protocolOp application tag and a length
+/// that fits in the message.
+fn ldap(d: &[u8]) -> P<Confidence> {
+    if need!(at(d, 0)) != 0x30 {
+        return P::No;
+    }
+    let (len, n) = need!(der_len(&d[1..]));
+    if len < 5 {
+        return P::No;
+    }
+    let m = &d[1 + n..];
+    if need!(at(m, 0)) != 0x02 {
+        return P::No;
+    }
+    let id_len = usize::from(need!(at(m, 1)));
+    if !(1..=4).contains(&id_len) {
+        return P::No;
+    }
+    let op_at = 2 + id_len;
+    let op = need!(at(m, op_at));
+    // Constructed [APPLICATION 0..24]; primitive unbind (2), del (10), abandon (16).
+    if !matches!(op, 0x60..=0x78 | 0x42 | 0x4a | 0x50) {
+        return P::No;
+    }
+    let (op_len, on) = need!(der_len(&m[op_at + 1..]));
+    if (op_at + 1 + on).checked_add(op_len).is_none_or(|e| e > len) {
+        return P::No;
+    }
+    P::Yes(Confidence::High)
+}
+
+/// A DNS message: 12-byte header with plausible counts and opcode, then a well-formed first
+/// name with a known class.
+fn dns_msg(d: &[u8]) -> P<Confidence> {
+    if d.len() < 12 {
+        return P::More;
+    }
+    let qr = d[2] & 0x80 != 0;
+    let opcode = (d[2] >> 3) & 0x0f;
+    if !matches!(opcode, 0 | 2 | 4 | 5) || d[3] & 0x40 != 0 {
+        return P::No;
+    }
+    let rcode = d[3] & 0x0f;
+    let count = |i: usize| u16::from_be_bytes([d[i], d[i + 1]]);
+    let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
+    if qd > 4 || an > 256 || ns > 256 || ar > 256 {
+        return P::No;
+    }
+    if qr {
+        if qd == 0 && an == 0 {
+            return P::No;
+        }
+    } else if qd == 0 || rcode != 0 {
+        return P::No;
+    }
+    // The first name (of the question, or of the first answer when there is no question);
+    // nothing precedes it, so it cannot be compressed.
+    let mut pos = 12;
+    let mut name_len = 0usize;
+    loop {
+        let l = usize::from(need!(at(d, pos)));
+        pos += 1;
+        if l == 0 {
+            break;
+        }
+        if l > 63 {
+            return P::No;
+        }
+        name_len += l + 1;
+        if name_len > 255 {
+            return P::No;
+        }
+        pos += l;
+    }
+    let qtype = need!(be16(d, pos));
+    let class = need!(be16(d, pos + 2)) & 0x7fff; // mDNS: top bit = unicast-response/cache-flush
+    if qtype == 0 || !matches!(class, 1 | 3 | 4 | 254 | 255) {
+        return P::No;
+    }
+    P::Yes(Confidence::High)
+}
+
+fn dns_udp(d: &[u8]) -> P<Confidence> {
+    match dns_msg(d) {
+        // A datagram is complete: a message cut short is not DNS.
+        P::More => P::No,
+        r => r,
+    }
+}
+
+/// DNS over TCP: 2-byte length prefix, then the message.
+fn dns_tcp(d: &[u8]) -> P<Confidence> {
+    let len = usize::from(need!(be16(d, 0)));
+    if len < 12 {
+        return P::No;
+    }
+    let m = &d[2..];
+    dns_msg(&m[..m.len().min(len)])
+}
+
+/// DHCP/BOOTP: op 1/2, Ethernet hardware type and length, magic cookie.
+fn dhcp(d: &[u8]) -> P<Confidence> {
+    if !matches!(need!(at(d, 0)), 1 | 2) || need!(at(d, 1)) != 1 || need!(at(d, 2)) != 6 {
+        return P::No;
+    }
+    match d.get(236..240) {
+        Some([0x63, 0x82, 0x53, 0x63]) => P::Yes(Confidence::High),
+        Some(_) => P::No,
+        None => P::More,
+    }
+}
+
+/// QUIC long header with a known version (v1, v2, drafts, version negotiation).
+fn quic(d: &[u8]) -> P<Confidence> {
+    if need!(at(d, 0)) & 0xc0 != 0xc0 {
+        return P::No;
+    }
+    let v = (u32::from(need!(be16(d, 1))) << 16) | u32::from(need!(be16(d, 3)));
+    if !(v == 0 || v == 1 || v == 0x6b33_43cf || v & 0xffff_ff00 == 0xff00_0000) {
+        return P::No;
+    }
+    if need!(at(d, 5)) > 20 {
+        return P::No;
+    }
+    P::Yes(Confidence::Low)
+}
+
+/// NTP: version 1..4, mode 1..5, at least the 48-byte header.
+fn ntp(d: &[u8]) -> P<Confidence> {
+    let b = need!(at(d, 0));
+    let (vn, mode) = ((b >> 3) & 7, b & 7);
+    if !(1..=4).contains(&vn) || !(1..=5).contains(&mode) {
+        return P::No;
+    }
+    if d.len() < 48 {
+        return P::More;
+    }
+    P::Yes(Confidence::Low)
+}
+
+/// Line-oriented TCP protocols: server greetings (to the client) or first client commands.
+fn text(dir: Direction, d: &[u8]) -> Option<(AppProto, Confidence)> {
+    use AppProto::{Ftp, Imap, Pop3, Smtp};
+    use Confidence::{High, Low};
+    let (line, complete) = first_line(d);
+    match dir {
+        Direction::ToClient => {
+            if starts(d, b"220 ", false) == P::Yes(()) || starts(d, b"220-", false) == P::Yes(()) {
+                // "220" opens both SMTP and FTP: only the name in the greeting tells.
+                if contains_nocase(line, b"SMTP") {
+                    return Some((Smtp, High));
+                }
+                if contains_nocase(line, b"FTP") {
+                    return Some((Ftp, High));
+                }
+                return None;
+            }
+            if starts(d, b"+OK ", false) == P::Yes(()) {
+                return Some((Pop3, High));
+            }
+            if starts(d, b"+OK\r\n", false) == P::Yes(()) {
+                return Some((Pop3, Low));
+            }
+            if starts(d, b"* OK", false) == P::Yes(()) {
+                let conf = if contains_nocase(line, b"IMAP") {
+                    High
+                } else {
+                    Low
+                };
+                return Some((Imap, conf));
+            }
+            if starts(d, b"* PREAUTH", false) == P::Yes(()) {
+                return Some((Imap, Low));
+            }
+            None
+        }
+        Direction::ToServer => {
+            let yes = |pat: &[u8]| starts(d, pat, true) == P::Yes(());
+            if yes(b"EHLO ") || yes(b"HELO ") {
+                return Some((Smtp, High));
+            }
+            if yes(b"CAPA\r\n") || yes(b"APOP ") || yes(b"STLS\r\n") {
+                return Some((Pop3, High));
+            }
+            if yes(b"FEAT\r\n") || yes(b"AUTH TLS\r\n") || yes(b"AUTH SSL\r\n") {
+                return Some((Ftp, High));
+            }
+            if yes(b"USER ") {
+                // POP3 and FTP both log in this way.
+                return Some((Pop3, Low));
+            }
+            imap_tagged(line, complete).map(|c| (Imap, c))
+        }
+    }
+}
+
+/// An IMAP tagged client command: `tag SP command`.
+fn imap_tagged(line: &[u8], complete: bool) -> Option<Confidence> {
+    let sp = line.iter().position(|&b| b == b' ')?;
+    let (tag, rest) = line.split_at(sp);
+    if tag.is_empty()
+        || tag.len() > 32
+        || !tag
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+    {
+        return None;
+    }
+    let cmd = &rest[1..];
+    let word = |w: &[u8]| {
+        cmd.len() >= w.len()
+            && cmd[..w.len()].eq_ignore_ascii_case(w)
+            && match cmd.get(w.len()) {
+                Some(&b) => b == b' ',
+                None => complete,
+            }
+    };
+    if word(b"CAPABILITY") || word(b"LOGIN") || word(b"STARTTLS") || word(b"AUTHENTICATE") {
+        Some(Confidence::High)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AppProto::*;
+    use Direction::{ToClient, ToServer};
+    use Transport::{Tcp, Udp};
+
+    /// DER: tag, length, content.
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        let n = content.len();
+        if n < 0x80 {
+            v.push(n as u8);
+        } else if n < 0x100 {
+            v.extend_from_slice(&[0x81, n as u8]);
+        } else {
+            v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
+        }
+        v.extend_from_slice(content);
+        v
+    }
+
+    fn tls_hello(kind: u8) -> Vec<u8> {
+        let mut body = vec![0x03, 0x03];
+        body.extend((0..32u8).map(|i| i.wrapping_mul(37)));
+        body.push(0); // session id
+        if kind == 1 {
+            body.extend_from_slice(&[0x00, 0x04, 0x13, 0x01, 0x13, 0x02, 0x01, 0x00]);
+        } else {
+            body.extend_from_slice(&[0x13, 0x01, 0x00]);
+        }
+        body.extend_from_slice(&[0x00, 0x00]); // no extensions
+        let mut hs = vec![kind, 0, 0, body.len() as u8];
+        hs.extend_from_slice(&body);
+        let mut rec = vec![0x16, 0x03, 0x01, 0, hs.len() as u8];
+        rec.extend_from_slice(&hs);
+        rec
+    }
+
+    fn dns_query() -> Vec<u8> {
+        let mut v = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
+        v.extend_from_slice(b"\x03www\x07example\x03com\x00");
+        v.extend_from_slice(&[0, 1, 0, 1]);
+        // EDNS OPT record.
+        v.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0]);
+        v
+    }
+
+    fn dns_response() -> Vec<u8> {
+        let mut v = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        v.extend_from_slice(b"\x07example\x03com\x00");
+        v.extend_from_slice(&[0, 1, 0, 1]);
+        v.extend_from_slice(&[
+            0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 93, 184, 215, 14,
+        ]);
+        v
+    }
+
+    fn mdns_response() -> Vec<u8> {
+        let mut v = vec![0, 0, 0x84, 0x00, 0, 0, 0, 1, 0, 0, 0, 0];
+        v.extend_from_slice(b"\x05_http\x04_tcp\x05local\x00");
+        v.extend_from_slice(&[0, 12, 0x80, 0x01, 0, 0, 0x11, 0x94, 0, 7]);
+        v.extend_from_slice(b"\x04web1\xc0\x0c");
+        v
+    }
+
+    fn krb_as_req() -> Vec<u8> {
+        let mut inner = Vec::new();
+        inner.extend_from_slice(&[0xa1, 0x03, 0x02, 0x01, 0x05]);
+        inner.extend_from_slice(&[0xa2, 0x03, 0x02, 0x01, 0x0a]);
+        let cname = tlv(0x30, &tlv(0x1b, b"alice"));
+        let realm = tlv(0x1b, b"EXAMPLE.COM");
+        let mut body = tlv(0xa0, &[0x03, 0x05, 0x00, 0x40, 0x81, 0x00, 0x10]);
+        body.extend(tlv(0xa1, &cname));
+        body.extend(tlv(0xa2, &realm));
+        body.extend(tlv(0xa7, &[0x02, 0x04, 0x1d, 0x3c, 0x5a, 0x01]));
+        inner.extend(tlv(0xa4, &tlv(0x30, &body)));
+        tlv(0x6a, &tlv(0x30, &inner))
+    }
+
+    fn krb_error() -> Vec<u8> {
+        let mut inner = Vec::new();
+        inner.extend_from_slice(&[0xa0, 0x03, 0x02, 0x01, 0x05]);
+        inner.extend_from_slice(&[0xa1, 0x03, 0x02, 0x01, 0x1e]);
+        inner.extend(tlv(0xa4, &tlv(0x18, b"20240101000000Z")));
+        inner.extend(tlv(0xa6, &[0x02, 0x01, 0x19]));
+        tlv(0x7e, &tlv(0x30, &inner))
+    }
+
+    fn with_record_mark(m: &[u8]) -> Vec<u8> {
+        let mut v = (m.len() as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(m);
+        v
+    }
+
+    fn with_len16(m: &[u8]) -> Vec<u8> {
+        let mut v = (m.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(m);
+        v
+    }
+
+    const LDAP_BIND: &[u8] = &[
+        0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00,
+    ];
+    const LDAP_SEARCH_DONE: &[u8] = &[
+        0x30, 0x0c, 0x02, 0x01, 0x02, 0x65, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00,
+    ];
+
+    fn smb2_negotiate() -> Vec<u8> {
+        let mut v = vec![0x00, 0x00, 0x00, 0x66, 0xfe, b'S', b'M', b'B', 0x40, 0x00];
+        v.resize(4 + 0x66, 0);
+        v
+    }
+
+    fn smb1_negotiate() -> Vec<u8> {
+        let mut v = vec![0x00, 0x00, 0x00, 0x2f, 0xff, b'S', b'M', b'B', 0x72];
+        v.resize(4 + 0x2f, 0);
+        v
+    }
+
+    fn quic_initial() -> Vec<u8> {
+        let mut v = vec![0xc3, 0x00, 0x00, 0x00, 0x01, 0x08];
+        v.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 0x00, 0x00, 0x44, 0xd0]);
+        v.resize(1200, 0);
+        v
+    }
+
+    fn dhcp_discover() -> Vec<u8> {
+        let mut v = vec![0u8; 236];
+        v[..4].copy_from_slice(&[1, 1, 6, 0]);
+        v[28..34].copy_from_slice(&[0x00, 0x0c, 0x29, 0x12, 0x34, 0x56]);
+        v.extend_from_slice(&[0x63, 0x82, 0x53, 0x63, 53, 1, 1, 255]);
+        v
+    }
+
+    fn ntp_client() -> Vec<u8> {
+        let mut v = vec![0x23];
+        v.resize(48, 0);
+        v
+    }
+
+    /// (transport, direction, bytes, expected protocol, expected confidence)
+    fn fixtures() -> Vec<(Transport, Direction, Vec<u8>, AppProto, Confidence)> {
+        use Confidence::{High, Low};
+        let t = |s: &str| s.as_bytes().to_vec();
+        vec![
+            (Tcp, ToServer, t("GET /index.html HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n"), Http, High),
+            (Tcp, ToServer, t("POST /api/v1/login HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}"), Http, High),
+            (Tcp, ToServer, t("PROPFIND /dav/ HTTP/1.1\r\nDepth: 1\r\n\r\n"), Http, High),
+            (Tcp, ToServer, t("CONNECT example.com:443 HTTP/1.1\r\n\r\n"), Http, High),
+            (Tcp, ToServer, t("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Http, High),
+            (Tcp, ToClient, t("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"), Http, High),
+            (Tcp, ToClient, t("HTTP/1.0 404 Not Found\r\n\r\n"), Http, High),
+            (Tcp, ToServer, tls_hello(1), Tls, High),
+            (Tcp, ToClient, tls_hello(2), Tls, High),
+            (Tcp, ToServer, with_len16(&dns_query()), Dns, High),
+            (Tcp, ToClient, with_len16(&dns_response()), Dns, High),
+            (Udp, ToServer, dns_query(), Dns, High),
+            (Udp, ToClient, dns_response(), Dns, High),
+            (Udp, ToClient, mdns_response(), Dns, High),
+            (Udp, ToServer, krb_as_req(), Kerberos, High),
+            (Udp, ToClient, krb_error(), Kerberos, High),
+            (Tcp, ToServer, with_record_mark(&krb_as_req()), Kerberos, High),
+            (Tcp, ToClient, with_record_mark(&krb_error()), Kerberos, High),
+            (Tcp, ToServer, LDAP_BIND.to_vec(), Ldap, High),
+            (Tcp, ToClient, LDAP_SEARCH_DONE.to_vec(), Ldap, High),
+            (Udp, ToServer, LDAP_BIND.to_vec(), Ldap, High),
+            (Tcp, ToClient, t("220 mx.example.com ESMTP Postfix (Ubuntu)\r\n"), Smtp, High),
+            (Tcp, ToServer, t("EHLO client.example.org\r\n"), Smtp, High),
+            (Tcp, ToClient, t("+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n"), Pop3, High),
+            (Tcp, ToServer, t("CAPA\r\n"), Pop3, High),
+            (Tcp, ToClient, t("* OK [CAPABILITY IMAP4rev1 SASL-IR ID ENABLE IDLE STARTTLS AUTH=PLAIN] Dovecot ready.\r\n"), Imap, High),
+            (Tcp, ToServer, t("a001 CAPABILITY\r\n"), Imap, High),
+            (Tcp, ToServer, t("A1 LOGIN alice secret\r\n"), Imap, High),
+            (Tcp, ToClient, t("220 (vsFTPd 3.0.5)\r\n"), Ftp, High),
+            (Tcp, ToServer, t("SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n"), Ssh, High),
+            (Tcp, ToClient, t("SSH-1.99-Cisco-1.25\r\n"), Ssh, High),
+            (Tcp, ToServer, smb2_negotiate(), Smb, High),
+            (Tcp, ToServer, smb1_negotiate(), Smb, High),
+            (Udp, ToServer, dhcp_discover(), Dhcp, High),
+            (Udp, ToServer, quic_initial(), Quic, Low),
+            (Udp, ToServer, ntp_client(), Ntp, Low),
+        ]
+    }
+
+    #[test]
+    fn each_fixture_is_recognised() {
+        for (tr, dir, bytes, proto, conf) in fixtures() {
+            assert_eq!(
+                probe(tr, dir, &bytes),
+                Some((proto, conf)),
+                "{:?}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+    }
+
+    #[test]
+    fn prefixes_never_give_a_wrong_high_answer() {
+        for (tr, dir, bytes, proto, _) in fixtures() {
+            for n in 0..=bytes.len() {
+                for d in [dir, ToServer, ToClient] {
+                    if let Some((p, Confidence::High)) = probe(tr, d, &bytes[..n]) {
+                        assert_eq!(
+                            p,
+                            proto,
+                            "prefix {n} of {:?}",
+                            String::from_utf8_lossy(&bytes)
+                        );
+                    }
+                }
+                let _ = detect(tr, 40000, 40001, dir, &bytes[..n]);
+            }
+        }
+    }
+
+    #[test]
+    fn ports() {
+        assert_eq!(by_port(Tcp, 51234, 443), Tls);
+        assert_eq!(by_port(Tcp, 443, 51234), Tls);
+        assert_eq!(by_port(Tcp, 50000, 993), Tls);
+        assert_eq!(by_port(Tcp, 50000, 80), Http);
+        assert_eq!(by_port(Tcp, 50000, 3128), Http);
+        assert_eq!(by_port(Tcp, 50000, 22), Ssh);
+        assert_eq!(by_port(Tcp, 50000, 445), Smb);
+        assert_eq!(by_port(Tcp, 50000, 3268), Ldap);
+        assert_eq!(by_port(Tcp, 50000, 53), Dns);
+        assert_eq!(by_port(Udp, 50000, 53), Dns);
+        assert_eq!(by_port(Udp, 5353, 5353), Mdns);
+        assert_eq!(by_port(Udp, 68, 67), Dhcp);
+        assert_eq!(by_port(Udp, 50000, 123), Ntp);
+        assert_eq!(by_port(Udp, 50000, 443), Quic);
+        assert_eq!(by_port(Udp, 50000, 88), Kerberos);
+        assert_eq!(by_port(Tcp, 50000, 21), Ftp);
+        // The lower, well-known port wins over a well-known client port.
+        assert_eq!(by_port(Tcp, 8080, 25), Smtp);
+        assert_eq!(by_port(Tcp, 49152, 50000), Unknown);
+        assert_eq!(by_port(Udp, 50000, 80), Unknown);
+        assert_eq!(Unknown.as_str(), "unknown");
+        assert_eq!(Kerberos.as_str(), "kerberos");
+        assert_eq!(Pop3.as_str(), "pop3");
+    }
+
+    #[test]
+    fn content_and_ports_combined() {
+        let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(detect(Tcp, 51000, 8080, ToServer, get), Http);
+        assert_eq!(detect(Tcp, 51000, 4444, ToServer, get), Http);
+        assert_eq!(detect(Udp, 40000, 5300, ToServer, &dns_query()), Dns);
+        assert_eq!(detect(Tcp, 51000, 80, ToServer, &tls_hello(1)), Tls);
+        assert_eq!(detect(Tcp, 80, 51000, ToClient, &tls_hello(2)), Tls);
+        assert_eq!(detect(Udp, 5353, 5353, ToClient, &mdns_response()), Mdns);
+        // Nothing to go on but ports.
+        assert_eq!(detect(Tcp, 51000, 443, ToServer, b""), Tls);
+        assert_eq!(detect(Tcp, 51000, 80, ToServer, b"\x00\x01garbage"), Http);
+        // Low content does not overrule a port, but is used when ports say nothing.
+        assert_eq!(detect(Tcp, 51000, 21, ToServer, b"USER anonymous\r\n"), Ftp);
+        assert_eq!(detect(Tcp, 51000, 7000, ToServer, b"USER bob\r\n"), Pop3);
+        assert_eq!(detect(Udp, 51000, 443, ToServer, &quic_initial()), Quic);
+        assert_eq!(detect(Udp, 51000, 123, ToServer, &quic_initial()), Ntp);
+        // Garbage.
+        assert_eq!(
+            detect(Tcp, 51000, 40000, ToServer, b"\x8f\x13zz\x00\x00qwerty"),
+            Unknown
+        );
+        assert_eq!(detect(Udp, 51000, 40000, ToServer, &[0xaa; 64]), Unknown);
+        assert_eq!(detect(Tcp, 51000, 40000, ToClient, b""), Unknown);
+        // Not quite: truncated DNS datagram, HTTP/1.x with a bad status code.
+        let q = dns_query();
+        assert_eq!(probe(Udp, ToServer, &q[..20]), None);
+        assert_eq!(probe(Tcp, ToClient, b"HTTP/1.1 2x0 OK\r\n"), None);
+        assert_eq!(probe(Tcp, ToServer, b"GETS / HTTP/1.1\r\n"), None);
+    }
+
+    #[test]
+    fn random_bytes_do_not_panic() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut buf = Vec::new();
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 300) as usize;
+            buf.clear();
+            for i in 0..len {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Mostly protocol-ish first bytes, to get past the first checks.
+                buf.push(match (i, x % 4) {
+                    (0, 0) => 0x16,
+                    (0, 1) => 0x30,
+                    (0, 2) => 0x6a,
+                    _ => x as u8,
+                });
+            }
+            for tr in [Tcp, Udp] {
+                for dir in [ToServer, ToClient] {
+                    let _ = probe(tr, dir, &buf);
+                }
+            }
+        }
+    }
+}
