@@ -189,8 +189,16 @@ pub fn replay(
         p(read_bytes);
     }
     d.flush_all();
-    let defrag = d.defrag.stats();
-    let mut workers = d.carriers.finish();
+    let Dispatcher {
+        carriers,
+        defrag,
+        to_workers,
+        ..
+    } = d;
+    // Closing the batch channels ends the workers' loops.
+    drop(to_workers);
+    let defrag = defrag.stats();
+    let mut workers = carriers.finish();
     workers.packets = 0;
     workers.bytes = 0;
     for h in handles {
