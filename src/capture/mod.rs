@@ -13,9 +13,9 @@ pub mod libpcap;
 pub mod pcap_file;
 
 #[cfg(target_os = "linux")]
-// pub use afpacket::{AfPacketSource, RingConfig};
+pub use afpacket::{AfPacketSource, RingConfig};
 #[cfg(feature = "libpcap")]
-// pub use libpcap::PcapLiveSource;
+pub use libpcap::PcapLiveSource;
 pub use pcap_file::{open, CaptureFile};
 
 /// Link-layer header type, numbered as pcap's LINKTYPE_* values.

@@ -1339,6 +1339,70 @@ mod tests {
         assert_eq!(pk[1].data, vec![2; 100]);
     }
 
+    /// Drains a source whatever happens; checks the invariants a fuzzer would.
+    fn drain(src: &mut CaptureFile) {
+        let range = src.shared_buffer().map(|b| b.as_ptr_range());
+        let mut n = 0;
+        loop {
+            match src.next() {
+                Ok(Next::Packet(p)) => {
+                    n += 1;
+                    assert!(p.data.len() as u64 <= u64::from(p.wire_len));
+                    assert!(p.data.len() <= MAX_PACKET_LEN as usize);
+                    if let (Some(r), false) = (&range, p.data.is_empty()) {
+                        assert!(r.contains(&p.data.as_ptr()));
+                        assert!(p.data.as_ptr_range().end <= r.end);
+                    }
+                }
+                Ok(Next::Idle) => panic!("idle"),
+                Ok(Next::End) | Err(_) => break,
+            }
+        }
+        assert_eq!(src.stats().packets, n);
+        assert!(matches!(src.next(), Ok(Next::End)));
+    }
+
+    #[test]
+    fn mutated_inputs_never_panic() {
+        let (ng_le, _) = pcapng_fixture(false);
+        let (ng_be, _) = pcapng_fixture(true);
+        let classic = pcap(
+            false,
+            true,
+            1,
+            0,
+            &[(1, 2, &[3; 30], 30), (4, 5, &[6; 90], 300)],
+        );
+        let seeds = [ng_le, ng_be, classic];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..6000 {
+            let mut data = seeds[round % seeds.len()].clone();
+            for _ in 0..1 + rnd() % 4 {
+                let at = (rnd() % data.len() as u64) as usize;
+                match rnd() % 4 {
+                    0 => data[at] ^= 1 << (rnd() % 8),
+                    1 => data[at] = rnd() as u8,
+                    2 => data.truncate(at.max(1)),
+                    _ => data[at] = [0, 0xff, 0x7f, 0x80][(rnd() % 4) as usize],
+                }
+            }
+            if let Ok(mut src) = CaptureFile::from_bytes(data.clone(), "m") {
+                drain(&mut src);
+            }
+            if round % 8 == 0 {
+                if let Ok(mut src) = stream(data, 1 + (rnd() % 17) as usize) {
+                    drain(&mut src);
+                }
+            }
+        }
+    }
+
     fn corpus_dir() -> Option<std::path::PathBuf> {
         [
             concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/pcaps/public"),
