@@ -2,6 +2,10 @@
 use super::{DecodeConfig, Decoded, NotIp};
 use crate::capture::LinkType;
 
-pub fn decode<'a>(_lt: LinkType, _data: &'a [u8], _cfg: &DecodeConfig) -> Result<Decoded<'a>, NotIp> {
+pub fn decode<'a>(
+    _lt: LinkType,
+    _data: &'a [u8],
+    _cfg: &DecodeConfig,
+) -> Result<Decoded<'a>, NotIp> {
     Err(NotIp::NonIp)
 }
