@@ -487,7 +487,7 @@ impl TcpConn<'_> {
                 // serialisation at ~100 Mbit/s plus jitter
                 t += (len as u64 * 8) / 100 + rng.range(5, 60);
             }
-            self.t = last_ack + rng.range(20, 150);
+            self.t = last_ack.max(t) + rng.range(20, 150);
             round = (round * 2).min(40);
         }
         Ok(())
