@@ -11,6 +11,7 @@ pub mod config;
 pub mod decode;
 pub mod export;
 pub mod flow;
+pub mod pcapgen;
 pub mod pipeline;
 pub mod proto;
 pub mod record;

@@ -67,7 +67,7 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
     Ok(summary)
 }
 
-#[cfg(all(target_os = "linux", tapir_tmp))]
+#[cfg(target_os = "linux")]
 fn run_afpacket(cfg: &Config, iface: &str, sink: NdjsonSink, stop: Arc<AtomicBool>) -> Result<Summary> {
     use crate::capture::afpacket::{AfPacketSource, RingConfig};
     use crate::capture::PacketSource;
@@ -82,7 +82,7 @@ fn run_afpacket(cfg: &Config, iface: &str, sink: NdjsonSink, stop: Arc<AtomicBoo
     };
     let group = cfg.capture.fanout_group;
     let open = |_: usize| {
-        AfPacketSource::open(iface, group, ring, stop.clone())
+        AfPacketSource::open(iface, Some(group), ring, stop.clone())
             .map(|s| Box::new(s) as Box<dyn PacketSource>)
     };
     Ok(run_live(
@@ -96,7 +96,7 @@ fn run_afpacket(cfg: &Config, iface: &str, sink: NdjsonSink, stop: Arc<AtomicBoo
     )?)
 }
 
-#[cfg(not(all(target_os = "linux", tapir_tmp)))]
+#[cfg(not(target_os = "linux"))]
 fn run_afpacket(_: &Config, _: &str, _: NdjsonSink, _: Arc<AtomicBool>) -> Result<Summary> {
     bail!("AF_PACKET capture needs Linux; use --method libpcap")
 }
@@ -105,13 +105,7 @@ fn run_afpacket(_: &Config, _: &str, _: NdjsonSink, _: Arc<AtomicBool>) -> Resul
 fn run_libpcap(cfg: &Config, iface: &str, sink: NdjsonSink, stop: Arc<AtomicBool>) -> Result<Summary> {
     use crate::capture::libpcap::PcapLiveSource;
     use crate::pipeline::{replay, ReplayOptions};
-    let src = PcapLiveSource::open(
-        iface,
-        cfg.capture.snaplen,
-        cfg.capture.promiscuous,
-        cfg.capture.bpf.as_deref(),
-        stop,
-    )?;
+    let src = PcapLiveSource::open(iface, cfg.capture.snaplen, cfg.capture.bpf.as_deref(), stop)?;
     // One libpcap handle: the dispatcher spreads its packets over the workers.
     Ok(replay(
         vec![Box::new(src)],
