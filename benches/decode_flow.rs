@@ -1,3 +1,4 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 //! Criterion: the per-packet hot path without threads — decode, flow key + hash, flow table
 //! lookup/update — over the packets of a generated capture.
 

@@ -1,8 +1,10 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 //! End-to-end replay benchmark: generates a realistic capture (default 400 MB; set
 //! TAPIR_BENCH_MB), then measures
 //!   1. just reading it (the capture reader alone: the floor),
 //!   2. the whole pipeline with 1 worker, and with each worker count in TAPIR_BENCH_WORKERS
-//!      (default "1,2"), records counted but not written,
+//!      (default "1,2"), records counted but not written;
+//!
 //! and prints Gbit/s and Mpkt/s in total and per worker. The file is kept under
 //! target/bench-data/ between runs.
 

@@ -45,10 +45,14 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Replay(a) => cmd::replay::run(a).map(|s| s.capture_errors.is_empty()),
         Command::Run(a) => cmd::run::run(a).map(|s| s.capture_errors.is_empty()),
-        Command::Config(a) => a.common.load().map(|c| {
-            println!("{c:#?}");
-            true
-        }).map_err(Into::into),
+        Command::Config(a) => a
+            .common
+            .load()
+            .map(|c| {
+                println!("{c:#?}");
+                true
+            })
+            .map_err(Into::into),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -1,3 +1,4 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 //! Replays every public capture and compares the flow records with what tshark's conversation
 //! statistics report (checked in under tests/expected/, see tests/expected/README.md).
 
@@ -22,7 +23,10 @@ fn conv_key(proto: &str, a: (String, u16), b: (String, u16)) -> (ConvKey, bool) 
 /// tshark's conversations of one capture: key → (frames lo→hi, frames hi→lo).
 fn expected(file: &str) -> BTreeMap<ConvKey, (u64, u64)> {
     let name = file.replace('/', "__");
-    let path = format!("{}/tests/expected/conversations/{name}.tsv", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/expected/conversations/{name}.tsv",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut m = BTreeMap::new();
     for line in text.lines().skip(1) {
@@ -30,7 +34,11 @@ fn expected(file: &str) -> BTreeMap<ConvKey, (u64, u64)> {
         assert_eq!(c.len(), 9, "{path}: {line}");
         let port = |s: &str| s.parse::<u16>().expect("port");
         let n = |s: &str| s.parse::<u64>().expect("count");
-        let (k, flipped) = conv_key(c[0], (c[1].to_string(), port(c[2])), (c[3].to_string(), port(c[4])));
+        let (k, flipped) = conv_key(
+            c[0],
+            (c[1].to_string(), port(c[2])),
+            (c[3].to_string(), port(c[4])),
+        );
         let (ab, ba) = (n(c[5]), n(c[7]));
         let e = m.entry(k).or_insert((0, 0));
         if flipped {
@@ -74,7 +82,10 @@ fn ours(records: &[serde_json::Value]) -> BTreeMap<ConvKey, (u64, u64)> {
 }
 
 fn corpus_files() -> Vec<String> {
-    let path = format!("{}/tests/expected/conversations.tsv", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/expected/conversations.tsv",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(path).expect("conversations.tsv");
     text.lines()
         .skip(1)
@@ -100,8 +111,14 @@ fn flows_match_tshark_conversations_on_every_public_capture() {
         let got = ours(&parse(&lines));
         let want = expected(&file);
         if got != want {
-            let missing: Vec<_> = want.iter().filter(|(k, v)| got.get(*k) != Some(v)).collect();
-            let extra: Vec<_> = got.iter().filter(|(k, v)| want.get(*k) != Some(v)).collect();
+            let missing: Vec<_> = want
+                .iter()
+                .filter(|(k, v)| got.get(*k) != Some(v))
+                .collect();
+            let extra: Vec<_> = got
+                .iter()
+                .filter(|(k, v)| want.get(*k) != Some(v))
+                .collect();
             failures.push(format!(
                 "{file}: {} conversations expected, {} found\n  expected but not found (or other counts): {:?}\n  found but not expected (or other counts): {:?}",
                 want.len(),
@@ -111,7 +128,12 @@ fn flows_match_tshark_conversations_on_every_public_capture() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} captures differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} captures differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -133,13 +155,20 @@ fn all_captures_in_one_replay_without_errors() {
     let Some(root) = public_pcaps() else { return };
     let files: Vec<_> = corpus_files().iter().map(|f| root.join(f)).collect();
     let (summary, lines) = replay_files(&files, &test_config(), 3);
-    assert!(summary.capture_errors.is_empty(), "{:?}", summary.capture_errors);
+    assert!(
+        summary.capture_errors.is_empty(),
+        "{:?}",
+        summary.capture_errors
+    );
     assert_eq!(summary.output.records as usize, lines.len());
     // Every packet of every capture is read (MANIFEST.tsv's `packets` column, capinfos).
     let manifest = std::fs::read_to_string(root.join("MANIFEST.tsv")).expect("MANIFEST.tsv");
     let mut lines_m = manifest.lines();
     let header: Vec<&str> = lines_m.next().unwrap_or("").split('\t').collect();
-    let col = header.iter().position(|h| *h == "packets").expect("packets column");
+    let col = header
+        .iter()
+        .position(|h| *h == "packets")
+        .expect("packets column");
     let want: u64 = lines_m
         .filter_map(|l| l.split('\t').nth(col))
         .filter_map(|n| n.parse::<u64>().ok())

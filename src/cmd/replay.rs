@@ -58,9 +58,16 @@ pub fn run(args: &ReplayArgs) -> Result<Summary> {
     Ok(summary)
 }
 
-fn progress_bar(args: &ReplayArgs, total: u64, records_on_stdout: bool) -> Option<indicatif::ProgressBar> {
+fn progress_bar(
+    args: &ReplayArgs,
+    total: u64,
+    records_on_stdout: bool,
+) -> Option<indicatif::ProgressBar> {
     let tty = std::io::stderr().is_terminal();
-    if args.no_progress || !tty || total == 0 || (records_on_stdout && std::io::stdout().is_terminal())
+    if args.no_progress
+        || !tty
+        || total == 0
+        || (records_on_stdout && std::io::stdout().is_terminal())
     {
         return None;
     }

@@ -57,7 +57,10 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
         });
     }
     let out_path = cfg.output.path.clone().unwrap_or_else(|| "-".to_string());
-    let sink = NdjsonSink::open((out_path != "none").then_some(out_path.as_str()), &cfg.sensor_id)?;
+    let sink = NdjsonSink::open(
+        (out_path != "none").then_some(out_path.as_str()),
+        &cfg.sensor_id,
+    )?;
     tracing::info!(interface = %iface, method = %cfg.capture.method, "starting live capture");
     let summary = match cfg.capture.method.as_str() {
         "libpcap" => run_libpcap(&cfg, &iface, sink, stop)?,
@@ -68,7 +71,12 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
 }
 
 #[cfg(target_os = "linux")]
-fn run_afpacket(cfg: &Config, iface: &str, sink: NdjsonSink, stop: Arc<AtomicBool>) -> Result<Summary> {
+fn run_afpacket(
+    cfg: &Config,
+    iface: &str,
+    sink: NdjsonSink,
+    stop: Arc<AtomicBool>,
+) -> Result<Summary> {
     use crate::capture::afpacket::{AfPacketSource, RingConfig};
     use crate::capture::PacketSource;
     use crate::pipeline::{run_live, LiveOptions};
@@ -102,7 +110,12 @@ fn run_afpacket(_: &Config, _: &str, _: NdjsonSink, _: Arc<AtomicBool>) -> Resul
 }
 
 #[cfg(feature = "libpcap")]
-fn run_libpcap(cfg: &Config, iface: &str, sink: NdjsonSink, stop: Arc<AtomicBool>) -> Result<Summary> {
+fn run_libpcap(
+    cfg: &Config,
+    iface: &str,
+    sink: NdjsonSink,
+    stop: Arc<AtomicBool>,
+) -> Result<Summary> {
     use crate::capture::libpcap::PcapLiveSource;
     use crate::pipeline::{replay, ReplayOptions};
     let src = PcapLiveSource::open(iface, cfg.capture.snaplen, cfg.capture.bpf.as_deref(), stop)?;

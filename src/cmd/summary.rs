@@ -29,11 +29,7 @@ pub fn render(s: &Summary) -> String {
     let _ = writeln!(
         o,
         "flows        {:>12}   peak {}   timeouts {}   cap drops {}   emergency evictions {}",
-        w.flow.created,
-        w.flow.peak,
-        w.flow.timeouts,
-        w.flow.cap_drops,
-        w.flow.emergency_evictions
+        w.flow.created, w.flow.peak, w.flow.timeouts, w.flow.cap_drops, w.flow.emergency_evictions
     );
     let frags = s.defrag.fragments + w.defrag.fragments;
     if frags > 0 {

@@ -55,9 +55,11 @@ impl NdjsonSink {
         let w: Option<Box<dyn Write + Send>> = match path {
             None => None,
             Some("-") => Some(Box::new(io::stdout())),
-            Some(p) => Some(Box::new(File::create(p).map_err(|source| OutputError::Open {
-                path: p.to_string(),
-                source,
+            Some(p) => Some(Box::new(File::create(p).map_err(|source| {
+                OutputError::Open {
+                    path: p.to_string(),
+                    source,
+                }
             })?)),
         };
         Ok(Self::with_writer(path.unwrap_or("(none)"), w, sensor_id))

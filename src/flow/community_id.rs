@@ -43,7 +43,14 @@ fn icmp6_counterpart(t: u8) -> Option<u8> {
 
 /// Community ID v1 with seed 0 of a flow given in its client → server orientation.
 /// For ICMP/ICMPv6 pass the type as `sport` and the code as `dport`.
-pub fn community_id(seed: u16, src: IpAddr, sport: u16, dst: IpAddr, dport: u16, proto: u8) -> String {
+pub fn community_id(
+    seed: u16,
+    src: IpAddr,
+    sport: u16,
+    dst: IpAddr,
+    dport: u16,
+    proto: u8,
+) -> String {
     let (mut sport, mut dport) = (sport, dport);
     let mut one_way = false;
     match proto {

@@ -4,7 +4,7 @@
 //! (address, then port) is stored first. Hashing the canonical key is therefore symmetric, which
 //! is what pins both directions of a flow to one worker.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv6Addr};
 
 use crate::decode::{Decoded, Vlans, L4};
@@ -47,7 +47,11 @@ impl FlowKey {
         let (sp, dp) = ports(&d.l4);
         let s = Addr::from_ip(d.src);
         let t = Addr::from_ip(d.dst);
-        let vlans = if vlan_in_key { d.vlans } else { Vlans::default() };
+        let vlans = if vlan_in_key {
+            d.vlans
+        } else {
+            Vlans::default()
+        };
         if (s, sp) <= (t, dp) {
             (
                 FlowKey {
@@ -77,9 +81,7 @@ impl FlowKey {
 
     /// Symmetric hash with the given hasher state.
     pub fn hash_with<S: BuildHasher>(&self, s: &S) -> u64 {
-        let mut h = s.build_hasher();
-        self.hash(&mut h);
-        h.finish()
+        s.hash_one(self)
     }
 }
 

@@ -164,7 +164,7 @@ impl<S: Default> FlowTable<S> {
                 other: s(cfg.other_timeout),
             },
             divisor: cfg.emergency_divisor.max(1),
-            id_state: foldhash::fast::FixedState::with_seed(0x7461_7069_72),
+            id_state: foldhash::fast::FixedState::with_seed(0x0074_6170_6972),
             last_emergency_ns: None,
             stats: FlowStats::default(),
         }
@@ -447,7 +447,9 @@ mod tests {
         let mut ended: Ended = vec![];
         let mut e = |k, f, r| ended.push((k, f, r));
         // First packet seen is the SYN-ACK: the client is its destination.
-        let tr = t.track(&tcp(2, 80, 1, 5000, SYN | ACK), 1, 60, &mut e).unwrap();
+        let tr = t
+            .track(&tcp(2, 80, 1, 5000, SYN | ACK), 1, 60, &mut e)
+            .unwrap();
         assert_eq!(tr.dir, Dir::ToClient);
         assert!(tr.new);
         let tr = t.track(&tcp(1, 5000, 2, 80, ACK), 2, 60, &mut e).unwrap();
@@ -474,11 +476,15 @@ mod tests {
         t.expire(31 * NS, &mut e);
         assert_eq!(t.len(), 0);
         // A SYN on a closed 5-tuple starts a new flow.
-        t.track(&tcp(1, 4001, 2, 80, SYN), 40 * NS, 60, &mut e).unwrap();
-        t.track(&tcp(2, 80, 1, 4001, RST | ACK), 40 * NS, 60, &mut e).unwrap();
-        let tr = t.track(&tcp(1, 4001, 2, 80, SYN), 41 * NS, 60, &mut e).unwrap();
+        t.track(&tcp(1, 4001, 2, 80, SYN), 40 * NS, 60, &mut e)
+            .unwrap();
+        t.track(&tcp(2, 80, 1, 4001, RST | ACK), 40 * NS, 60, &mut e)
+            .unwrap();
+        let tr = t
+            .track(&tcp(1, 4001, 2, 80, SYN), 41 * NS, 60, &mut e)
+            .unwrap();
         assert!(tr.new);
-        drop(e);
+        let _ = e;
         assert_eq!(ended.len(), 3);
         assert_eq!(ended[2].2, EndReason::Reuse);
         assert_eq!(t.stats().reused, 1);
@@ -499,7 +505,7 @@ mod tests {
         assert!(t.track(&udp(1, 2001, 2, 53), 4 * NS, 80, &mut e).is_some());
         assert_eq!(t.stats().emergency_evictions, 4);
         assert!(t.len() <= 4);
-        drop(e);
+        let _ = e;
         assert_eq!(n, 4);
     }
 

@@ -5,13 +5,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
-use crate::capture::{CaptureError, CaptureStats, LinkType, Next, Packet, PacketSource, SharedBuf};
+use crate::capture::{CaptureStats, LinkType, Next, Packet, PacketSource, SharedBuf};
 use crate::config::Config;
 use crate::decode::defrag::{DefragStats, Defragmenter};
 use crate::decode::{decode, DecodeConfig};
 use crate::export::{NdjsonSink, OutputError, OutputStats};
 use crate::flow::key::FlowKey;
-use crate::pipeline::worker::{RecordTx, Worker, WorkerShared, WorkerStats};
+use crate::pipeline::worker::{Worker, WorkerShared, WorkerStats};
 use crate::record::Record;
 
 /// Packets per batch handed to a worker.
@@ -270,7 +270,8 @@ impl Dispatcher {
                     let idx = match decode(pkt.linktype, &whole, &self.decode) {
                         Ok(d2) => {
                             if let Some(c) = d2.tunnel.udp_carrier {
-                                self.carriers.carrier(&c, &d2, pkt.ts_ns, whole.len() as u32);
+                                self.carriers
+                                    .carrier(&c, &d2, pkt.ts_ns, whole.len() as u32);
                             }
                             self.worker_of(&FlowKey::of(&d2, self.vlan_in_key).0)
                         }
@@ -423,19 +424,4 @@ fn output_loop(
         sink.write_batch(&batch)?;
     }
     sink.finish()
-}
-
-/// Sends records from outside a worker (tests, status records).
-pub fn record_channel(cap: usize) -> (RecordTx, Receiver<Vec<Record>>) {
-    bounded(cap)
-}
-
-#[allow(dead_code)]
-fn _assert_send() {
-    fn is_send<T: Send>() {}
-    is_send::<Batch>();
-    let _ = CaptureError::Live {
-        iface: String::new(),
-        reason: String::new(),
-    };
 }

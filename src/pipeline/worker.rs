@@ -406,9 +406,8 @@ impl Worker {
         let out = &mut self.out;
         let mem = &mut self.mem;
         let rstats = &mut self.stats.reasm;
-        self.table.drain(&mut |k, f, r| {
-            out.push(finish_flow(shared, k, f, r, mem, rstats))
-        });
+        self.table
+            .drain(&mut |k, f, r| out.push(finish_flow(shared, k, f, r, mem, rstats)));
         self.flush();
         self.stats.flow = self.table.stats();
         self.stats.defrag = self.defrag.stats();
@@ -516,7 +515,11 @@ fn finish_flow(
     } else if f.app.payload_seen {
         f.app.guess.unwrap_or_else(|| {
             proto::by_port(
-                if is_tcp { Transport::Tcp } else { Transport::Udp },
+                if is_tcp {
+                    Transport::Tcp
+                } else {
+                    Transport::Udp
+                },
                 cport,
                 sport,
             )
@@ -543,15 +546,14 @@ fn finish_flow(
         (false, true) => "inbound",
         (false, false) => "external",
     };
-    let tunnel = (f.tunnel.depth > 0
-        || f.tunnel.vxlan_vni.is_some()
-        || f.tunnel.erspan_id.is_some())
-    .then_some(TunnelInfo {
-        depth: f.tunnel.depth,
-        vxlan_vni: f.tunnel.vxlan_vni,
-        gre_key: f.tunnel.gre_key,
-        erspan_id: f.tunnel.erspan_id,
-    });
+    let tunnel =
+        (f.tunnel.depth > 0 || f.tunnel.vxlan_vni.is_some() || f.tunnel.erspan_id.is_some())
+            .then_some(TunnelInfo {
+                depth: f.tunnel.depth,
+                vxlan_vni: f.tunnel.vxlan_vni,
+                gre_key: f.tunnel.gre_key,
+                erspan_id: f.tunnel.erspan_id,
+            });
     Record {
         ts_ns: f.last_ns,
         flow: Some(FlowRef {

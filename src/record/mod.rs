@@ -164,7 +164,11 @@ impl Serialize for RecordView<'_> {
 }
 
 /// Writes one record as a JSON line (with the trailing newline) into `out`.
-pub fn write_json_line(out: &mut Vec<u8>, record: &Record, sensor_id: &str) -> serde_json::Result<()> {
+pub fn write_json_line(
+    out: &mut Vec<u8>,
+    record: &Record,
+    sensor_id: &str,
+) -> serde_json::Result<()> {
     serde_json::to_writer(&mut *out, &RecordView { record, sensor_id })?;
     out.push(b'\n');
     Ok(())

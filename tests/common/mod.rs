@@ -14,10 +14,15 @@ use tapir::pipeline::{replay, ReplayOptions, Summary};
 /// The public capture corpus, when this checkout has `../shared` beside it.
 pub fn public_pcaps() -> Option<PathBuf> {
     let candidates = [
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/pcaps/public")),
+        PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/pcaps/public"
+        )),
         PathBuf::from("/work/shared/pcaps/public"),
     ];
-    let found = candidates.into_iter().find(|p| p.join("MANIFEST.tsv").is_file());
+    let found = candidates
+        .into_iter()
+        .find(|p| p.join("MANIFEST.tsv").is_file());
     if found.is_none() {
         eprintln!("skipped: ../shared/pcaps/public is not present");
     }
@@ -29,7 +34,10 @@ pub struct SharedBuf(pub Arc<Mutex<Vec<u8>>>);
 
 impl Write for SharedBuf {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(b);
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(b);
         Ok(b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
