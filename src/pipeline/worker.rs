@@ -2,6 +2,7 @@
 //! A worker owns all of its state (shared-nothing); the same code serves replay (packets handed
 //! over in batches by the dispatcher) and live capture (packets read from the worker's own ring).
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -13,7 +14,9 @@ use crate::flow::community_id::community_id;
 use crate::flow::key::FlowKey;
 use crate::flow::table::{Dir, EndReason, Flow, FlowStats, FlowTable};
 use crate::flow::tcp::{DirStream, MemBudget, ReassemblyConfig, ReassemblyStats, StreamEvent};
-use crate::proto::{self, AppProto, Confidence, Direction, Transport};
+use crate::proto::{
+    self, AppParser, AppProto, Confidence, Direction, Emitted, ParseCtx, Transport,
+};
 use crate::record::{rfc3339_micros, Body, FlowBody, FlowRef, Record, TunnelInfo};
 
 /// Most bytes of a direction's first payload kept for protocol detection.
@@ -77,6 +80,8 @@ pub struct WorkerStats {
     pub reasm: ReassemblyStats,
     pub reasm_memcap_hits: u64,
     pub records: u64,
+    /// Anomalies reported by application parsers, by name.
+    pub app_anomalies: BTreeMap<&'static str, u64>,
 }
 
 impl WorkerStats {
@@ -93,6 +98,9 @@ impl WorkerStats {
         add_reasm(&mut self.reasm, &o.reasm);
         self.reasm_memcap_hits += o.reasm_memcap_hits;
         self.records += o.records;
+        for (k, v) in &o.app_anomalies {
+            *self.app_anomalies.entry(k).or_insert(0) += v;
+        }
     }
 
     /// (name, count) of every non-zero anomaly counter, for summaries and status records.
@@ -119,6 +127,7 @@ impl WorkerStats {
             ("stream.buffer_cap_drops", self.reasm.buffer_cap_drops),
         ];
         v.extend(extra.into_iter().filter(|(_, n)| *n > 0));
+        v.extend(self.app_anomalies.iter().map(|(k, n)| (*k, *n)));
         v
     }
 }
@@ -150,6 +159,8 @@ fn add_reasm(a: &mut ReassemblyStats, b: &ReassemblyStats) {
 /// Application-layer state of one flow.
 #[derive(Debug, Default)]
 pub struct FlowApp {
+    /// The protocol's parser, once detection found one.
+    parser: Option<Box<dyn AppParser>>,
     /// Reassembly and detection state while the TCP stream is being inspected.
     tcp: Option<Box<TcpApp>>,
     /// Inspection of this flow's payload is over (protocol found, or given up).
@@ -178,6 +189,9 @@ pub struct Worker {
     stats: WorkerStats,
     out: Vec<Record>,
     tx: RecordTx,
+    /// Reused buffers for what parsers emit while one packet is handled.
+    emitted: Vec<Emitted>,
+    anomalies: Vec<&'static str>,
     /// Count tunnel carrier flows here (live); in replay the dispatcher does it.
     track_carriers: bool,
 }
@@ -192,6 +206,8 @@ impl Worker {
             out: Vec::with_capacity(RECORD_BATCH),
             tx,
             shared,
+            emitted: Vec::new(),
+            anomalies: Vec::new(),
             track_carriers: true,
         }
     }
@@ -273,8 +289,9 @@ impl Worker {
         let out = &mut self.out;
         let mem = &mut self.mem;
         let rstats = &mut self.stats.reasm;
+        let app_anomalies = &mut self.stats.app_anomalies;
         let mut ended = |k: FlowKey, f: Flow<FlowApp>, r: EndReason| {
-            out.push(finish_flow(shared, k, f, r, mem, rstats));
+            finish_flow(shared, k, f, r, mem, rstats, app_anomalies, out);
         };
         if let Some(t) = self.table.track(&outer, ts_ns, wire_len, &mut ended) {
             t.flow.app_proto = AppProto::Vxlan;
@@ -295,8 +312,9 @@ impl Worker {
         let out = &mut self.out;
         let mem = &mut self.mem;
         let rstats = &mut self.stats.reasm;
+        let app_anomalies = &mut self.stats.app_anomalies;
         let mut ended = |k: FlowKey, f: Flow<FlowApp>, r: EndReason| {
-            out.push(finish_flow(shared, k, f, r, mem, rstats));
+            finish_flow(shared, k, f, r, mem, rstats, app_anomalies, out);
         };
         let Some(t) = self.table.track(d, pkt.ts_ns, pkt.wire_len, &mut ended) else {
             return;
@@ -307,6 +325,8 @@ impl Worker {
         if flow.app.done {
             return;
         }
+        let mut emitted = std::mem::take(&mut self.emitted);
+        let mut anomalies = std::mem::take(&mut self.anomalies);
         match d.l4 {
             L4::Tcp {
                 seq,
@@ -328,12 +348,21 @@ impl Worker {
                     }
                 };
                 let mut app = AppSink {
-                    proto: &mut flow.app_proto,
-                    guess: &mut flow.app.guess,
-                    done: &mut flow.app.done,
-                    payload_seen: &mut flow.app.payload_seen,
-                    gap_bytes: &mut flow.app.gap_bytes,
+                    state: AppState {
+                        proto: &mut flow.app_proto,
+                        guess: &mut flow.app.guess,
+                        done: &mut flow.app.done,
+                        payload_seen: &mut flow.app.payload_seen,
+                        gap_bytes: &mut flow.app.gap_bytes,
+                        parser: &mut flow.app.parser,
+                    },
                     probe,
+                    ctx: ParseCtx {
+                        ts_ns: pkt.ts_ns,
+                        transport: Transport::Tcp,
+                        out: &mut emitted,
+                        anomalies: &mut anomalies,
+                    },
                 };
                 if flags & crate::decode::tcp_flags::ACK != 0 {
                     other.acked(ack, &shared.reasm, mem, rstats, &mut |ev| {
@@ -353,24 +382,56 @@ impl Worker {
                 }
             }
             L4::Udp { payload, .. } if !payload.is_empty() => {
-                flow.app.payload_seen = true;
-                match proto::probe(Transport::Udp, direction(dir), payload) {
-                    Some((p, Confidence::High)) => {
-                        flow.app_proto = p;
-                        flow.app.done = true;
+                let mut ctx = ParseCtx {
+                    ts_ns: pkt.ts_ns,
+                    transport: Transport::Udp,
+                    out: &mut emitted,
+                    anomalies: &mut anomalies,
+                };
+                let mut st = AppState {
+                    proto: &mut flow.app_proto,
+                    guess: &mut flow.app.guess,
+                    done: &mut flow.app.done,
+                    payload_seen: &mut flow.app.payload_seen,
+                    gap_bytes: &mut flow.app.gap_bytes,
+                    parser: &mut flow.app.parser,
+                };
+                *st.payload_seen = true;
+                if let Some(p) = st.parser.as_mut() {
+                    p.on_data(direction(dir), payload, &mut ctx);
+                } else {
+                    match proto::probe(Transport::Udp, direction(dir), payload) {
+                        Some((p, Confidence::High)) => {
+                            st.found(p, Transport::Udp);
+                            if let Some(parser) = st.parser.as_mut() {
+                                parser.on_data(direction(dir), payload, &mut ctx);
+                            }
+                        }
+                        Some((p, Confidence::Low)) => {
+                            st.guess.get_or_insert(p);
+                        }
+                        None => {}
                     }
-                    Some((p, Confidence::Low)) => {
-                        flow.app.guess.get_or_insert(p);
+                    if st.parser.is_none() && flow.pkts[0] + flow.pkts[1] >= 4 {
+                        *st.done = true;
                     }
-                    None => {}
-                }
-                if flow.pkts[0] + flow.pkts[1] >= 4 {
-                    flow.app.done = true;
                 }
             }
             _ => {}
         }
-        let _ = key;
+        if !emitted.is_empty() {
+            let fref = flow_ref(key, flow);
+            self.out.extend(emitted.drain(..).map(|e| Record {
+                ts_ns: e.ts_ns,
+                flow: Some(fref.clone()),
+                body: e.body,
+            }));
+        }
+        for a in anomalies.drain(..) {
+            *self.stats.app_anomalies.entry(a).or_insert(0) += 1;
+        }
+        self.emitted = emitted;
+        self.anomalies = anomalies;
         if self.out.len() >= RECORD_BATCH {
             self.flush();
         }
@@ -382,8 +443,9 @@ impl Worker {
         let out = &mut self.out;
         let mem = &mut self.mem;
         let rstats = &mut self.stats.reasm;
+        let app_anomalies = &mut self.stats.app_anomalies;
         self.table.expire(now_ns, &mut |k, f, r| {
-            out.push(finish_flow(shared, k, f, r, mem, rstats))
+            finish_flow(shared, k, f, r, mem, rstats, app_anomalies, out)
         });
         self.defrag.expire(now_ns);
         self.flush();
@@ -406,8 +468,9 @@ impl Worker {
         let out = &mut self.out;
         let mem = &mut self.mem;
         let rstats = &mut self.stats.reasm;
+        let app_anomalies = &mut self.stats.app_anomalies;
         self.table
-            .drain(&mut |k, f, r| out.push(finish_flow(shared, k, f, r, mem, rstats)));
+            .drain(&mut |k, f, r| finish_flow(shared, k, f, r, mem, rstats, app_anomalies, out));
         self.flush();
         self.stats.flow = self.table.stats();
         self.stats.defrag = self.defrag.stats();
@@ -427,52 +490,85 @@ fn direction(d: Dir) -> Direction {
     }
 }
 
-/// Receives a flow's ordered stream events: protocol detection on the first bytes.
-struct AppSink<'a> {
+/// The application-layer fields of a flow, borrowed while its bytes are handled.
+struct AppState<'a> {
     proto: &'a mut AppProto,
     guess: &'a mut Option<AppProto>,
     done: &'a mut bool,
     payload_seen: &'a mut bool,
     gap_bytes: &'a mut u64,
-    probe: &'a mut [Vec<u8>; 2],
+    parser: &'a mut Option<Box<dyn AppParser>>,
 }
 
-impl AppSink<'_> {
+impl AppState<'_> {
+    /// The protocol is known: start its parser, or stop inspecting when there is none.
+    fn found(&mut self, p: AppProto, transport: Transport) {
+        *self.proto = p;
+        match proto::parser_for(p, transport) {
+            Some(parser) => *self.parser = Some(parser),
+            None => *self.done = true,
+        }
+    }
+}
+
+/// Receives a flow's ordered stream events: protocol detection on the first bytes, then the
+/// protocol's parser.
+struct AppSink<'a, 'c> {
+    state: AppState<'a>,
+    probe: &'a mut [Vec<u8>; 2],
+    ctx: ParseCtx<'c>,
+}
+
+impl AppSink<'_, '_> {
     fn event(&mut self, dir: Dir, ev: StreamEvent<'_>) {
         match ev {
             StreamEvent::Data(bytes) if !bytes.is_empty() => {
-                *self.payload_seen = true;
-                if *self.done {
+                *self.state.payload_seen = true;
+                if let Some(p) = self.state.parser.as_mut() {
+                    p.on_data(direction(dir), bytes, &mut self.ctx);
                     return;
                 }
-                let buf = &mut self.probe[dir.idx()];
-                let room = PROBE_BYTES.saturating_sub(buf.len());
-                let data: &[u8] = if buf.is_empty() && bytes.len() >= PROBE_BYTES {
-                    &bytes[..PROBE_BYTES]
-                } else {
-                    buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
-                    buf
-                };
-                match proto::probe(Transport::Tcp, direction(dir), data) {
+                if *self.state.done {
+                    return;
+                }
+                let i = dir.idx();
+                let room = PROBE_BYTES.saturating_sub(self.probe[i].len());
+                let taken = bytes.len().min(room);
+                self.probe[i].extend_from_slice(&bytes[..taken]);
+                match proto::probe(Transport::Tcp, direction(dir), &self.probe[i]) {
                     Some((p, Confidence::High)) => {
-                        *self.proto = p;
-                        *self.done = true;
+                        self.state.found(p, Transport::Tcp);
+                        if let Some(parser) = self.state.parser.as_mut() {
+                            // The parser gets every byte seen so far, the other side first
+                            // (it spoke first: this side's bytes completed the detection).
+                            let o = dir.other();
+                            if !self.probe[o.idx()].is_empty() {
+                                parser.on_data(direction(o), &self.probe[o.idx()], &mut self.ctx);
+                            }
+                            parser.on_data(direction(dir), &self.probe[i], &mut self.ctx);
+                            if taken < bytes.len() {
+                                parser.on_data(direction(dir), &bytes[taken..], &mut self.ctx);
+                            }
+                        }
+                        self.probe[0] = Vec::new();
+                        self.probe[1] = Vec::new();
                     }
                     Some((p, Confidence::Low)) => {
-                        self.guess.get_or_insert(p);
+                        self.state.guess.get_or_insert(p);
                     }
                     None => {}
                 }
-                let full = |b: &Vec<u8>| b.len() >= PROBE_BYTES;
-                if data.len() >= PROBE_BYTES && (full(&self.probe[0]) || full(&self.probe[1])) {
-                    *self.done = true;
+                if self.state.parser.is_none() && self.probe[i].len() >= PROBE_BYTES {
+                    *self.state.done = true;
                 }
             }
             StreamEvent::Gap(n) => {
-                *self.gap_bytes += u64::from(n);
-                // Detection needs the start of the stream; after a gap it cannot be trusted.
-                if self.probe[dir.idx()].is_empty() {
-                    *self.done = true;
+                *self.state.gap_bytes += u64::from(n);
+                if let Some(p) = self.state.parser.as_mut() {
+                    p.on_gap(direction(dir), n, &mut self.ctx);
+                } else if self.probe[dir.idx()].is_empty() {
+                    // Detection needs the start of the stream; after a gap it cannot be trusted.
+                    *self.state.done = true;
                 }
             }
             _ => {}
@@ -480,7 +576,32 @@ impl AppSink<'_> {
     }
 }
 
-/// Turns an ended flow into its `flow` record.
+/// The connection block of a flow's records (src = the client).
+fn flow_ref(key: &FlowKey, f: &Flow<FlowApp>) -> FlowRef {
+    let (client, cport, server, sport) = if f.client_is_lo {
+        (key.lo, key.lo_port, key.hi, key.hi_port)
+    } else {
+        (key.hi, key.hi_port, key.lo, key.lo_port)
+    };
+    let (src, dst) = (client.to_ip(), server.to_ip());
+    let community_id = match f.icmp {
+        Some((t, c)) => community_id(0, src, t.into(), dst, c.into(), key.proto),
+        None => community_id(0, src, cport, dst, sport, key.proto),
+    };
+    FlowRef {
+        flow_id: f.id,
+        community_id,
+        src_ip: src,
+        src_port: cport,
+        dest_ip: dst,
+        dest_port: sport,
+        proto: key.proto,
+        vlan: f.vlans.as_slice().to_vec(),
+    }
+}
+
+/// Turns an ended flow into its records: what its parser still had, then the `flow` record.
+#[allow(clippy::too_many_arguments)]
 fn finish_flow(
     shared: &WorkerShared,
     key: FlowKey,
@@ -488,27 +609,60 @@ fn finish_flow(
     reason: EndReason,
     mem: &mut MemBudget,
     rstats: &mut ReassemblyStats,
-) -> Record {
+    app_anomalies: &mut BTreeMap<&'static str, u64>,
+    out: &mut Vec<Record>,
+) {
+    let mut emitted = Vec::new();
+    let mut anomalies = Vec::new();
+    let mut ctx = ParseCtx {
+        ts_ns: f.last_ns,
+        transport: if key.proto == 6 {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        },
+        out: &mut emitted,
+        anomalies: &mut anomalies,
+    };
     if let Some(mut tcp) = f.app.tcp.take() {
         let gap = &mut f.app.gap_bytes;
-        for s in tcp.streams.iter_mut() {
-            s.close(&shared.reasm, mem, rstats, &mut |ev| {
-                if let StreamEvent::Gap(n) = ev {
+        let parser = &mut f.app.parser;
+        for (i, s) in tcp.streams.iter_mut().enumerate() {
+            let d = if i == 0 {
+                Direction::ToServer
+            } else {
+                Direction::ToClient
+            };
+            s.close(&shared.reasm, mem, rstats, &mut |ev| match ev {
+                StreamEvent::Gap(n) => {
                     *gap += u64::from(n);
+                    if let Some(p) = parser.as_mut() {
+                        p.on_gap(d, n, &mut ctx);
+                    }
                 }
+                StreamEvent::Data(b) => {
+                    if let Some(p) = parser.as_mut() {
+                        p.on_data(d, b, &mut ctx);
+                    }
+                }
+                _ => {}
             });
         }
     }
-    let (client, cport, server, sport) = if f.client_is_lo {
-        (key.lo, key.lo_port, key.hi, key.hi_port)
-    } else {
-        (key.hi, key.hi_port, key.lo, key.lo_port)
-    };
-    let (src, dst) = (client.to_ip(), server.to_ip());
-    let cid = match f.icmp {
-        Some((t, c)) => community_id(0, src, t.into(), dst, c.into(), key.proto),
-        None => community_id(0, src, cport, dst, sport, key.proto),
-    };
+    if let Some(mut p) = f.app.parser.take() {
+        p.on_close(&mut ctx);
+    }
+    let fref = flow_ref(&key, &f);
+    out.extend(emitted.into_iter().map(|e| Record {
+        ts_ns: e.ts_ns,
+        flow: Some(fref.clone()),
+        body: e.body,
+    }));
+    for a in anomalies {
+        *app_anomalies.entry(a).or_insert(0) += 1;
+    }
+    let (src, dst) = (fref.src_ip, fref.dest_ip);
+    let (cport, sport) = (fref.src_port, fref.dest_port);
     let is_tcp = key.proto == 6;
     let app_proto = if f.app_proto != AppProto::Unknown {
         f.app_proto
@@ -554,18 +708,9 @@ fn finish_flow(
                 gre_key: f.tunnel.gre_key,
                 erspan_id: f.tunnel.erspan_id,
             });
-    Record {
+    out.push(Record {
         ts_ns: f.last_ns,
-        flow: Some(FlowRef {
-            flow_id: f.id,
-            community_id: cid,
-            src_ip: src,
-            src_port: cport,
-            dest_ip: dst,
-            dest_port: sport,
-            proto: key.proto,
-            vlan: f.vlans.as_slice().to_vec(),
-        }),
+        flow: Some(fref),
         body: Body::Flow(FlowBody {
             start: rfc3339_micros(f.start_ns),
             end: rfc3339_micros(f.last_ns),
@@ -587,5 +732,5 @@ fn finish_flow(
             icmp_code: f.icmp.map(|(_, c)| c),
             gap_bytes: f.app.gap_bytes,
         }),
-    }
+    });
 }

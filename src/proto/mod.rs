@@ -1,5 +1,70 @@
-//! Application protocols: detection of the protocol a flow speaks (the parsers come later).
+//! Application protocols: detection of the protocol a flow speaks, and one folder per parser.
+//!
+//! Every parser implements [`AppParser`]: it is fed the ordered bytes of one direction (TCP,
+//! after reassembly) or one datagram (UDP), never reads a clock and does no I/O, and emits
+//! record bodies into [`ParseCtx`]. The worker adds the flow and the time and hands them on.
 
 pub mod detect;
+pub mod kerberos;
+pub mod ldap;
+pub mod tls;
 
 pub use detect::{by_port, detect, probe, AppProto, Confidence, Direction, Transport};
+
+use crate::record::Body;
+
+/// A record body emitted by a parser, at the time of the packet that completed it.
+#[derive(Debug)]
+pub struct Emitted {
+    pub ts_ns: u64,
+    pub body: Body,
+}
+
+/// What a parser sees of the world while it handles data.
+pub struct ParseCtx<'a> {
+    /// Capture time of the packet that delivered the bytes.
+    pub ts_ns: u64,
+    /// The transport the bytes came over.
+    pub transport: Transport,
+    /// Records produced.
+    pub out: &'a mut Vec<Emitted>,
+    /// Named anomaly events ("kerberos.malformed", ...), counted by the worker.
+    pub anomalies: &'a mut Vec<&'static str>,
+}
+
+impl ParseCtx<'_> {
+    pub fn emit(&mut self, body: Body) {
+        self.out.push(Emitted {
+            ts_ns: self.ts_ns,
+            body,
+        });
+    }
+    pub fn anomaly(&mut self, name: &'static str) {
+        self.anomalies.push(name);
+    }
+}
+
+/// A sans-IO application-layer parser for one flow.
+pub trait AppParser: Send + std::fmt::Debug {
+    /// Bytes from one direction: the next part of the ordered stream (TCP) or one whole
+    /// datagram (UDP).
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>);
+    /// `len` bytes of the stream were never captured: resynchronise.
+    fn on_gap(&mut self, dir: Direction, len: u32, ctx: &mut ParseCtx<'_>) {
+        let _ = (dir, len, ctx);
+    }
+    /// The flow ended: emit what is pending (e.g. unanswered requests).
+    fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {
+        let _ = ctx;
+    }
+}
+
+/// The parser for a detected protocol, when there is one.
+pub fn parser_for(proto: AppProto, transport: Transport) -> Option<Box<dyn AppParser>> {
+    match proto {
+        AppProto::Kerberos => Some(kerberos::new_parser(transport)),
+        AppProto::Ldap => Some(ldap::new_parser(transport)),
+        AppProto::Tls => Some(tls::new_parser(transport)),
+        _ => None,
+    }
+}

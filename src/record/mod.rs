@@ -38,12 +38,18 @@ pub struct Record {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Body {
     Flow(FlowBody),
+    Kerberos(crate::proto::kerberos::KerberosBody),
+    Ldap(crate::proto::ldap::LdapBody),
+    Tls(crate::proto::tls::TlsBody),
 }
 
 impl Body {
     pub fn event_type(&self) -> &'static str {
         match self {
             Body::Flow(_) => "flow",
+            Body::Kerberos(_) => "kerberos",
+            Body::Ldap(_) => "ldap",
+            Body::Tls(_) => "tls",
         }
     }
 }
@@ -156,8 +162,12 @@ impl Serialize for RecordView<'_> {
                 m.serialize_entry("vlan", &f.vlan)?;
             }
         }
+        let key = r.body.event_type();
         match &r.body {
-            Body::Flow(b) => m.serialize_entry("flow", b)?,
+            Body::Flow(b) => m.serialize_entry(key, b)?,
+            Body::Kerberos(b) => m.serialize_entry(key, b)?,
+            Body::Ldap(b) => m.serialize_entry(key, b)?,
+            Body::Tls(b) => m.serialize_entry(key, b)?,
         }
         m.end()
     }
