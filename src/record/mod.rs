@@ -35,6 +35,8 @@ pub struct Record {
 }
 
 /// The typed part of a record; the variant names the `event_type`.
+// Bodies are built once and moved in batches; boxing each would cost an allocation per record.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Body {
     Flow(FlowBody),
