@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -20,7 +20,7 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Identifies this sensor in every record.
@@ -62,7 +62,7 @@ impl Default for Config {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CaptureConfig {
     /// Live capture interface (`tapir run`).
@@ -98,7 +98,7 @@ impl Default for CaptureConfig {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DecodeSection {
     pub decap_tunnels: bool,
@@ -117,7 +117,7 @@ impl Default for DecodeSection {
 }
 
 /// Flow table limits and timeouts (seconds).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FlowSection {
     /// Most flows tracked at once, over all workers.
@@ -152,7 +152,7 @@ impl Default for FlowSection {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DefragSection {
     /// Bytes of fragments held, per worker.
@@ -173,7 +173,7 @@ impl Default for DefragSection {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReassemblySection {
     /// Stream bytes handed to parsers per direction (0 = unlimited).
@@ -194,7 +194,7 @@ impl Default for ReassemblySection {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OutputSection {
     /// NDJSON records to this file ("-" = stdout); none = no record output.
