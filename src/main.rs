@@ -48,11 +48,12 @@ fn main() -> ExitCode {
         Command::Config(a) => a
             .common
             .load()
-            .map(|c| {
-                println!("{c:#?}");
+            .map_err(anyhow::Error::from)
+            .and_then(|c| Ok(toml::to_string_pretty(&c)?))
+            .map(|t| {
+                print!("{t}");
                 true
-            })
-            .map_err(Into::into),
+            }),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
