@@ -82,6 +82,17 @@ pub struct CaptureStats {
     pub truncated: u64,
 }
 
+impl CaptureStats {
+    /// Adds another source's counters.
+    pub fn add(&mut self, o: &CaptureStats) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.dropped += o.dropped;
+        self.malformed += o.malformed;
+        self.truncated += o.truncated;
+    }
+}
+
 /// What [`PacketSource::next`] found.
 #[derive(Clone, Copy, Debug)]
 pub enum Next<'a> {

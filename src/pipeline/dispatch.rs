@@ -176,12 +176,7 @@ pub fn replay(
                 }
             }
         }
-        let s = src.stats();
-        capture.packets += s.packets;
-        capture.bytes += s.bytes;
-        capture.dropped += s.dropped;
-        capture.malformed += s.malformed;
-        capture.truncated += s.truncated;
+        capture.add(&src.stats());
         // Batches must not outlive the buffer they point into being swapped: send them now.
         d.flush_all();
     }

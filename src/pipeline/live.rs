@@ -66,7 +66,7 @@ where
         match h.join() {
             Ok((s, c, err)) => {
                 workers.add(&s);
-                add_capture(&mut summary.capture, &c);
+                summary.capture.add(&c);
                 if let Some(e) = err {
                     summary.capture_errors.push(e);
                 }
@@ -83,14 +83,6 @@ where
     };
     summary.elapsed = started.elapsed();
     Ok(summary)
-}
-
-fn add_capture(a: &mut CaptureStats, b: &CaptureStats) {
-    a.packets += b.packets;
-    a.bytes += b.bytes;
-    a.dropped += b.dropped;
-    a.malformed += b.malformed;
-    a.truncated += b.truncated;
 }
 
 fn wall_ns() -> u64 {
