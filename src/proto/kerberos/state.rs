@@ -149,3 +149,92 @@ impl AppParser for KerberosState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::kerberos::parser::tests::{hex, ERR_BADOPTION};
+    use crate::proto::Emitted;
+
+    fn run(t: Transport, chunks: &[(Direction, Vec<u8>)]) -> (Vec<Emitted>, Vec<&'static str>) {
+        let mut out = Vec::new();
+        let mut an = Vec::new();
+        let mut p = KerberosState::new(t);
+        {
+            let mut ctx = ParseCtx {
+                ts_ns: 1,
+                transport: t,
+                out: &mut out,
+                anomalies: &mut an,
+            };
+            for (d, c) in chunks {
+                p.on_data(*d, c, &mut ctx);
+            }
+            p.on_close(&mut ctx);
+        }
+        (out, an)
+    }
+
+    fn code(e: &Emitted) -> Option<i32> {
+        match &e.body {
+            Body::Kerberos(k) => k.error_code,
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn tcp_split_and_several_per_segment() {
+        let m = hex(ERR_BADOPTION);
+        let mut two = m.clone();
+        two.extend_from_slice(&m);
+        let mut chunks: Vec<_> = two
+            .chunks(7)
+            .map(|c| (Direction::ToClient, c.to_vec()))
+            .collect();
+        chunks.push((Direction::ToClient, two.clone()));
+        let (out, an) = run(Transport::Tcp, &chunks);
+        assert_eq!(out.len(), 4);
+        assert!(out.iter().all(|e| code(e) == Some(13)));
+        assert!(an.is_empty());
+    }
+
+    #[test]
+    fn udp_one_message_per_datagram() {
+        let m = hex(ERR_BADOPTION);
+        let (out, an) = run(Transport::Udp, &[(Direction::ToClient, m[4..].to_vec())]);
+        assert_eq!(out.len(), 1);
+        assert!(an.is_empty());
+        let (out, an) = run(Transport::Udp, &[(Direction::ToClient, m[4..40].to_vec())]);
+        assert!(out.is_empty());
+        assert_eq!(an, vec!["kerberos.malformed"]);
+    }
+
+    #[test]
+    fn absurd_record_mark_is_skipped() {
+        let m = hex(ERR_BADOPTION);
+        let mut data = vec![0x00, 0x10, 0x00, 0x00];
+        data.extend_from_slice(&[0u8; 100]);
+        let (out, an) = run(
+            Transport::Tcp,
+            &[
+                (Direction::ToClient, data),
+                (Direction::ToClient, m.clone()),
+            ],
+        );
+        // The oversized record swallows what follows, without buffering it.
+        assert!(out.is_empty());
+        assert_eq!(an, vec!["kerberos.record_too_large"]);
+        let garbage = vec![0xffu8; 9];
+        let (_, an) = run(Transport::Tcp, &[(Direction::ToServer, garbage)]);
+        assert!(an.contains(&"kerberos.record_too_large"));
+    }
+
+    #[test]
+    fn kdc_options_names() {
+        use crate::proto::kerberos::record::kdc_option_names;
+        assert_eq!(
+            kdc_option_names(0x4081_0010),
+            vec!["forwardable", "renewable", "canonicalize", "renewable_ok"]
+        );
+    }
+}
