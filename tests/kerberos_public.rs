@@ -9,6 +9,9 @@ use common::{parse, public_pcaps, replay_files};
 use serde_json::Value;
 use tapir::config::Config;
 
+/// Whether a record reports a PDU.
+type Matcher = fn(&Value, &Value) -> bool;
+
 fn s(v: &Value) -> Option<String> {
     v.as_str().map(str::to_string)
 }
@@ -85,7 +88,7 @@ fn every_kerberos_pdu_is_reported() {
                 continue;
             }
             let t = e["t"].as_str().unwrap();
-            let (used, f): (&mut Vec<bool>, fn(&Value, &Value) -> bool) = match t {
+            let (used, f): (&mut Vec<bool>, Matcher) = match t {
                 "AS_REQ" | "TGS_REQ" => (&mut used_req, request_matches),
                 "AS_REP" | "TGS_REP" => (&mut used_rep, reply_matches),
                 _ => (&mut used_rep, error_matches),
