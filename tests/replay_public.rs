@@ -175,7 +175,8 @@ fn all_captures_in_one_replay_without_errors() {
         .sum();
     assert_eq!(summary.capture.packets, want);
     for r in parse(&lines) {
-        assert_eq!(r["event_type"], "flow");
+        // Parsers add protocol records (kerberos, ...) beside the flow records.
+        assert!(r["event_type"].is_string());
         assert!(r["community_id"].as_str().unwrap_or("").starts_with("1:"));
         assert!(r["timestamp"].as_str().unwrap_or("").ends_with('Z'));
     }

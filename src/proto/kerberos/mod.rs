@@ -1,20 +1,18 @@
-//! PLACEHOLDER: kerberos parser (to be replaced).
+//! Kerberos 5 KDC traffic (AS-REQ/REP, TGS-REQ/REP, KRB-ERROR) over UDP and TCP port 88.
+//!
+//! - [`parser`]: pure parsing of one message into owned structs.
+//! - [`state`]: per-flow TCP framing (4-byte record mark) and request/reply pairing.
+//! - [`record`]: the `kerberos` record body.
 
-use serde::Serialize;
+pub mod parser;
+pub mod record;
+pub mod state;
 
-use crate::proto::{AppParser, Direction, ParseCtx, Transport};
+pub use record::KerberosBody;
 
-/// `kerberos` record body.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct KerberosBody {}
+use crate::proto::{AppParser, Transport};
 
-#[derive(Debug, Default)]
-struct Placeholder;
-
-impl AppParser for Placeholder {
-    fn on_data(&mut self, _dir: Direction, _data: &[u8], _ctx: &mut ParseCtx<'_>) {}
-}
-
-pub fn new_parser(_transport: Transport) -> Box<dyn AppParser> {
-    Box::new(Placeholder)
+/// A Kerberos parser for one flow over `transport`.
+pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
+    Box::new(state::KerberosState::new(transport))
 }
