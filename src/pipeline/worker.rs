@@ -558,7 +558,12 @@ impl AppSink<'_, '_> {
                     }
                     None => {}
                 }
-                if self.state.parser.is_none() && self.probe[i].len() >= PROBE_BYTES {
+                // Give up when both sides said enough without a match (a capture that starts
+                // mid-stream may only make sense from the other side).
+                if self.state.parser.is_none()
+                    && self.probe[0].len() >= PROBE_BYTES
+                    && self.probe[1].len() >= PROBE_BYTES
+                {
                     *self.state.done = true;
                 }
             }
