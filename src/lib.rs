@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod config;
 pub mod decode;
 pub mod export;
+pub mod files;
 pub mod flow;
 pub mod pcapgen;
 pub mod pipeline;

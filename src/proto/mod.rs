@@ -5,6 +5,8 @@
 //! record bodies into [`ParseCtx`]. The worker adds the flow and the time and hands them on.
 
 pub mod detect;
+pub mod dns;
+pub mod http;
 pub mod kerberos;
 pub mod ldap;
 pub mod tls;
@@ -62,6 +64,8 @@ pub trait AppParser: Send + std::fmt::Debug {
 /// The parser for a detected protocol, when there is one.
 pub fn parser_for(proto: AppProto, transport: Transport) -> Option<Box<dyn AppParser>> {
     match proto {
+        AppProto::Dns | AppProto::Mdns => Some(dns::new_parser(transport)),
+        AppProto::Http => Some(http::new_parser(transport)),
         AppProto::Kerberos => Some(kerberos::new_parser(transport)),
         AppProto::Ldap => Some(ldap::new_parser(transport)),
         AppProto::Tls => Some(tls::new_parser(transport)),

@@ -40,6 +40,9 @@ pub struct Record {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Body {
     Flow(FlowBody),
+    Dns(crate::proto::dns::DnsBody),
+    Http(crate::proto::http::HttpBody),
+    File(crate::files::FileBody),
     Kerberos(crate::proto::kerberos::KerberosBody),
     Ldap(crate::proto::ldap::LdapBody),
     Tls(crate::proto::tls::TlsBody),
@@ -49,6 +52,9 @@ impl Body {
     pub fn event_type(&self) -> &'static str {
         match self {
             Body::Flow(_) => "flow",
+            Body::Dns(_) => "dns",
+            Body::Http(_) => "http",
+            Body::File(_) => "file",
             Body::Kerberos(_) => "kerberos",
             Body::Ldap(_) => "ldap",
             Body::Tls(_) => "tls",
@@ -167,6 +173,9 @@ impl Serialize for RecordView<'_> {
         let key = r.body.event_type();
         match &r.body {
             Body::Flow(b) => m.serialize_entry(key, b)?,
+            Body::Dns(b) => m.serialize_entry(key, b)?,
+            Body::Http(b) => m.serialize_entry(key, b)?,
+            Body::File(b) => m.serialize_entry(key, b)?,
             Body::Kerberos(b) => m.serialize_entry(key, b)?,
             Body::Ldap(b) => m.serialize_entry(key, b)?,
             Body::Tls(b) => m.serialize_entry(key, b)?,

@@ -1,0 +1,20 @@
+//! PLACEHOLDER: http parser (to be replaced).
+
+use serde::Serialize;
+
+use crate::proto::{AppParser, Direction, ParseCtx, Transport};
+
+/// `http` record body.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct HttpBody {}
+
+#[derive(Debug, Default)]
+struct Placeholder;
+
+impl AppParser for Placeholder {
+    fn on_data(&mut self, _dir: Direction, _data: &[u8], _ctx: &mut ParseCtx<'_>) {}
+}
+
+pub fn new_parser(_transport: Transport) -> Box<dyn AppParser> {
+    Box::new(Placeholder)
+}
