@@ -1,0 +1,330 @@
+//! Per-flow LDAP state: stream buffers per direction, requests awaiting their response.
+
+use std::collections::BTreeMap;
+
+use super::parser::{self, Auth, BerError, LdapResult, Message, Op};
+use super::record::{deref_name, result_name, scope_name, LdapBody};
+use crate::proto::{AppParser, Direction, ParseCtx, Transport};
+use crate::record::Body;
+
+/// Most bytes buffered per direction (and largest message accepted).
+pub const MAX_BUFFER: usize = 1 << 20;
+/// Most requests kept waiting for their response.
+pub const MAX_PENDING: usize = 1024;
+
+/// SASL mechanisms that may negotiate a security layer.
+fn may_wrap(mech: &str) -> bool {
+    matches!(
+        mech.to_ascii_uppercase().as_str(),
+        "GSSAPI" | "GSS-SPNEGO" | "DIGEST-MD5"
+    )
+}
+
+#[derive(Debug, Default)]
+struct DirState {
+    buf: Vec<u8>,
+    /// Lost sync (bad framing, overflow): ignore until a gap resets.
+    dead: bool,
+}
+
+#[derive(Debug)]
+struct Pending {
+    body: LdapBody,
+    /// SASL mechanism of a pending bind.
+    sasl: Option<String>,
+}
+
+/// The LDAP / CLDAP parser of one flow.
+#[derive(Debug)]
+pub struct LdapState {
+    transport: Transport,
+    dirs: [DirState; 2],
+    pending: BTreeMap<u32, Pending>,
+    /// A SASL bind that may have negotiated a security layer succeeded.
+    sasl_layer: bool,
+}
+
+fn idx(dir: Direction) -> usize {
+    match dir {
+        Direction::ToServer => 0,
+        Direction::ToClient => 1,
+    }
+}
+
+/// What the framing of the start of a buffer says.
+enum Frame {
+    /// A whole LDAPMessage of this many bytes.
+    Message(usize),
+    /// A SASL-wrapped token of this many bytes (4-byte length included).
+    Wrapped(usize),
+    /// Wait for more bytes.
+    More,
+    /// Cannot be LDAP.
+    Bad(&'static str),
+}
+
+impl LdapState {
+    /// A parser for a flow over `transport`.
+    pub fn new(transport: Transport) -> Self {
+        LdapState {
+            transport,
+            dirs: Default::default(),
+            pending: BTreeMap::new(),
+            sasl_layer: false,
+        }
+    }
+
+    fn protocol(&self) -> &'static str {
+        match self.transport {
+            Transport::Udp => "cldap",
+            Transport::Tcp => "ldap",
+        }
+    }
+
+    fn frame(&self, d: &[u8]) -> Frame {
+        let Some(&first) = d.first() else {
+            return Frame::More;
+        };
+        if first != 0x30 {
+            // SASL security layer: 4-byte big-endian length, then the wrapped token.
+            if self.transport == Transport::Tcp && self.sasl_layer {
+                let Some(l) = d.get(..4) else {
+                    return Frame::More;
+                };
+                let len = l.iter().fold(0usize, |a, &b| (a << 8) | usize::from(b));
+                if (1..=MAX_BUFFER).contains(&len) {
+                    return Frame::Wrapped(len + 4);
+                }
+            }
+            return Frame::Bad("ldap.malformed");
+        }
+        match parser::header(d) {
+            Ok((_, hl, len)) => {
+                if len > MAX_BUFFER {
+                    Frame::Bad("ldap.too_large")
+                } else {
+                    Frame::Message(hl + len)
+                }
+            }
+            Err(BerError::Incomplete) => Frame::More,
+            Err(BerError::Malformed(_)) => Frame::Bad("ldap.malformed"),
+        }
+    }
+
+    /// Handles whole messages at the start of `d`; returns the bytes consumed, or None when
+    /// the direction lost sync.
+    fn consume(&mut self, d: &[u8], ctx: &mut ParseCtx<'_>) -> Option<usize> {
+        let mut off = 0;
+        loop {
+            let rest = d.get(off..).unwrap_or_default();
+            if rest.is_empty() {
+                return Some(off);
+            }
+            match self.frame(rest) {
+                Frame::More => return Some(off),
+                Frame::Bad(a) => {
+                    ctx.anomaly(a);
+                    return None;
+                }
+                Frame::Wrapped(n) => {
+                    if rest.len() < n {
+                        return Some(off);
+                    }
+                    ctx.anomaly("ldap.sasl_wrapped");
+                    off += n;
+                }
+                Frame::Message(n) => {
+                    let Some(m) = rest.get(..n) else {
+                        return Some(off);
+                    };
+                    match parser::parse_message(m) {
+                        Ok(msg) => self.on_message(msg, n, ctx),
+                        Err(_) => ctx.anomaly("ldap.malformed"),
+                    }
+                    off += n;
+                }
+            }
+        }
+    }
+
+    fn add_pending(&mut self, id: u32, p: Pending, ctx: &mut ParseCtx<'_>) {
+        if self.pending.len() >= MAX_PENDING && !self.pending.contains_key(&id) {
+            ctx.anomaly("ldap.too_many_pending");
+            return;
+        }
+        if let Some(old) = self.pending.insert(id, p) {
+            ctx.emit(Body::Ldap(old.body));
+        }
+    }
+
+    fn new_body(&self, id: u32, operation: &'static str, size: usize) -> LdapBody {
+        LdapBody {
+            message_id: id,
+            operation,
+            protocol: self.protocol(),
+            request_size: Some(size as u64),
+            ..LdapBody::default()
+        }
+    }
+
+    fn on_message(&mut self, msg: Message, size: usize, ctx: &mut ParseCtx<'_>) {
+        let id = msg.id;
+        match msg.op {
+            Op::BindRequest {
+                version,
+                name,
+                auth,
+            } => {
+                let mut b = self.new_body(id, "bind", size);
+                b.bind_version = Some(version);
+                b.bind_name = Some(name);
+                let mut sasl = None;
+                b.auth = Some(match auth {
+                    Auth::Simple => "simple",
+                    Auth::Sasl(m) => {
+                        b.sasl_mechanism = Some(m.clone());
+                        sasl = Some(m);
+                        "sasl"
+                    }
+                    Auth::Sicily => "sicily",
+                    Auth::Other(_) => "other",
+                });
+                self.add_pending(id, Pending { body: b, sasl }, ctx);
+            }
+            Op::SearchRequest(s) => {
+                let mut b = self.new_body(id, "search", size);
+                b.base_object = Some(s.base);
+                b.scope = Some(scope_name(s.scope));
+                b.deref_aliases = Some(deref_name(s.deref));
+                b.size_limit = Some(s.size_limit);
+                b.time_limit = Some(s.time_limit);
+                b.types_only = Some(s.types_only);
+                b.filter = Some(s.filter);
+                b.attributes = Some(s.attributes);
+                b.entries = Some(0);
+                b.references = Some(0);
+                self.add_pending(id, Pending { body: b, sasl: None }, ctx);
+            }
+            Op::Request(op, dn) => {
+                let mut b = self.new_body(id, op, size);
+                b.dn = Some(dn);
+                self.add_pending(id, Pending { body: b, sasl: None }, ctx);
+            }
+            Op::Extended(oid) => {
+                let mut b = self.new_body(id, "extended", size);
+                b.request_name = Some(oid);
+                self.add_pending(id, Pending { body: b, sasl: None }, ctx);
+            }
+            Op::Unbind => ctx.emit(Body::Ldap(self.new_body(id, "unbind", size))),
+            Op::Abandon(a) => {
+                let mut b = self.new_body(id, "abandon", size);
+                b.abandon_id = Some(a);
+                ctx.emit(Body::Ldap(b));
+            }
+            Op::SearchResultEntry(_) => {
+                if let Some(p) = self.pending.get_mut(&id) {
+                    p.body.entries = Some(p.body.entries.unwrap_or(0) + 1);
+                }
+            }
+            Op::SearchResultReference(_) => {
+                if let Some(p) = self.pending.get_mut(&id) {
+                    p.body.references = Some(p.body.references.unwrap_or(0) + 1);
+                }
+            }
+            Op::BindResponse(r) => {
+                if r.code == 0 {
+                    let wraps = self
+                        .pending
+                        .get(&id)
+                        .and_then(|p| p.sasl.as_deref())
+                        .is_some_and(may_wrap);
+                    self.sasl_layer |= wraps;
+                }
+                self.answer(id, "bind", r, ctx);
+            }
+            Op::SearchResultDone(r) => self.answer(id, "search", r, ctx),
+            Op::Response(op, r) => {
+                // The final response of a multi-step SASL bind is a BindResponse; an extended
+                // response may answer any extended request.
+                self.answer(id, op, r, ctx);
+            }
+            Op::Intermediate => {}
+        }
+    }
+
+    fn answer(&mut self, id: u32, op: &'static str, r: LdapResult, ctx: &mut ParseCtx<'_>) {
+        let mut body = match self.pending.remove(&id) {
+            Some(p) => p.body,
+            None => LdapBody {
+                message_id: id,
+                operation: op,
+                protocol: self.protocol(),
+                ..LdapBody::default()
+            },
+        };
+        body.result_code = Some(r.code);
+        body.result = Some(result_name(r.code));
+        body.matched_dn = Some(r.matched_dn).filter(|s| !s.is_empty());
+        body.error_message = Some(r.message).filter(|s| !s.is_empty());
+        ctx.emit(Body::Ldap(body));
+    }
+}
+
+impl AppParser for LdapState {
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>) {
+        if self.transport == Transport::Udp {
+            match self.consume(data, ctx) {
+                Some(n) if n < data.len() => ctx.anomaly("ldap.truncated"),
+                _ => {}
+            }
+            return;
+        }
+        let i = idx(dir);
+        let Some(ds) = self.dirs.get_mut(i) else {
+            return;
+        };
+        if ds.dead {
+            return;
+        }
+        let mut buf = std::mem::take(&mut ds.buf);
+        let result = if buf.is_empty() {
+            self.consume(data, ctx).map(|n| {
+                buf.extend_from_slice(data.get(n..).unwrap_or_default());
+            })
+        } else {
+            buf.extend_from_slice(data);
+            self.consume(&buf, ctx).map(|n| {
+                buf.drain(..n.min(buf.len()));
+            })
+        };
+        let Some(ds) = self.dirs.get_mut(i) else {
+            return;
+        };
+        match result {
+            None => {
+                ds.dead = true;
+            }
+            Some(()) if buf.len() > MAX_BUFFER => {
+                ctx.anomaly("ldap.buffer_overflow");
+                ds.dead = true;
+            }
+            Some(()) => ds.buf = buf,
+        }
+    }
+
+    fn on_gap(&mut self, dir: Direction, _len: u32, ctx: &mut ParseCtx<'_>) {
+        if let Some(ds) = self.dirs.get_mut(idx(dir)) {
+            if !ds.buf.is_empty() {
+                ctx.anomaly("ldap.gap");
+            }
+            ds.buf = Vec::new();
+            ds.dead = false;
+        }
+    }
+
+    fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {
+        for (_, p) in std::mem::take(&mut self.pending) {
+            ctx.emit(Body::Ldap(p.body));
+        }
+    }
+}
