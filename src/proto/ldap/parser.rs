@@ -53,7 +53,9 @@ pub fn header(input: &[u8]) -> Result<(u8, usize, usize), BerError> {
 /// Reads one element and returns it with the rest of the input.
 pub fn read_tlv(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), BerError> {
     let (tag, hl, len) = header(input)?;
-    let end = hl.checked_add(len).ok_or(BerError::Malformed("length overflow"))?;
+    let end = hl
+        .checked_add(len)
+        .ok_or(BerError::Malformed("length overflow"))?;
     let value = input.get(hl..end).ok_or(BerError::Incomplete)?;
     let rest = input.get(end..).ok_or(BerError::Incomplete)?;
     Ok((Tlv { tag, value }, rest))
@@ -67,7 +69,11 @@ fn inner(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), BerError> {
     })
 }
 
-fn expect<'a>(input: &'a [u8], tag: u8, what: &'static str) -> Result<(&'a [u8], &'a [u8]), BerError> {
+fn expect<'a>(
+    input: &'a [u8],
+    tag: u8,
+    what: &'static str,
+) -> Result<(&'a [u8], &'a [u8]), BerError> {
     let (t, rest) = inner(input)?;
     if t.tag != tag {
         return Err(BerError::Malformed(what));
@@ -367,7 +373,8 @@ pub fn write_filter(f: Tlv<'_>, depth: usize, out: &mut String) -> Result<(), Be
             let (mut subs, _) = expect(r, 0x30, "substrings")?;
             push_attr(attr, out);
             out.push('=');
-            let (mut initial, mut anys, mut fin): (&[u8], Vec<&[u8]>, &[u8]) = (&[], Vec::new(), &[]);
+            let (mut initial, mut anys, mut fin): (&[u8], Vec<&[u8]>, &[u8]) =
+                (&[], Vec::new(), &[]);
             while !subs.is_empty() {
                 let (s, rest) = inner(subs)?;
                 match s.tag {

@@ -20,6 +20,37 @@ fn may_wrap(mech: &str) -> bool {
     )
 }
 
+/// The clear LDAP bytes inside a SASL security-layer token that is signed but not sealed:
+/// a Kerberos CFX wrap token (RFC 4121: 16-byte header, data rotated right by RRC, then EC
+/// bytes of checksum) or an NTLM-signed buffer (16-byte signature, then the data). `None`
+/// for sealed or unknown tokens.
+pub fn unwrap_signed(token: &[u8]) -> Option<Vec<u8>> {
+    match token.get(..16)? {
+        [0x05, 0x04, flags, 0xff, e0, e1, r0, r1, ..] => {
+            if flags & 0x02 != 0 {
+                return None;
+            }
+            let ec = usize::from(u16::from_be_bytes([*e0, *e1]));
+            let rrc = usize::from(u16::from_be_bytes([*r0, *r1]));
+            let body = token.get(16..)?;
+            if body.is_empty() {
+                return None;
+            }
+            let rrc = rrc % body.len();
+            let mut plain = Vec::with_capacity(body.len());
+            plain.extend_from_slice(body.get(rrc..)?);
+            plain.extend_from_slice(body.get(..rrc)?);
+            plain.truncate(plain.len().checked_sub(ec)?);
+            (plain.first() == Some(&0x30)).then_some(plain)
+        }
+        [0x01, 0x00, 0x00, 0x00, ..] => {
+            let plain = token.get(16..)?;
+            (plain.first() == Some(&0x30)).then(|| plain.to_vec())
+        }
+        _ => None,
+    }
+}
+
 #[derive(Debug, Default)]
 struct DirState {
     buf: Vec<u8>,
@@ -87,12 +118,17 @@ impl LdapState {
         };
         if first != 0x30 {
             // SASL security layer: 4-byte big-endian length, then the wrapped token.
-            if self.transport == Transport::Tcp && self.sasl_layer {
-                let Some(l) = d.get(..4) else {
+            if self.transport == Transport::Tcp {
+                let Some(l) = d.get(..6) else {
                     return Frame::More;
                 };
-                let len = l.iter().fold(0usize, |a, &b| (a << 8) | usize::from(b));
-                if (1..=MAX_BUFFER).contains(&len) {
+                let len = l
+                    .iter()
+                    .take(4)
+                    .fold(0usize, |a, &b| (a << 8) | usize::from(b));
+                // Without a SASL bind seen, only known GSS / NTLM token starts.
+                let known = matches!(l.get(4..6), Some([0x05, 0x04] | [0x01, 0x00] | [0x60, _]));
+                if (1..=MAX_BUFFER).contains(&len) && (self.sasl_layer || known) {
                     return Frame::Wrapped(len + 4);
                 }
             }
@@ -131,6 +167,9 @@ impl LdapState {
                         return Some(off);
                     }
                     ctx.anomaly("ldap.sasl_wrapped");
+                    if let Some(plain) = rest.get(4..n).and_then(unwrap_signed) {
+                        self.consume_plain(&plain, ctx);
+                    }
                     off += n;
                 }
                 Frame::Message(n) => {
@@ -144,6 +183,27 @@ impl LdapState {
                     off += n;
                 }
             }
+        }
+    }
+
+    /// Handles the LDAPMessages carried in clear inside a signed (not sealed) SASL token.
+    fn consume_plain(&mut self, d: &[u8], ctx: &mut ParseCtx<'_>) {
+        let mut rest = d;
+        while !rest.is_empty() {
+            let Ok((_, hl, len)) = parser::header(rest) else {
+                ctx.anomaly("ldap.malformed");
+                return;
+            };
+            let n = hl.saturating_add(len);
+            let Some(m) = rest.get(..n) else {
+                ctx.anomaly("ldap.truncated");
+                return;
+            };
+            match parser::parse_message(m) {
+                Ok(msg) => self.on_message(msg, n, ctx),
+                Err(_) => ctx.anomaly("ldap.malformed"),
+            }
+            rest = rest.get(n..).unwrap_or_default();
         }
     }
 
@@ -203,17 +263,38 @@ impl LdapState {
                 b.attributes = Some(s.attributes);
                 b.entries = Some(0);
                 b.references = Some(0);
-                self.add_pending(id, Pending { body: b, sasl: None }, ctx);
+                self.add_pending(
+                    id,
+                    Pending {
+                        body: b,
+                        sasl: None,
+                    },
+                    ctx,
+                );
             }
             Op::Request(op, dn) => {
                 let mut b = self.new_body(id, op, size);
                 b.dn = Some(dn);
-                self.add_pending(id, Pending { body: b, sasl: None }, ctx);
+                self.add_pending(
+                    id,
+                    Pending {
+                        body: b,
+                        sasl: None,
+                    },
+                    ctx,
+                );
             }
             Op::Extended(oid) => {
                 let mut b = self.new_body(id, "extended", size);
                 b.request_name = Some(oid);
-                self.add_pending(id, Pending { body: b, sasl: None }, ctx);
+                self.add_pending(
+                    id,
+                    Pending {
+                        body: b,
+                        sasl: None,
+                    },
+                    ctx,
+                );
             }
             Op::Unbind => ctx.emit(Body::Ldap(self.new_body(id, "unbind", size))),
             Op::Abandon(a) => {
