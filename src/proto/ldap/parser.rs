@@ -436,3 +436,161 @@ pub fn filter_to_string(encoded: &[u8]) -> Result<String, BerError> {
     write_filter(f, 0, &mut s)?;
     Ok(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// A TLV with a short or long length.
+    fn tlv(tag: u8, v: &[u8]) -> Vec<u8> {
+        let mut o = vec![tag];
+        if v.len() < 0x80 {
+            o.push(v.len() as u8);
+        } else {
+            o.push(0x82);
+            o.extend_from_slice(&(v.len() as u16).to_be_bytes());
+        }
+        o.extend_from_slice(v);
+        o
+    }
+
+    fn ava(tag: u8, a: &str, v: &[u8]) -> Vec<u8> {
+        let mut b = tlv(0x04, a.as_bytes());
+        b.extend(tlv(0x04, v));
+        tlv(tag, &b)
+    }
+
+    fn f(enc: &[u8]) -> String {
+        filter_to_string(enc).unwrap()
+    }
+
+    // zeek_ldap-escaping_test.pcapng, frame 8: a search with a 3-item AND.
+    const ESCAPING_SEARCH: &str = "306a020102636504000a01020a0100020100020100010100a050a30c04046e616d65040454657374a41604046d61696c300e820c406578616d706c652e636f6da128a312040464657074040a6163636f756e74696e67a312040464657074040a6f7065726174696f6e733000";
+    // zeek_ldap-search_umlaut.pcap: (name=Üü).
+    const UMLAUT_SEARCH: &str = "30370201016332041164633d6578616d706c652c64633d636f6d0a01020a0100020100020100010100a30c04046e616d650404c39cc3bc3000";
+
+    #[test]
+    fn search_from_capture() {
+        let m = parse_message(&unhex(ESCAPING_SEARCH)).unwrap();
+        assert_eq!(m.id, 2);
+        let Op::SearchRequest(s) = m.op else {
+            panic!("{m:?}")
+        };
+        assert_eq!(s.base, "");
+        assert_eq!(s.scope, 2);
+        assert_eq!(
+            s.filter,
+            "(&(name=Test)(mail=*@example.com)(|(dept=accounting)(dept=operations)))"
+        );
+        assert!(s.attributes.is_empty());
+        let m = parse_message(&unhex(UMLAUT_SEARCH)).unwrap();
+        let Op::SearchRequest(s) = m.op else {
+            panic!("{m:?}")
+        };
+        assert_eq!(s.base, "dc=example,dc=com");
+        assert_eq!(s.filter, "(name=Üü)");
+    }
+
+    #[test]
+    fn filter_kinds() {
+        assert_eq!(f(&ava(0xa3, "cn", b"x")), "(cn=x)");
+        assert_eq!(f(&ava(0xa5, "n", b"5")), "(n>=5)");
+        assert_eq!(f(&ava(0xa6, "n", b"5")), "(n<=5)");
+        assert_eq!(f(&ava(0xa8, "cn", b"jon")), "(cn~=jon)");
+        assert_eq!(f(&tlv(0x87, b"cn")), "(cn=*)");
+        let mut subs = tlv(0x80, b"ab");
+        subs.extend(tlv(0x81, b"cd"));
+        subs.extend(tlv(0x82, b"ef"));
+        let mut s = tlv(0x04, b"cn");
+        s.extend(tlv(0x30, &subs));
+        assert_eq!(f(&tlv(0xa4, &s)), "(cn=ab*cd*ef)");
+        let mut s = tlv(0x04, b"cn");
+        s.extend(tlv(0x30, &tlv(0x81, b"mid")));
+        assert_eq!(f(&tlv(0xa4, &s)), "(cn=*mid*)");
+        let three = [ava(0xa3, "a", b"1"), ava(0xa3, "b", b"2"), tlv(0x87, b"c")].concat();
+        assert_eq!(f(&tlv(0xa0, &three)), "(&(a=1)(b=2)(c=*))");
+        assert_eq!(f(&tlv(0xa1, &three)), "(|(a=1)(b=2)(c=*))");
+        assert_eq!(f(&tlv(0xa2, &tlv(0x87, b"c"))), "(!(c=*))");
+        assert_eq!(f(&tlv(0xa0, &[])), "(&)");
+        let mut e = tlv(0x81, b"2.5.13.5");
+        e.extend(tlv(0x82, b"cn"));
+        e.extend(tlv(0x83, b"Fred"));
+        e.extend(tlv(0x84, &[0xff]));
+        assert_eq!(f(&tlv(0xa9, &e)), "(cn:dn:2.5.13.5:=Fred)");
+        let mut e = tlv(0x81, b"1.2.3");
+        e.extend(tlv(0x83, b"x"));
+        assert_eq!(f(&tlv(0xa9, &e)), "(:1.2.3:=x)");
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(
+            f(&ava(0xa3, "cn", b"a*b(c)d\\e\0")),
+            "(cn=a\\2ab\\28c\\29d\\5ce\\00)"
+        );
+        assert_eq!(f(&ava(0xa3, "cn", "Lučić".as_bytes())), "(cn=Lučić)");
+        assert_eq!(
+            f(&ava(0xa3, "objectGUID", &[0x04, 0xff, b'a', 0x80])),
+            "(objectGUID=\\04\\ffa\\80)"
+        );
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        // Absurd length: header says 4 GiB.
+        assert_eq!(
+            parse_message(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02]),
+            Err(BerError::Incomplete)
+        );
+        assert!(header(&[0x30, 0x85, 1, 1, 1, 1, 1]).is_err());
+        assert!(header(&[0x30, 0x80]).is_err());
+        // Inner element overruns its container.
+        assert!(parse_message(&[0x30, 0x05, 0x02, 0x01, 0x01, 0x63, 0x10]).is_err());
+        // Filter nested deeper than the limit.
+        let mut enc = tlv(0x87, b"a");
+        for _ in 0..100 {
+            enc = tlv(0xa2, &enc);
+        }
+        assert!(filter_to_string(&enc).is_err());
+        for n in 0..ESCAPING_SEARCH.len() / 2 {
+            let _ = parse_message(&unhex(ESCAPING_SEARCH)[..n]);
+        }
+    }
+
+    #[test]
+    fn bind_and_results() {
+        // bindRequest v3, simple, password "secret".
+        let mut b = tlv(0x02, &[3]);
+        b.extend(tlv(0x04, b"cn=admin"));
+        b.extend(tlv(0x80, b"secret"));
+        let mut m = tlv(0x02, &[1]);
+        m.extend(tlv(0x60, &b));
+        let m = parse_message(&tlv(0x30, &m)).unwrap();
+        assert_eq!(
+            m.op,
+            Op::BindRequest {
+                version: 3,
+                name: "cn=admin".into(),
+                auth: Auth::Simple
+            }
+        );
+        // searchResDone noSuchObject.
+        let msg = unhex("300f020102650a0a012004000403626164");
+        let m = parse_message(&msg).unwrap();
+        assert_eq!(
+            m.op,
+            Op::SearchResultDone(LdapResult {
+                code: 32,
+                matched_dn: String::new(),
+                message: "bad".into()
+            })
+        );
+    }
+}

@@ -409,3 +409,165 @@ impl AppParser for LdapState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::Emitted;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    // zeek_ldap-escaping_test.pcapng: bind (simple, password), search, searchResDone.
+    const BIND: &str =
+        "302a02010160250201030414636e3d61646d696e2c64633d6e6f646f6d61696e800a6d796c64617070617373";
+    const SEARCH: &str = "306a020102636504000a01020a0100020100020100010100a050a30c04046e616d65040454657374a41604046d61696c300e820c406578616d706c652e636f6da128a312040464657074040a6163636f756e74696e67a312040464657074040a6f7065726174696f6e733000";
+    const BIND_OK: &str = "300c02010161070a010004000400";
+    const DONE_32: &str = "300c02010265070a012004000400";
+    const ENTRY: &str = "3011020102640c0408636e3d782c64633d3000";
+
+    struct Run {
+        p: LdapState,
+        out: Vec<Emitted>,
+        anomalies: Vec<&'static str>,
+    }
+
+    impl Run {
+        fn new(t: Transport) -> Self {
+            Run {
+                p: LdapState::new(t),
+                out: Vec::new(),
+                anomalies: Vec::new(),
+            }
+        }
+        fn feed(&mut self, dir: Direction, d: &[u8]) {
+            let mut ctx = ParseCtx {
+                ts_ns: 0,
+                transport: self.p.transport,
+                out: &mut self.out,
+                anomalies: &mut self.anomalies,
+            };
+            self.p.on_data(dir, d, &mut ctx);
+        }
+        fn close(&mut self) {
+            let mut ctx = ParseCtx {
+                ts_ns: 0,
+                transport: self.p.transport,
+                out: &mut self.out,
+                anomalies: &mut self.anomalies,
+            };
+            self.p.on_close(&mut ctx);
+        }
+        fn bodies(&self) -> Vec<&LdapBody> {
+            self.out
+                .iter()
+                .map(|e| match &e.body {
+                    Body::Ldap(b) => b,
+                    _ => panic!("not ldap"),
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn bind_search_split_and_coalesced() {
+        let mut r = Run::new(Transport::Tcp);
+        let req = [unhex(BIND), unhex(SEARCH)].concat();
+        // Byte by byte.
+        for b in &req {
+            r.feed(Direction::ToServer, std::slice::from_ref(b));
+        }
+        // Responses in one segment.
+        let resp = [unhex(BIND_OK), unhex(ENTRY), unhex(ENTRY), unhex(DONE_32)].concat();
+        r.feed(Direction::ToClient, &resp);
+        let b = r.bodies();
+        assert_eq!(b.len(), 2, "{b:?} {:?}", r.anomalies);
+        assert_eq!(b[0].operation, "bind");
+        assert_eq!(b[0].auth, Some("simple"));
+        assert_eq!(b[0].bind_name.as_deref(), Some("cn=admin,dc=nodomain"));
+        assert_eq!(b[0].result.as_deref(), Some("success"));
+        assert_eq!(b[1].operation, "search");
+        assert_eq!(b[1].scope.as_deref(), Some("sub"));
+        assert_eq!(b[1].entries, Some(2));
+        assert_eq!(b[1].result_code, Some(32));
+        assert_eq!(b[1].result.as_deref(), Some("noSuchObject"));
+        assert_eq!(b[1].request_size, Some(unhex(SEARCH).len() as u64));
+        assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
+        let json = serde_json::to_string(b[0]).unwrap();
+        assert!(!json.contains("myldappass"), "{json}");
+    }
+
+    #[test]
+    fn unanswered_reported_at_close_and_cldap() {
+        let mut r = Run::new(Transport::Udp);
+        r.feed(Direction::ToServer, &unhex(SEARCH));
+        r.close();
+        let b = r.bodies();
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].protocol, "cldap");
+        assert_eq!(b[0].result_code, None);
+        let json = serde_json::to_string(b[0]).unwrap();
+        assert!(json.contains("\"result_code\":null"), "{json}");
+    }
+
+    #[test]
+    fn absurd_length_and_garbage() {
+        let mut r = Run::new(Transport::Tcp);
+        r.feed(
+            Direction::ToServer,
+            &[0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 2, 1],
+        );
+        assert_eq!(r.anomalies, vec!["ldap.too_large"]);
+        // Direction is dead until a gap.
+        r.feed(Direction::ToServer, &unhex(BIND));
+        assert!(r.out.is_empty());
+        let mut ctx = ParseCtx {
+            ts_ns: 0,
+            transport: Transport::Tcp,
+            out: &mut r.out,
+            anomalies: &mut r.anomalies,
+        };
+        r.p.on_gap(Direction::ToServer, 10, &mut ctx);
+        r.feed(Direction::ToServer, &unhex(BIND));
+        r.close();
+        assert_eq!(r.bodies().len(), 1);
+        let mut r = Run::new(Transport::Tcp);
+        r.feed(Direction::ToClient, b"GET / HTTP/1.1\r\n");
+        assert_eq!(r.anomalies, vec!["ldap.malformed"]);
+    }
+
+    #[test]
+    fn sasl_wrapped_after_gssapi_bind() {
+        let mut r = Run::new(Transport::Tcp);
+        // bindRequest id 3, sasl GSS-SPNEGO.
+        let bind = unhex("301802010360130201030400a30c040a4753532d53504e45474f");
+        r.feed(Direction::ToServer, &bind);
+        r.feed(Direction::ToClient, &unhex("300c02010361070a010004000400"));
+        // Sealed CFX token: flags 0x06 (sealed), 40 bytes of ciphertext.
+        let mut tok = vec![
+            0x05, 0x04, 0x06, 0xff, 0, 0x10, 0, 0x1c, 0, 0, 0, 0, 0, 0, 0, 1,
+        ];
+        tok.extend([0xaa; 40]);
+        let mut wrapped = (tok.len() as u32).to_be_bytes().to_vec();
+        wrapped.extend(&tok);
+        r.feed(Direction::ToServer, &wrapped);
+        // Signed-only CFX token carrying the search in clear, rotated by RRC = EC = 12.
+        let mut signed = vec![0x05, 0x04, 0x04, 0xff, 0, 12, 0, 12, 0, 0, 0, 0, 0, 0, 0, 2];
+        signed.extend([0x55; 12]);
+        signed.extend(unhex(SEARCH));
+        let mut w2 = (signed.len() as u32).to_be_bytes().to_vec();
+        w2.extend(&signed);
+        r.feed(Direction::ToServer, &w2);
+        r.close();
+        assert_eq!(r.anomalies, vec!["ldap.sasl_wrapped", "ldap.sasl_wrapped"]);
+        let b = r.bodies();
+        assert_eq!(b.len(), 2, "{b:?}");
+        assert_eq!(b[0].sasl_mechanism.as_deref(), Some("GSS-SPNEGO"));
+        assert_eq!(b[1].operation, "search");
+        assert_eq!(b[1].message_id, 2);
+    }
+}
