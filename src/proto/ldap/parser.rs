@@ -320,7 +320,7 @@ pub fn escape_value(b: &[u8], out: &mut String) {
         }
         Err(_) => {
             for &c in b {
-                if c < 0x20 || c >= 0x7f || matches!(c, b'*' | b'(' | b')' | b'\\') {
+                if !(0x20..0x7f).contains(&c) || matches!(c, b'*' | b'(' | b')' | b'\\') {
                     let _ = write!(out, "\\{c:02x}");
                 } else {
                     out.push(char::from(c));
