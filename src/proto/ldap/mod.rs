@@ -1,20 +1,19 @@
-//! PLACEHOLDER: ldap parser (to be replaced).
+//! LDAP (TCP) and CLDAP (UDP) parser: one `ldap` record per search, with its result, and one
+//! per other request with its response. LDAPS is TLS and is not parsed here.
+//!
+//! - [`parser`]: BER decoding of LDAPMessages and RFC 4515 printing of filters.
+//! - [`state`]: per-flow buffering, request/response matching, SASL security layer.
+//! - [`record`]: the record body.
 
-use serde::Serialize;
+pub mod parser;
+pub mod record;
+pub mod state;
 
-use crate::proto::{AppParser, Direction, ParseCtx, Transport};
+pub use record::LdapBody;
 
-/// `ldap` record body.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct LdapBody {}
+use crate::proto::{AppParser, Transport};
 
-#[derive(Debug, Default)]
-struct Placeholder;
-
-impl AppParser for Placeholder {
-    fn on_data(&mut self, _dir: Direction, _data: &[u8], _ctx: &mut ParseCtx<'_>) {}
-}
-
-pub fn new_parser(_transport: Transport) -> Box<dyn AppParser> {
-    Box::new(Placeholder)
+/// A parser for one LDAP (TCP) or CLDAP (UDP) flow.
+pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
+    Box::new(state::LdapState::new(transport))
 }

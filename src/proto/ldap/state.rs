@@ -1,0 +1,573 @@
+//! Per-flow LDAP state: stream buffers per direction, requests awaiting their response.
+
+use std::collections::BTreeMap;
+
+use super::parser::{self, Auth, BerError, LdapResult, Message, Op};
+use super::record::{deref_name, result_name, scope_name, LdapBody};
+use crate::proto::{AppParser, Direction, ParseCtx, Transport};
+use crate::record::Body;
+
+/// Most bytes buffered per direction (and largest message accepted).
+pub const MAX_BUFFER: usize = 1 << 20;
+/// Most requests kept waiting for their response.
+pub const MAX_PENDING: usize = 1024;
+
+/// SASL mechanisms that may negotiate a security layer.
+fn may_wrap(mech: &str) -> bool {
+    matches!(
+        mech.to_ascii_uppercase().as_str(),
+        "GSSAPI" | "GSS-SPNEGO" | "DIGEST-MD5"
+    )
+}
+
+/// The clear LDAP bytes inside a SASL security-layer token that is signed but not sealed:
+/// a Kerberos CFX wrap token (RFC 4121: 16-byte header, data rotated right by RRC, then EC
+/// bytes of checksum) or an NTLM-signed buffer (16-byte signature, then the data). `None`
+/// for sealed or unknown tokens.
+pub fn unwrap_signed(token: &[u8]) -> Option<Vec<u8>> {
+    match token.get(..16)? {
+        [0x05, 0x04, flags, 0xff, e0, e1, r0, r1, ..] => {
+            if flags & 0x02 != 0 {
+                return None;
+            }
+            let ec = usize::from(u16::from_be_bytes([*e0, *e1]));
+            let rrc = usize::from(u16::from_be_bytes([*r0, *r1]));
+            let body = token.get(16..)?;
+            if body.is_empty() {
+                return None;
+            }
+            let rrc = rrc % body.len();
+            let mut plain = Vec::with_capacity(body.len());
+            plain.extend_from_slice(body.get(rrc..)?);
+            plain.extend_from_slice(body.get(..rrc)?);
+            plain.truncate(plain.len().checked_sub(ec)?);
+            (plain.first() == Some(&0x30)).then_some(plain)
+        }
+        [0x01, 0x00, 0x00, 0x00, ..] => {
+            let plain = token.get(16..)?;
+            (plain.first() == Some(&0x30)).then(|| plain.to_vec())
+        }
+        _ => None,
+    }
+}
+
+#[derive(Debug, Default)]
+struct DirState {
+    buf: Vec<u8>,
+    /// Lost sync (bad framing, overflow): ignore until a gap resets.
+    dead: bool,
+}
+
+#[derive(Debug)]
+struct Pending {
+    body: LdapBody,
+    /// SASL mechanism of a pending bind.
+    sasl: Option<String>,
+}
+
+/// The LDAP / CLDAP parser of one flow.
+#[derive(Debug)]
+pub struct LdapState {
+    transport: Transport,
+    dirs: [DirState; 2],
+    pending: BTreeMap<u32, Pending>,
+    /// A SASL bind that may have negotiated a security layer succeeded.
+    sasl_layer: bool,
+}
+
+fn idx(dir: Direction) -> usize {
+    match dir {
+        Direction::ToServer => 0,
+        Direction::ToClient => 1,
+    }
+}
+
+/// What the framing of the start of a buffer says.
+enum Frame {
+    /// A whole LDAPMessage of this many bytes.
+    Message(usize),
+    /// A SASL-wrapped token of this many bytes (4-byte length included).
+    Wrapped(usize),
+    /// Wait for more bytes.
+    More,
+    /// Cannot be LDAP.
+    Bad(&'static str),
+}
+
+impl LdapState {
+    /// A parser for a flow over `transport`.
+    pub fn new(transport: Transport) -> Self {
+        LdapState {
+            transport,
+            dirs: Default::default(),
+            pending: BTreeMap::new(),
+            sasl_layer: false,
+        }
+    }
+
+    fn protocol(&self) -> &'static str {
+        match self.transport {
+            Transport::Udp => "cldap",
+            Transport::Tcp => "ldap",
+        }
+    }
+
+    fn frame(&self, d: &[u8]) -> Frame {
+        let Some(&first) = d.first() else {
+            return Frame::More;
+        };
+        if first != 0x30 {
+            // SASL security layer: 4-byte big-endian length, then the wrapped token.
+            if self.transport == Transport::Tcp {
+                let Some(l) = d.get(..6) else {
+                    return Frame::More;
+                };
+                let len = l
+                    .iter()
+                    .take(4)
+                    .fold(0usize, |a, &b| (a << 8) | usize::from(b));
+                // Without a SASL bind seen, only known GSS / NTLM token starts.
+                let known = matches!(l.get(4..6), Some([0x05, 0x04] | [0x01, 0x00] | [0x60, _]));
+                if (1..=MAX_BUFFER).contains(&len) && (self.sasl_layer || known) {
+                    return Frame::Wrapped(len + 4);
+                }
+            }
+            return Frame::Bad("ldap.malformed");
+        }
+        match parser::header(d) {
+            Ok((_, hl, len)) => {
+                if len > MAX_BUFFER {
+                    Frame::Bad("ldap.too_large")
+                } else {
+                    Frame::Message(hl + len)
+                }
+            }
+            Err(BerError::Incomplete) => Frame::More,
+            Err(BerError::Malformed(_)) => Frame::Bad("ldap.malformed"),
+        }
+    }
+
+    /// Handles whole messages at the start of `d`; returns the bytes consumed, or None when
+    /// the direction lost sync.
+    fn consume(&mut self, d: &[u8], ctx: &mut ParseCtx<'_>) -> Option<usize> {
+        let mut off = 0;
+        loop {
+            let rest = d.get(off..).unwrap_or_default();
+            if rest.is_empty() {
+                return Some(off);
+            }
+            match self.frame(rest) {
+                Frame::More => return Some(off),
+                Frame::Bad(a) => {
+                    ctx.anomaly(a);
+                    return None;
+                }
+                Frame::Wrapped(n) => {
+                    if rest.len() < n {
+                        return Some(off);
+                    }
+                    ctx.anomaly("ldap.sasl_wrapped");
+                    if let Some(plain) = rest.get(4..n).and_then(unwrap_signed) {
+                        self.consume_plain(&plain, ctx);
+                    }
+                    off += n;
+                }
+                Frame::Message(n) => {
+                    let Some(m) = rest.get(..n) else {
+                        return Some(off);
+                    };
+                    match parser::parse_message(m) {
+                        Ok(msg) => self.on_message(msg, n, ctx),
+                        Err(_) => ctx.anomaly("ldap.malformed"),
+                    }
+                    off += n;
+                }
+            }
+        }
+    }
+
+    /// Handles the LDAPMessages carried in clear inside a signed (not sealed) SASL token.
+    fn consume_plain(&mut self, d: &[u8], ctx: &mut ParseCtx<'_>) {
+        let mut rest = d;
+        while !rest.is_empty() {
+            let Ok((_, hl, len)) = parser::header(rest) else {
+                ctx.anomaly("ldap.malformed");
+                return;
+            };
+            let n = hl.saturating_add(len);
+            let Some(m) = rest.get(..n) else {
+                ctx.anomaly("ldap.truncated");
+                return;
+            };
+            match parser::parse_message(m) {
+                Ok(msg) => self.on_message(msg, n, ctx),
+                Err(_) => ctx.anomaly("ldap.malformed"),
+            }
+            rest = rest.get(n..).unwrap_or_default();
+        }
+    }
+
+    fn add_pending(&mut self, id: u32, p: Pending, ctx: &mut ParseCtx<'_>) {
+        if self.pending.len() >= MAX_PENDING && !self.pending.contains_key(&id) {
+            ctx.anomaly("ldap.too_many_pending");
+            return;
+        }
+        if let Some(old) = self.pending.insert(id, p) {
+            ctx.emit(Body::Ldap(old.body));
+        }
+    }
+
+    fn new_body(&self, id: u32, operation: &'static str, size: usize) -> LdapBody {
+        LdapBody {
+            message_id: id,
+            operation,
+            protocol: self.protocol(),
+            request_size: Some(size as u64),
+            ..LdapBody::default()
+        }
+    }
+
+    fn on_message(&mut self, msg: Message, size: usize, ctx: &mut ParseCtx<'_>) {
+        let id = msg.id;
+        match msg.op {
+            Op::BindRequest {
+                version,
+                name,
+                auth,
+            } => {
+                let mut b = self.new_body(id, "bind", size);
+                b.bind_version = Some(version);
+                b.bind_name = Some(name);
+                let mut sasl = None;
+                b.auth = Some(match auth {
+                    Auth::Simple => "simple",
+                    Auth::Sasl(m) => {
+                        b.sasl_mechanism = Some(m.clone());
+                        sasl = Some(m);
+                        "sasl"
+                    }
+                    Auth::Sicily => "sicily",
+                    Auth::Other(_) => "other",
+                });
+                self.add_pending(id, Pending { body: b, sasl }, ctx);
+            }
+            Op::SearchRequest(s) => {
+                let mut b = self.new_body(id, "search", size);
+                b.base_object = Some(s.base);
+                b.scope = Some(scope_name(s.scope));
+                b.deref_aliases = Some(deref_name(s.deref));
+                b.size_limit = Some(s.size_limit);
+                b.time_limit = Some(s.time_limit);
+                b.types_only = Some(s.types_only);
+                b.filter = Some(s.filter);
+                b.attributes = Some(s.attributes);
+                b.entries = Some(0);
+                b.references = Some(0);
+                self.add_pending(
+                    id,
+                    Pending {
+                        body: b,
+                        sasl: None,
+                    },
+                    ctx,
+                );
+            }
+            Op::Request(op, dn) => {
+                let mut b = self.new_body(id, op, size);
+                b.dn = Some(dn);
+                self.add_pending(
+                    id,
+                    Pending {
+                        body: b,
+                        sasl: None,
+                    },
+                    ctx,
+                );
+            }
+            Op::Extended(oid) => {
+                let mut b = self.new_body(id, "extended", size);
+                b.request_name = Some(oid);
+                self.add_pending(
+                    id,
+                    Pending {
+                        body: b,
+                        sasl: None,
+                    },
+                    ctx,
+                );
+            }
+            Op::Unbind => ctx.emit(Body::Ldap(self.new_body(id, "unbind", size))),
+            Op::Abandon(a) => {
+                let mut b = self.new_body(id, "abandon", size);
+                b.abandon_id = Some(a);
+                ctx.emit(Body::Ldap(b));
+            }
+            Op::SearchResultEntry(_) => {
+                if let Some(p) = self.pending.get_mut(&id) {
+                    p.body.entries = Some(p.body.entries.unwrap_or(0) + 1);
+                }
+            }
+            Op::SearchResultReference(_) => {
+                if let Some(p) = self.pending.get_mut(&id) {
+                    p.body.references = Some(p.body.references.unwrap_or(0) + 1);
+                }
+            }
+            Op::BindResponse(r) => {
+                if r.code == 0 {
+                    let wraps = self
+                        .pending
+                        .get(&id)
+                        .and_then(|p| p.sasl.as_deref())
+                        .is_some_and(may_wrap);
+                    self.sasl_layer |= wraps;
+                }
+                self.answer(id, "bind", r, ctx);
+            }
+            Op::SearchResultDone(r) => self.answer(id, "search", r, ctx),
+            Op::Response(op, r) => {
+                // The final response of a multi-step SASL bind is a BindResponse; an extended
+                // response may answer any extended request.
+                self.answer(id, op, r, ctx);
+            }
+            Op::Intermediate => {}
+        }
+    }
+
+    fn answer(&mut self, id: u32, op: &'static str, r: LdapResult, ctx: &mut ParseCtx<'_>) {
+        let mut body = match self.pending.remove(&id) {
+            Some(p) => p.body,
+            None => LdapBody {
+                message_id: id,
+                operation: op,
+                protocol: self.protocol(),
+                ..LdapBody::default()
+            },
+        };
+        body.result_code = Some(r.code);
+        body.result = Some(result_name(r.code));
+        body.matched_dn = Some(r.matched_dn).filter(|s| !s.is_empty());
+        body.error_message = Some(r.message).filter(|s| !s.is_empty());
+        ctx.emit(Body::Ldap(body));
+    }
+}
+
+impl AppParser for LdapState {
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>) {
+        if self.transport == Transport::Udp {
+            match self.consume(data, ctx) {
+                Some(n) if n < data.len() => ctx.anomaly("ldap.truncated"),
+                _ => {}
+            }
+            return;
+        }
+        let i = idx(dir);
+        let Some(ds) = self.dirs.get_mut(i) else {
+            return;
+        };
+        if ds.dead {
+            return;
+        }
+        let mut buf = std::mem::take(&mut ds.buf);
+        let result = if buf.is_empty() {
+            self.consume(data, ctx).map(|n| {
+                buf.extend_from_slice(data.get(n..).unwrap_or_default());
+            })
+        } else {
+            buf.extend_from_slice(data);
+            self.consume(&buf, ctx).map(|n| {
+                buf.drain(..n.min(buf.len()));
+            })
+        };
+        let Some(ds) = self.dirs.get_mut(i) else {
+            return;
+        };
+        match result {
+            None => {
+                ds.dead = true;
+            }
+            Some(()) if buf.len() > MAX_BUFFER => {
+                ctx.anomaly("ldap.buffer_overflow");
+                ds.dead = true;
+            }
+            Some(()) => ds.buf = buf,
+        }
+    }
+
+    fn on_gap(&mut self, dir: Direction, _len: u32, ctx: &mut ParseCtx<'_>) {
+        if let Some(ds) = self.dirs.get_mut(idx(dir)) {
+            if !ds.buf.is_empty() {
+                ctx.anomaly("ldap.gap");
+            }
+            ds.buf = Vec::new();
+            ds.dead = false;
+        }
+    }
+
+    fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {
+        for (_, p) in std::mem::take(&mut self.pending) {
+            ctx.emit(Body::Ldap(p.body));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::Emitted;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    // zeek_ldap-escaping_test.pcapng: bind (simple, password), search, searchResDone.
+    const BIND: &str =
+        "302a02010160250201030414636e3d61646d696e2c64633d6e6f646f6d61696e800a6d796c64617070617373";
+    const SEARCH: &str = "306a020102636504000a01020a0100020100020100010100a050a30c04046e616d65040454657374a41604046d61696c300e820c406578616d706c652e636f6da128a312040464657074040a6163636f756e74696e67a312040464657074040a6f7065726174696f6e733000";
+    const BIND_OK: &str = "300c02010161070a010004000400";
+    const DONE_32: &str = "300c02010265070a012004000400";
+    const ENTRY: &str = "3011020102640c0408636e3d782c64633d3000";
+
+    struct Run {
+        p: LdapState,
+        out: Vec<Emitted>,
+        anomalies: Vec<&'static str>,
+    }
+
+    impl Run {
+        fn new(t: Transport) -> Self {
+            Run {
+                p: LdapState::new(t),
+                out: Vec::new(),
+                anomalies: Vec::new(),
+            }
+        }
+        fn feed(&mut self, dir: Direction, d: &[u8]) {
+            let mut ctx = ParseCtx {
+                ts_ns: 0,
+                transport: self.p.transport,
+                out: &mut self.out,
+                anomalies: &mut self.anomalies,
+            };
+            self.p.on_data(dir, d, &mut ctx);
+        }
+        fn close(&mut self) {
+            let mut ctx = ParseCtx {
+                ts_ns: 0,
+                transport: self.p.transport,
+                out: &mut self.out,
+                anomalies: &mut self.anomalies,
+            };
+            self.p.on_close(&mut ctx);
+        }
+        fn bodies(&self) -> Vec<&LdapBody> {
+            self.out
+                .iter()
+                .map(|e| match &e.body {
+                    Body::Ldap(b) => b,
+                    _ => panic!("not ldap"),
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn bind_search_split_and_coalesced() {
+        let mut r = Run::new(Transport::Tcp);
+        let req = [unhex(BIND), unhex(SEARCH)].concat();
+        // Byte by byte.
+        for b in &req {
+            r.feed(Direction::ToServer, std::slice::from_ref(b));
+        }
+        // Responses in one segment.
+        let resp = [unhex(BIND_OK), unhex(ENTRY), unhex(ENTRY), unhex(DONE_32)].concat();
+        r.feed(Direction::ToClient, &resp);
+        let b = r.bodies();
+        assert_eq!(b.len(), 2, "{b:?} {:?}", r.anomalies);
+        assert_eq!(b[0].operation, "bind");
+        assert_eq!(b[0].auth, Some("simple"));
+        assert_eq!(b[0].bind_name.as_deref(), Some("cn=admin,dc=nodomain"));
+        assert_eq!(b[0].result.as_deref(), Some("success"));
+        assert_eq!(b[1].operation, "search");
+        assert_eq!(b[1].scope.as_deref(), Some("sub"));
+        assert_eq!(b[1].entries, Some(2));
+        assert_eq!(b[1].result_code, Some(32));
+        assert_eq!(b[1].result.as_deref(), Some("noSuchObject"));
+        assert_eq!(b[1].request_size, Some(unhex(SEARCH).len() as u64));
+        assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
+        let json = serde_json::to_string(b[0]).unwrap();
+        assert!(!json.contains("myldappass"), "{json}");
+    }
+
+    #[test]
+    fn unanswered_reported_at_close_and_cldap() {
+        let mut r = Run::new(Transport::Udp);
+        r.feed(Direction::ToServer, &unhex(SEARCH));
+        r.close();
+        let b = r.bodies();
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].protocol, "cldap");
+        assert_eq!(b[0].result_code, None);
+        let json = serde_json::to_string(b[0]).unwrap();
+        assert!(json.contains("\"result_code\":null"), "{json}");
+    }
+
+    #[test]
+    fn absurd_length_and_garbage() {
+        let mut r = Run::new(Transport::Tcp);
+        r.feed(
+            Direction::ToServer,
+            &[0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 2, 1],
+        );
+        assert_eq!(r.anomalies, vec!["ldap.too_large"]);
+        // Direction is dead until a gap.
+        r.feed(Direction::ToServer, &unhex(BIND));
+        assert!(r.out.is_empty());
+        let mut ctx = ParseCtx {
+            ts_ns: 0,
+            transport: Transport::Tcp,
+            out: &mut r.out,
+            anomalies: &mut r.anomalies,
+        };
+        r.p.on_gap(Direction::ToServer, 10, &mut ctx);
+        r.feed(Direction::ToServer, &unhex(BIND));
+        r.close();
+        assert_eq!(r.bodies().len(), 1);
+        let mut r = Run::new(Transport::Tcp);
+        r.feed(Direction::ToClient, b"GET / HTTP/1.1\r\n");
+        assert_eq!(r.anomalies, vec!["ldap.malformed"]);
+    }
+
+    #[test]
+    fn sasl_wrapped_after_gssapi_bind() {
+        let mut r = Run::new(Transport::Tcp);
+        // bindRequest id 3, sasl GSS-SPNEGO.
+        let bind = unhex("301802010360130201030400a30c040a4753532d53504e45474f");
+        r.feed(Direction::ToServer, &bind);
+        r.feed(Direction::ToClient, &unhex("300c02010361070a010004000400"));
+        // Sealed CFX token: flags 0x06 (sealed), 40 bytes of ciphertext.
+        let mut tok = vec![
+            0x05, 0x04, 0x06, 0xff, 0, 0x10, 0, 0x1c, 0, 0, 0, 0, 0, 0, 0, 1,
+        ];
+        tok.extend([0xaa; 40]);
+        let mut wrapped = (tok.len() as u32).to_be_bytes().to_vec();
+        wrapped.extend(&tok);
+        r.feed(Direction::ToServer, &wrapped);
+        // Signed-only CFX token carrying the search in clear, rotated by RRC = EC = 12.
+        let mut signed = vec![0x05, 0x04, 0x04, 0xff, 0, 12, 0, 12, 0, 0, 0, 0, 0, 0, 0, 2];
+        signed.extend([0x55; 12]);
+        signed.extend(unhex(SEARCH));
+        let mut w2 = (signed.len() as u32).to_be_bytes().to_vec();
+        w2.extend(&signed);
+        r.feed(Direction::ToServer, &w2);
+        r.close();
+        assert_eq!(r.anomalies, vec!["ldap.sasl_wrapped", "ldap.sasl_wrapped"]);
+        let b = r.bodies();
+        assert_eq!(b.len(), 2, "{b:?}");
+        assert_eq!(b[0].sasl_mechanism.as_deref(), Some("GSS-SPNEGO"));
+        assert_eq!(b[1].operation, "search");
+        assert_eq!(b[1].message_id, 2);
+    }
+}
