@@ -304,16 +304,17 @@ fn der<'a>(r: &mut Rd<'a>) -> R<(u8, Rd<'a>)> {
             .iter()
             .fold(0usize, |a, &x| (a << 8) | usize::from(x))
     };
-    Ok((tag, Rd::new(r.take(len)?)))
+    // Lenient: a value cut short (truncated oversized message) yields what is there.
+    let n = len.min(r.b.len());
+    Ok((tag, Rd::new(r.take(n)?)))
 }
 
 /// Parses a Certificate handshake body (TLS ≤ 1.2) and describes its first certificate.
 pub fn parse_certificate(body: &[u8]) -> R<TlsCert> {
     let mut r = Rd::new(body);
-    let n = r.u24()?;
-    let mut list = Rd::new(r.take(n)?);
-    let m = list.u24()?;
-    describe_cert(Rd::new(list.take(m)?))
+    let _list_len = r.u24()?;
+    let m = r.u24()?;
+    describe_cert(Rd::new(r.take(m.min(r.b.len()))?))
 }
 
 fn describe_cert(mut r: Rd<'_>) -> R<TlsCert> {
@@ -326,7 +327,11 @@ fn describe_cert(mut r: Rd<'_>) -> R<TlsCert> {
     }
     let mut out = TlsCert::default();
     if tag == 0x02 {
-        out.serial = Some(serial.b.iter().map(|b| format!("{b:02x}")).collect());
+        let digits = match serial.b {
+            [0, rest @ ..] if !rest.is_empty() => rest,
+            all => all,
+        };
+        out.serial = Some(digits.iter().map(|b| format!("{b:02x}")).collect());
     }
     let _sig = der(&mut tbs)?;
     let (_, issuer) = der(&mut tbs)?;

@@ -26,6 +26,8 @@ pub struct DirState {
     /// Nothing more is inspected in this direction.
     pub done: bool,
     started: bool,
+    /// Bytes of an oversized handshake message still to discard.
+    skip: usize,
 }
 
 impl DirState {
@@ -100,16 +102,30 @@ impl DirState {
     fn handshakes(&mut self, ev: &mut Vec<Event>, anomalies: &mut Vec<&'static str>) {
         let mut pos = 0usize;
         loop {
+            if self.skip > 0 {
+                let n = self.skip.min(self.hs.len().saturating_sub(pos));
+                self.skip -= n;
+                pos += n;
+                if self.skip > 0 {
+                    break;
+                }
+            }
             let rest = self.hs.get(pos..).unwrap_or(&[]);
             let Some(&[typ, a, b, c]) = rest.get(..4) else {
                 break;
             };
             let len = (usize::from(a) << 16) | (usize::from(b) << 8) | usize::from(c);
             if len > MAX_HANDSHAKE {
+                // Hand on the first MAX_HANDSHAKE bytes (enough for the fields of a huge
+                // Certificate) and skip the rest of the message.
+                let Some(head) = rest.get(4..4 + MAX_HANDSHAKE) else {
+                    break;
+                };
                 anomalies.push("tls.handshake_too_long");
-                ev.push(Event::End);
-                self.stop();
-                return;
+                ev.push(Event::Handshake(typ, head.to_vec()));
+                pos += 4 + MAX_HANDSHAKE;
+                self.skip = len - MAX_HANDSHAKE;
+                continue;
             }
             let Some(body) = rest.get(4..4 + len) else {
                 break;
