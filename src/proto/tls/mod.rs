@@ -207,3 +207,6 @@ impl AppParser for TlsParser {
 pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
     Box::new(TlsParser::new(transport))
 }
+
+#[cfg(test)]
+mod tests;
