@@ -99,18 +99,14 @@ impl TlsParser {
                 }
                 Err(_) => ctx.anomaly("tls.malformed_server_hello"),
             },
-            Event::Handshake(CERTIFICATE, body) => {
-                if self.cert.is_none() {
-                    match parser::parse_certificate(&body) {
-                        Ok(c) => self.cert = Some(c),
-                        Err(_) => ctx.anomaly("tls.malformed_certificate"),
-                    }
+            Event::Handshake(CERTIFICATE, body) if self.cert.is_none() => {
+                match parser::parse_certificate(&body) {
+                    Ok(c) => self.cert = Some(c),
+                    Err(_) => ctx.anomaly("tls.malformed_certificate"),
                 }
             }
-            Event::Handshake(SERVER_HELLO_DONE, _) | Event::End => {
-                if self.sh.is_some() {
-                    self.flush(ctx);
-                }
+            Event::Handshake(SERVER_HELLO_DONE, _) | Event::End if self.sh.is_some() => {
+                self.flush(ctx);
             }
             _ => {}
         }
