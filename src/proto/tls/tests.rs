@@ -286,3 +286,23 @@ fn oversized_handshake_is_cut() {
     r.feed(p.as_mut(), Direction::ToClient, &data);
     assert!(r.anomalies.contains(&"tls.handshake_too_long"));
 }
+
+#[test]
+fn mutated_fixtures_do_not_panic() {
+    let ch = unhex(CH_HEX);
+    let sh = unhex(SH_HEX);
+    for i in 0..ch.len() {
+        for v in [0x00u8, 0xff, 0x80] {
+            let mut m = ch.clone();
+            m[i] = v;
+            let mut p = new_parser(Transport::Tcp);
+            let mut r = Run::new();
+            for c in m.chunks(1 + i % 13) {
+                r.feed(p.as_mut(), Direction::ToServer, c);
+            }
+            r.feed(p.as_mut(), Direction::ToClient, &sh);
+            r.close(p.as_mut());
+            assert!(r.out.len() <= 2);
+        }
+    }
+}
