@@ -67,8 +67,20 @@ impl TlsParser {
         ctx.emit(Body::Tls(body));
     }
 
+    /// A HelloRetryRequest was answered and the second ClientHello is still to come.
+    fn retry_pending(&self) -> bool {
+        self.sh.as_ref().is_some_and(|s| s.hello_retry)
+    }
+
     fn client_event(&mut self, ev: Event, ctx: &mut ParseCtx<'_>) {
         let hello = match ev {
+            Event::Ccs => {
+                // The client may send its dummy CCS before the second ClientHello.
+                if !self.retry_pending() {
+                    self.client.stop();
+                }
+                return;
+            }
             Event::Handshake(CLIENT_HELLO, body) => parser::parse_client_hello(&body),
             Event::Sslv2Hello(msg) => parser::parse_sslv2_client_hello(&msg),
             _ => return,
@@ -87,6 +99,13 @@ impl TlsParser {
 
     fn server_event(&mut self, ev: Event, ctx: &mut ParseCtx<'_>) {
         match ev {
+            Event::Ccs if self.retry_pending() => {}
+            Event::Ccs => {
+                self.server.stop();
+                if self.sh.is_some() {
+                    self.flush(ctx);
+                }
+            }
             Event::Handshake(SERVER_HELLO, body) => match parser::parse_server_hello(&body) {
                 Ok(sh) => {
                     let tls13 = sh.negotiated() >= 0x0304;
@@ -168,13 +187,22 @@ impl AppParser for TlsParser {
             Direction::ToServer => {
                 self.client.feed(data, &mut events, ctx.anomalies);
                 for ev in events.drain(..) {
+                    let ccs = ev == Event::Ccs;
                     self.client_event(ev, ctx);
+                    if ccs && self.client.done {
+                        // What followed the ChangeCipherSpec is encrypted.
+                        break;
+                    }
                 }
             }
             Direction::ToClient => {
                 self.server.feed(data, &mut events, ctx.anomalies);
                 for ev in events.drain(..) {
+                    let ccs = ev == Event::Ccs;
                     self.server_event(ev, ctx);
+                    if ccs && self.server.done {
+                        break;
+                    }
                 }
             }
         }

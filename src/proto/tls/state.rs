@@ -13,8 +13,11 @@ pub enum Event {
     Handshake(u8, Vec<u8>),
     /// An SSLv2-compatible ClientHello (from the message type byte on).
     Sslv2Hello(Vec<u8>),
-    /// ChangeCipherSpec, alert, application data or anything else that ends the clear
-    /// handshake in this direction.
+    /// ChangeCipherSpec: the reader goes on (TLS 1.3 sends a dummy one after a
+    /// HelloRetryRequest); the parser decides whether to [`DirState::stop`].
+    Ccs,
+    /// Alert, application data or anything else that ends the clear handshake in this
+    /// direction; the reader has stopped.
     End,
 }
 
@@ -82,6 +85,10 @@ impl DirState {
             };
             self.started = true;
             pos += 5 + len;
+            if t == 20 {
+                ev.push(Event::Ccs);
+                continue;
+            }
             if t != 22 {
                 ev.push(Event::End);
                 self.stop();

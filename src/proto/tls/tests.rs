@@ -306,3 +306,52 @@ fn mutated_fixtures_do_not_panic() {
         }
     }
 }
+
+/// A handshake record holding a TLS 1.3 ServerHello (or HelloRetryRequest) choosing 0x1301.
+fn server_hello_13(retry: bool) -> Vec<u8> {
+    let mut hello = vec![3, 3];
+    if retry {
+        hello.extend_from_slice(&unhex(
+            "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c",
+        ));
+    } else {
+        hello.extend_from_slice(&[7u8; 32]);
+    }
+    hello.extend_from_slice(&[0, 0x13, 0x01, 0, 0, 6, 0, 43, 0, 2, 3, 4]);
+    let mut rec = vec![
+        22,
+        3,
+        3,
+        0,
+        hello.len() as u8 + 4,
+        2,
+        0,
+        0,
+        hello.len() as u8,
+    ];
+    rec.extend_from_slice(&hello);
+    rec
+}
+
+#[test]
+fn hello_retry_request_with_dummy_ccs() {
+    let ch = unhex(CH_HEX);
+    let ccs = [20u8, 3, 3, 0, 1, 1];
+    let mut p = new_parser(Transport::Tcp);
+    let mut r = Run::new();
+    r.feed(p.as_mut(), Direction::ToServer, &ch);
+    let mut s = server_hello_13(true);
+    s.extend_from_slice(&ccs);
+    r.feed(p.as_mut(), Direction::ToClient, &s);
+    assert!(r.out.is_empty(), "no record at a HelloRetryRequest");
+    let mut c = ccs.to_vec();
+    c.extend_from_slice(&ch);
+    r.feed(p.as_mut(), Direction::ToServer, &c);
+    r.feed(p.as_mut(), Direction::ToClient, &server_hello_13(false));
+    let b = r.bodies();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].version.as_deref(), Some("TLS 1.3"));
+    assert_eq!(b[0].ja3.as_deref(), Some(JA3));
+    r.close(p.as_mut());
+    assert_eq!(r.bodies().len(), 1);
+}
