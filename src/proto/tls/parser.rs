@@ -283,6 +283,8 @@ pub fn version_name(v: u16) -> String {
         0xfefd => "DTLS 1.2".into(),
         0xfefc => "DTLS 1.3".into(),
         v if v >> 8 == 0x7f => format!("TLS 1.3 draft {}", v & 0xff),
+        // Facebook's Fizz drafts of TLS 1.3.
+        v if v >> 8 == 0xfb => format!("TLS 1.3 (Facebook draft {})", v & 0xff),
         v => format!("0x{v:04x}"),
     }
 }

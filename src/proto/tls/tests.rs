@@ -355,3 +355,13 @@ fn hello_retry_request_with_dummy_ccs() {
     r.close(p.as_mut());
     assert_eq!(r.bodies().len(), 1);
 }
+
+#[test]
+fn version_names() {
+    use super::parser::version_name;
+    assert_eq!(version_name(0x0304), "TLS 1.3");
+    assert_eq!(version_name(0x0300), "SSL 3.0");
+    assert_eq!(version_name(0x7f17), "TLS 1.3 draft 23");
+    assert_eq!(version_name(0xfb1a), "TLS 1.3 (Facebook draft 26)");
+    assert_eq!(version_name(0x1234), "0x1234");
+}
