@@ -1,2 +1,52 @@
-//! Placeholder: criterion benchmark of the tls parser.
-fn main() {}
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+//! Criterion: TLS handshake parsing — a real ClientHello (Chrome with ECH)
+//! through the parser, with JA3 and JA4, reported as handshakes per second.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tapir::proto::tls::{fingerprint, new_parser, parser};
+use tapir::proto::{Direction, ParseCtx, Transport};
+
+/// Chrome 118 ClientHello record (zeek_tls13-ech.pcap, frame 7).
+const CHROME: &str = include_str!("tls_chrome_ch.hex");
+
+fn unhex(s: &str) -> Vec<u8> {
+    let s = s.trim();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let rec = unhex(CHROME);
+    let mut g = c.benchmark_group("tls");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("client_hello_ja3_ja4", |b| {
+        b.iter(|| {
+            let ch = parser::parse_client_hello(std::hint::black_box(&rec[9..])).unwrap();
+            let (_, j3) = fingerprint::ja3(&ch);
+            let j4 = fingerprint::ja4(&ch, false);
+            j3.len() + j4.len()
+        })
+    });
+    g.bench_function("parser_handshake_record", |b| {
+        b.iter(|| {
+            let mut out = Vec::new();
+            let mut anomalies = Vec::new();
+            let mut ctx = ParseCtx {
+                ts_ns: 0,
+                transport: Transport::Tcp,
+                out: &mut out,
+                anomalies: &mut anomalies,
+            };
+            let mut p = new_parser(Transport::Tcp);
+            p.on_data(Direction::ToServer, std::hint::black_box(&rec), &mut ctx);
+            p.on_close(&mut ctx);
+            out.len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

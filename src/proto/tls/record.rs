@@ -1,0 +1,89 @@
+//! The `tls` record body.
+
+use serde::Serialize;
+
+/// First certificate of the server's chain (TLS 1.2 and older, where it is sent in clear).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TlsCert {
+    /// Subject distinguished name ("CN=example.com, O=Example").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Issuer distinguished name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Start of validity, as written in the certificate (UTCTime/GeneralizedTime, ISO-8601).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
+    /// End of validity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
+    /// Serial number, lowercase hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+}
+
+/// `tls` record body: one per handshake (ClientHello and, when seen, the server's answer).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TlsBody {
+    /// Server name indication sent by the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    /// Negotiated version ("TLS 1.3", "TLS 1.2", ...), from the ServerHello.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The client's legacy hello version ("TLS 1.2", ..., "SSLv2" for an SSLv2 hello).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_version: Option<String>,
+    /// Versions offered in the supported_versions extension, in order (GREASE included).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub supported_versions: Vec<u16>,
+    /// Protocols offered by the client (ALPN), in order.
+    pub alpn: Vec<String>,
+    /// Protocol selected by the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn_selected: Option<String>,
+    /// Cipher suites offered by the client, in order (GREASE included).
+    pub cipher_suites: Vec<u16>,
+    /// Cipher suite chosen by the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher_suite: Option<u16>,
+    /// The client's extension types in wire order (GREASE included).
+    pub extensions: Vec<u16>,
+    /// The server's extension types in wire order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub server_extensions: Vec<u16>,
+    /// Supported groups (elliptic curves) offered by the client.
+    pub supported_groups: Vec<u16>,
+    /// EC point formats offered by the client.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ec_point_formats: Vec<u8>,
+    /// Signature algorithms offered by the client, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signature_algorithms: Vec<u16>,
+    /// Length of the client's session id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id_len: Option<u8>,
+    /// JA3 (MD5 of `ja3_string`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3: Option<String>,
+    /// JA3 input string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3_string: Option<String>,
+    /// JA3S (MD5 of `ja3s_string`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3s: Option<String>,
+    /// JA3S input string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3s_string: Option<String>,
+    /// JA4 fingerprint (FoxIO).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja4: Option<String>,
+    /// The client offered encrypted_client_hello (0xfe0d).
+    pub ech: bool,
+    /// The hello was an SSLv2-compatible ClientHello.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sslv2: bool,
+    /// The server's first certificate (TLS 1.2 and older).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<TlsCert>,
+}

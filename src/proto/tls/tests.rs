@@ -1,0 +1,367 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Unit tests with byte fixtures from zeek_tls13-ech.pcap (Chrome 118 to cloudflare-ech.com).
+
+use super::parser::{is_grease, parse_client_hello};
+use super::*;
+use crate::proto::Emitted;
+
+/// TLS record carrying Chrome's ClientHello (frame 7 of zeek_tls13-ech.pcap).
+const CH_HEX: &str = "1603010200010001fc0303d820986a1fb4dc3a70fac91f1359ff5e320c6a5e07397ab36f8c513be4585f5d207c77f968ecbeda040598f47af5265fb5f0f5ef3279f08b43d03c31a57ce0c63000202a2a130113021303c02bc02fc02cc030cca9cca8c013c014009c009d002f003501000193dada0000ff010001000010000e000c02683208687474702f312e31000d00120010040308040401050308050501080606010033002b00291a1a000100001d0020231cb3a7bde0d15d97dfdfc4d315b112899e9480d1dc7a0e739c4058bbe7276d002d0002010144690005000302683200230000002b0007068a8a03040303000a000a00081a1a001d00170018fe0d00ba0000010001d10020cce5c83299bb8dffdb74bafd0a1d524b82973e224c12999beed169ee7a9ad67d00900b7b2dc3b17adb2eabc1f7fabb61bdd5db777336a9da3679c5373ff69f0087b9453bd3ec42b6d17b1b7d024cd7c4b627d1b0cd3ae9fbe5422f132187789d6c7f89f29201ff0e64853d3988adb723fff552447ebd087a55422abe568a8dfe4596a5820f134ec9f192620e4b36776431e14e35a6c9ddbe912359b1bde0d74a062e634eb5ced3063bed83f0b562f26278030017000000050005010000000000120000000b00020100000000170015000012636c6f7564666c6172652d6563682e636f6d001b00030200029a9a0001000015000700000000000000";
+/// TLS record carrying the ServerHello (TLS 1.3) of the same flow.
+const SH_HEX: &str = "160303007a020000760303cd86afb4bb270220f3b7c330c6fc84b3ada6a00d98b285a5022de6f5ced70efc207c77f968ecbeda040598f47af5265fb5f0f5ef3279f08b43d03c31a57ce0c630130100002e002b0002030400330024001d00200ff6e1452d32666a0036d0071dbfceaddc648e2d5aa6fd1c530c3f15f823271f";
+
+const JA3: &str = "2fcbf8655473005933c5869b2b5d8044";
+const JA3_STRING: &str = "771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,65281-16-13-51-45-17513-35-43-10-65037-23-5-18-11-0-27-21,29-23-24,0";
+const JA4: &str = "t13d1517h2_8daaf6152771_b1ff8ab2d16f";
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+struct Run {
+    out: Vec<Emitted>,
+    anomalies: Vec<&'static str>,
+}
+
+impl Run {
+    fn new() -> Self {
+        Run {
+            out: Vec::new(),
+            anomalies: Vec::new(),
+        }
+    }
+    fn feed(&mut self, p: &mut dyn AppParser, dir: Direction, data: &[u8]) {
+        let mut ctx = ParseCtx {
+            ts_ns: 1,
+            transport: Transport::Tcp,
+            out: &mut self.out,
+            anomalies: &mut self.anomalies,
+        };
+        p.on_data(dir, data, &mut ctx);
+    }
+    fn close(&mut self, p: &mut dyn AppParser) {
+        let mut ctx = ParseCtx {
+            ts_ns: 2,
+            transport: Transport::Tcp,
+            out: &mut self.out,
+            anomalies: &mut self.anomalies,
+        };
+        p.on_close(&mut ctx);
+    }
+    fn bodies(&self) -> Vec<TlsBody> {
+        self.out
+            .iter()
+            .map(|e| match &e.body {
+                Body::Tls(b) => b.clone(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+}
+
+fn whole() -> TlsBody {
+    let mut p = new_parser(Transport::Tcp);
+    let mut r = Run::new();
+    r.feed(p.as_mut(), Direction::ToServer, &unhex(CH_HEX));
+    r.feed(p.as_mut(), Direction::ToClient, &unhex(SH_HEX));
+    r.close(p.as_mut());
+    let b = r.bodies();
+    assert_eq!(b.len(), 1);
+    b.into_iter().next().unwrap()
+}
+
+#[test]
+fn client_hello_fields_and_fingerprints() {
+    let rec = unhex(CH_HEX);
+    let ch = parse_client_hello(&rec[9..]).unwrap();
+    assert_eq!(ch.sni.as_deref(), Some("cloudflare-ech.com"));
+    assert_eq!(ch.alpn, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+    assert_eq!(ch.supported_versions, vec![0x8a8a, 0x0304, 0x0303]);
+    assert_eq!(ch.session_id_len, 32);
+    assert!(ch.ech());
+    assert_eq!(
+        fingerprint::ja3(&ch),
+        (JA3_STRING.to_string(), JA3.to_string())
+    );
+    assert_eq!(fingerprint::ja4(&ch, false), JA4);
+}
+
+#[test]
+fn record_with_server_hello() {
+    let b = whole();
+    assert_eq!(b.sni.as_deref(), Some("cloudflare-ech.com"));
+    assert_eq!(b.version.as_deref(), Some("TLS 1.3"));
+    assert_eq!(b.client_version.as_deref(), Some("TLS 1.2"));
+    assert_eq!(b.alpn, vec!["h2", "http/1.1"]);
+    assert_eq!(b.cipher_suite, Some(0x1301));
+    assert_eq!(b.ja3.as_deref(), Some(JA3));
+    assert_eq!(b.ja3s.as_deref(), Some("f4febc55ea12b31ae17cfb7e614afda8"));
+    assert_eq!(b.ja3s_string.as_deref(), Some("771,4865,43-51"));
+    assert_eq!(b.ja4.as_deref(), Some(JA4));
+    assert!(b.ech);
+    let j = serde_json::to_value(&b).unwrap();
+    assert_eq!(j["sni"], "cloudflare-ech.com");
+    assert_eq!(j["ja4"], JA4);
+}
+
+#[test]
+fn one_byte_at_a_time() {
+    let (ch, sh) = (unhex(CH_HEX), unhex(SH_HEX));
+    let mut p = new_parser(Transport::Tcp);
+    let mut r = Run::new();
+    for b in &ch {
+        r.feed(p.as_mut(), Direction::ToServer, std::slice::from_ref(b));
+    }
+    for b in &sh {
+        r.feed(p.as_mut(), Direction::ToClient, std::slice::from_ref(b));
+    }
+    r.close(p.as_mut());
+    assert_eq!(r.bodies(), vec![whole()]);
+}
+
+#[test]
+fn every_split_point() {
+    let ch = unhex(CH_HEX);
+    let expected = whole().ja3;
+    for cut in 0..=ch.len() {
+        let mut p = new_parser(Transport::Tcp);
+        let mut r = Run::new();
+        r.feed(p.as_mut(), Direction::ToServer, &ch[..cut]);
+        r.feed(p.as_mut(), Direction::ToServer, &ch[cut..]);
+        r.close(p.as_mut());
+        let b = r.bodies();
+        assert_eq!(b.len(), 1, "cut {cut}");
+        assert_eq!(b[0].ja3, expected, "cut {cut}");
+        assert!(r.anomalies.is_empty());
+    }
+}
+
+/// The handshake message re-cut into TLS records of `size` bytes each.
+fn refragment(rec: &[u8], size: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in rec[5..].chunks(size) {
+        out.extend_from_slice(&[22, 3, 1]);
+        out.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
+        out.extend_from_slice(chunk);
+    }
+    out
+}
+
+#[test]
+fn hello_over_many_records() {
+    let ch = unhex(CH_HEX);
+    for size in [1, 2, 3, 4, 5, 7, 100, 511] {
+        let mut p = new_parser(Transport::Tcp);
+        let mut r = Run::new();
+        r.feed(p.as_mut(), Direction::ToServer, &refragment(&ch, size));
+        r.close(p.as_mut());
+        let b = r.bodies();
+        assert_eq!(b.len(), 1, "size {size}");
+        assert_eq!(b[0].ja4.as_deref(), Some(JA4));
+    }
+}
+
+#[test]
+fn two_messages_in_one_record() {
+    // ServerHello followed by a (fake, empty) ServerHelloDone in the same TLS 1.2 record.
+    let mut body = Vec::new();
+    let mut hello = vec![3, 3];
+    hello.extend_from_slice(&[0u8; 32]);
+    hello.extend_from_slice(&[0, 0xc0, 0x2f, 0, 0, 0]);
+    body.extend_from_slice(&[2, 0, 0, hello.len() as u8]);
+    body.extend_from_slice(&hello);
+    body.extend_from_slice(&[14, 0, 0, 0]);
+    let mut rec = vec![22, 3, 3];
+    rec.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&body);
+    let mut p = new_parser(Transport::Tcp);
+    let mut r = Run::new();
+    r.feed(p.as_mut(), Direction::ToServer, &unhex(CH_HEX));
+    r.feed(p.as_mut(), Direction::ToClient, &rec);
+    let b = r.bodies();
+    assert_eq!(b.len(), 1, "emitted at ServerHelloDone");
+    assert_eq!(b[0].version.as_deref(), Some("TLS 1.2"));
+    assert_eq!(b[0].cipher_suite, Some(0xc02f));
+    assert_eq!(b[0].ja3s_string.as_deref(), Some("771,49199,"));
+    r.close(p.as_mut());
+    assert_eq!(r.bodies().len(), 1);
+}
+
+#[test]
+fn client_only_emitted_at_close() {
+    let mut p = new_parser(Transport::Tcp);
+    let mut r = Run::new();
+    r.feed(p.as_mut(), Direction::ToServer, &unhex(CH_HEX));
+    assert!(r.out.is_empty());
+    r.close(p.as_mut());
+    let b = r.bodies();
+    assert_eq!(b.len(), 1);
+    assert!(b[0].ja3s.is_none() && b[0].version.is_none());
+}
+
+#[test]
+fn grease_values() {
+    let all: Vec<u16> = (0..=0xffffu16).filter(|v| is_grease(*v)).collect();
+    let want: Vec<u16> = (0..16u16)
+        .map(|i| (i << 12) | 0x0a00 | (i << 4) | 0x0a)
+        .collect();
+    assert_eq!(all, want);
+    assert!(is_grease(0x0a0a) && is_grease(0xfafa) && !is_grease(0x0a1a));
+}
+
+#[test]
+fn grease_excluded_from_fingerprints() {
+    let rec = unhex(CH_HEX);
+    let mut ch = parse_client_hello(&rec[9..]).unwrap();
+    let base = (fingerprint::ja3(&ch), fingerprint::ja4(&ch, false));
+    ch.ciphers.insert(3, 0x5a5a);
+    ch.extensions.push(0xeaea);
+    ch.groups.insert(0, 0x3a3a);
+    ch.supported_versions.push(0xfafa);
+    assert_eq!((fingerprint::ja3(&ch), fingerprint::ja4(&ch, false)), base);
+}
+
+#[test]
+fn sslv2_hello() {
+    // SSLv2 header (len 0x1c... computed), ClientHello, version 3.1, 2 cipher specs, challenge 16.
+    let mut msg = vec![1, 3, 1, 0, 6, 0, 0, 0, 16];
+    msg.extend_from_slice(&[0, 0, 0x2f, 0x01, 0x00, 0x80]);
+    msg.extend_from_slice(&[0xaa; 16]);
+    let mut data = vec![0x80, msg.len() as u8];
+    data.extend_from_slice(&msg);
+    let mut p = new_parser(Transport::Tcp);
+    let mut r = Run::new();
+    r.feed(p.as_mut(), Direction::ToServer, &data);
+    r.close(p.as_mut());
+    let b = r.bodies();
+    assert_eq!(b.len(), 1);
+    assert!(b[0].sslv2);
+    assert_eq!(b[0].client_version.as_deref(), Some("SSLv2"));
+    assert_eq!(b[0].cipher_suites, vec![0x002f]);
+}
+
+#[test]
+fn garbage_and_gap_stop_parsing() {
+    let mut p = new_parser(Transport::Tcp);
+    let mut r = Run::new();
+    r.feed(p.as_mut(), Direction::ToServer, b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(r.anomalies, vec!["tls.bad_record"]);
+    r.feed(p.as_mut(), Direction::ToServer, &unhex(CH_HEX));
+    r.close(p.as_mut());
+    assert!(r.out.is_empty());
+
+    let mut p = new_parser(Transport::Tcp);
+    let mut r = Run::new();
+    let ch = unhex(CH_HEX);
+    r.feed(p.as_mut(), Direction::ToServer, &ch[..100]);
+    let mut ctx = ParseCtx {
+        ts_ns: 1,
+        transport: Transport::Tcp,
+        out: &mut r.out,
+        anomalies: &mut r.anomalies,
+    };
+    p.on_gap(Direction::ToServer, 10, &mut ctx);
+    r.feed(p.as_mut(), Direction::ToServer, &ch[110..]);
+    r.close(p.as_mut());
+    assert!(r.out.is_empty());
+}
+
+#[test]
+fn oversized_handshake_is_cut() {
+    let mut data = Vec::new();
+    let len = state::MAX_HANDSHAKE + 10;
+    let mut hs = vec![11u8, (len >> 16) as u8, (len >> 8) as u8, len as u8];
+    hs.extend(std::iter::repeat_n(0u8, len));
+    hs.extend_from_slice(&[14, 0, 0, 0]);
+    for c in hs.chunks(16384) {
+        data.extend_from_slice(&[22, 3, 3]);
+        data.extend_from_slice(&(c.len() as u16).to_be_bytes());
+        data.extend_from_slice(c);
+    }
+    let mut p = new_parser(Transport::Tcp);
+    let mut r = Run::new();
+    r.feed(p.as_mut(), Direction::ToClient, &data);
+    assert!(r.anomalies.contains(&"tls.handshake_too_long"));
+}
+
+#[test]
+fn mutated_fixtures_do_not_panic() {
+    let ch = unhex(CH_HEX);
+    let sh = unhex(SH_HEX);
+    for i in 0..ch.len() {
+        for v in [0x00u8, 0xff, 0x80] {
+            let mut m = ch.clone();
+            m[i] = v;
+            let mut p = new_parser(Transport::Tcp);
+            let mut r = Run::new();
+            for c in m.chunks(1 + i % 13) {
+                r.feed(p.as_mut(), Direction::ToServer, c);
+            }
+            r.feed(p.as_mut(), Direction::ToClient, &sh);
+            r.close(p.as_mut());
+            assert!(r.out.len() <= 2);
+        }
+    }
+}
+
+/// A handshake record holding a TLS 1.3 ServerHello (or HelloRetryRequest) choosing 0x1301.
+fn server_hello_13(retry: bool) -> Vec<u8> {
+    let mut hello = vec![3, 3];
+    if retry {
+        hello.extend_from_slice(&unhex(
+            "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c",
+        ));
+    } else {
+        hello.extend_from_slice(&[7u8; 32]);
+    }
+    hello.extend_from_slice(&[0, 0x13, 0x01, 0, 0, 6, 0, 43, 0, 2, 3, 4]);
+    let mut rec = vec![
+        22,
+        3,
+        3,
+        0,
+        hello.len() as u8 + 4,
+        2,
+        0,
+        0,
+        hello.len() as u8,
+    ];
+    rec.extend_from_slice(&hello);
+    rec
+}
+
+#[test]
+fn hello_retry_request_with_dummy_ccs() {
+    let ch = unhex(CH_HEX);
+    let ccs = [20u8, 3, 3, 0, 1, 1];
+    let mut p = new_parser(Transport::Tcp);
+    let mut r = Run::new();
+    r.feed(p.as_mut(), Direction::ToServer, &ch);
+    let mut s = server_hello_13(true);
+    s.extend_from_slice(&ccs);
+    r.feed(p.as_mut(), Direction::ToClient, &s);
+    assert!(r.out.is_empty(), "no record at a HelloRetryRequest");
+    let mut c = ccs.to_vec();
+    c.extend_from_slice(&ch);
+    r.feed(p.as_mut(), Direction::ToServer, &c);
+    r.feed(p.as_mut(), Direction::ToClient, &server_hello_13(false));
+    let b = r.bodies();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].version.as_deref(), Some("TLS 1.3"));
+    assert_eq!(b[0].ja3.as_deref(), Some(JA3));
+    r.close(p.as_mut());
+    assert_eq!(r.bodies().len(), 1);
+}
+
+#[test]
+fn version_names() {
+    use super::parser::version_name;
+    assert_eq!(version_name(0x0304), "TLS 1.3");
+    assert_eq!(version_name(0x0300), "SSL 3.0");
+    assert_eq!(version_name(0x7f17), "TLS 1.3 draft 23");
+    assert_eq!(version_name(0xfb1a), "TLS 1.3 (Facebook draft 26)");
+    assert_eq!(version_name(0x1234), "0x1234");
+}
