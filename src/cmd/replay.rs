@@ -19,6 +19,9 @@ pub struct ReplayArgs {
     /// Do not print the summary.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Write what was learnt passively (accounts per host, KDCs, host names) as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub learned_out: Option<std::path::PathBuf>,
     /// pcap / pcapng files, optionally gzip-compressed; "-" reads standard input.
     #[arg(value_name = "PCAP", required = true)]
     pub pcaps: Vec<String>,
@@ -54,6 +57,10 @@ pub fn run(args: &ReplayArgs) -> Result<Summary> {
     }
     if !args.quiet {
         eprint!("{}", super::summary::render(&summary));
+    }
+    if let Some(p) = &args.learned_out {
+        let json = serde_json::to_string_pretty(&summary.workers.learned)?;
+        std::fs::write(p, json).with_context(|| format!("cannot write {}", p.display()))?;
     }
     Ok(summary)
 }

@@ -60,6 +60,18 @@ pub fn render(s: &Summary) -> String {
         s.output.records,
         types.join("   ")
     );
+    let l = &w.learned;
+    if !l.is_empty() {
+        let accounts: usize = l.accounts_by_host.values().map(|s| s.len()).sum();
+        let _ = writeln!(
+            o,
+            "learned      {} accounts on {} hosts   {} KDCs   names for {} addresses",
+            accounts,
+            l.accounts_by_host.len(),
+            l.kdcs.len(),
+            l.names_by_ip.len()
+        );
+    }
     let mut anomalies = w.anomaly_counts();
     let d = &s.defrag;
     for (k, v) in [

@@ -80,6 +80,8 @@ pub struct WorkerStats {
     pub reasm: ReassemblyStats,
     pub reasm_memcap_hits: u64,
     pub records: u64,
+    /// Accounts, hosts, KDCs and names learnt from the records.
+    pub learned: crate::enrich::Learned,
     /// Anomalies reported by application parsers, by name.
     pub app_anomalies: BTreeMap<&'static str, u64>,
 }
@@ -98,6 +100,7 @@ impl WorkerStats {
         add_reasm(&mut self.reasm, &o.reasm);
         self.reasm_memcap_hits += o.reasm_memcap_hits;
         self.records += o.records;
+        self.learned.merge(o.learned.clone());
         for (k, v) in &o.app_anomalies {
             *self.app_anomalies.entry(k).or_insert(0) += v;
         }
@@ -455,6 +458,9 @@ impl Worker {
     pub fn flush(&mut self) {
         if self.out.is_empty() {
             return;
+        }
+        for r in &self.out {
+            self.stats.learned.observe(r);
         }
         self.stats.records += self.out.len() as u64;
         let batch = std::mem::replace(&mut self.out, Vec::with_capacity(RECORD_BATCH));

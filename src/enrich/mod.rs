@@ -1,0 +1,6 @@
+//! Enrichment: what the sensor learns from traffic and looks up. Today: passive learning of
+//! accounts, hosts and names (`passive`). Intel feeds and the statistics store come here.
+
+pub mod passive;
+
+pub use passive::{Learned, LearnedCaps};

@@ -1,0 +1,173 @@
+//! Passive learning: which accounts log on from which hosts (Kerberos client address ↔
+//! principal), which hosts are KDCs and for which realms, and the names hosts go by (Kerberos
+//! host principals, DNS answers). Each worker learns from the records it produces; the
+//! pipeline merges what the workers learnt. Every map is capped; entries past a cap are
+//! counted in `dropped`, never stored.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::record::{Body, Record};
+
+/// Caps on what is kept.
+#[derive(Clone, Copy, Debug)]
+pub struct LearnedCaps {
+    /// Most hosts (keys) per map.
+    pub max_hosts: usize,
+    /// Most values per host.
+    pub max_per_host: usize,
+}
+
+impl Default for LearnedCaps {
+    fn default() -> Self {
+        LearnedCaps {
+            max_hosts: 100_000,
+            max_per_host: 64,
+        }
+    }
+}
+
+/// A KDC seen answering Kerberos requests.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Kdc {
+    pub realms: BTreeSet<String>,
+    pub requests: u64,
+}
+
+/// What was learnt.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Learned {
+    /// Client address → accounts ("name@REALM") that requested tickets from it.
+    pub accounts_by_host: BTreeMap<IpAddr, BTreeSet<String>>,
+    /// KDC address → realms served.
+    pub kdcs: BTreeMap<IpAddr, Kdc>,
+    /// Address → host names it goes by (computer accounts "NAME$" in Kerberos, DNS answers).
+    pub names_by_ip: BTreeMap<IpAddr, BTreeSet<String>>,
+    /// Observations not kept because a cap was reached.
+    pub dropped: u64,
+    #[serde(skip)]
+    caps: LearnedCaps,
+}
+
+fn insert<K: Ord + Clone>(
+    map: &mut BTreeMap<K, BTreeSet<String>>,
+    caps: LearnedCaps,
+    key: &K,
+    value: String,
+) -> bool {
+    if !map.contains_key(key) && map.len() >= caps.max_hosts {
+        return false;
+    }
+    let set = map.entry(key.clone()).or_default();
+    if set.contains(&value) {
+        return true;
+    }
+    if set.len() >= caps.max_per_host {
+        return false;
+    }
+    set.insert(value);
+    true
+}
+
+impl Learned {
+    pub fn new(caps: LearnedCaps) -> Learned {
+        Learned {
+            caps,
+            ..Learned::default()
+        }
+    }
+
+    /// Learns from one record.
+    pub fn observe(&mut self, r: &Record) {
+        let Some(f) = &r.flow else { return };
+        match &r.body {
+            Body::Kerberos(k) => {
+                let realm = k.crealm.as_deref().or(k.realm.as_deref());
+                if let (Some(name), Some(realm)) = (k.cname.as_deref(), realm) {
+                    if k.success != Some(false) {
+                        let account = format!("{name}@{}", realm.to_uppercase());
+                        if !insert(&mut self.accounts_by_host, self.caps, &f.src_ip, account) {
+                            self.dropped += 1;
+                        }
+                        // A computer account names the host it logs on from.
+                        if let Some(host) = name.strip_suffix('$') {
+                            let host = format!("{}.{}", host.to_lowercase(), realm.to_lowercase());
+                            if !insert(&mut self.names_by_ip, self.caps, &f.src_ip, host) {
+                                self.dropped += 1;
+                            }
+                        }
+                    }
+                }
+                if k.reply_msg_type.is_some() || k.msg_type == "KRB_ERROR" {
+                    if !self.kdcs.contains_key(&f.dest_ip) && self.kdcs.len() >= self.caps.max_hosts
+                    {
+                        self.dropped += 1;
+                        return;
+                    }
+                    let kdc = self.kdcs.entry(f.dest_ip).or_default();
+                    kdc.requests += 1;
+                    if let Some(realm) = k.realm.as_deref() {
+                        if kdc.realms.len() < self.caps.max_per_host {
+                            kdc.realms.insert(realm.to_uppercase());
+                        }
+                    }
+                }
+            }
+            _ => self.observe_dns(r),
+        }
+    }
+
+    fn observe_dns(&mut self, _r: &Record) {}
+
+    /// Adds what another worker learnt.
+    pub fn merge(&mut self, o: Learned) {
+        self.dropped += o.dropped;
+        for (ip, set) in o.accounts_by_host {
+            for v in set {
+                if !insert(&mut self.accounts_by_host, self.caps, &ip, v) {
+                    self.dropped += 1;
+                }
+            }
+        }
+        for (ip, set) in o.names_by_ip {
+            for v in set {
+                if !insert(&mut self.names_by_ip, self.caps, &ip, v) {
+                    self.dropped += 1;
+                }
+            }
+        }
+        for (ip, k) in o.kdcs {
+            let e = self.kdcs.entry(ip).or_default();
+            e.requests += k.requests;
+            e.realms.extend(k.realms);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.accounts_by_host.is_empty() && self.kdcs.is_empty() && self.names_by_ip.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_are_counted_not_exceeded() {
+        let caps = LearnedCaps {
+            max_hosts: 2,
+            max_per_host: 2,
+        };
+        let mut m: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
+        assert!(insert(&mut m, caps, &1, "a".into()));
+        assert!(insert(&mut m, caps, &1, "b".into()));
+        assert!(insert(&mut m, caps, &1, "b".into()));
+        assert!(!insert(&mut m, caps, &1, "c".into()));
+        assert!(insert(&mut m, caps, &2, "a".into()));
+        assert!(!insert(&mut m, caps, &3, "a".into()));
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[&1].len(), 2);
+    }
+}

@@ -1,0 +1,41 @@
+//! Passive learning from Kerberos: accounts per client host, KDCs and their realms, host names
+//! from computer accounts.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use std::net::IpAddr;
+
+use common::{public_pcaps, replay_files};
+use tapir::config::Config;
+
+#[test]
+fn kerberos_teaches_accounts_kdcs_and_host_names() {
+    let Some(root) = public_pcaps() else { return };
+    let files = [
+        root.join("krb/ndpi_kerberos.pcap"),
+        root.join("krb/zeek_krb-kinit.pcap"),
+    ];
+    let (summary, _) = replay_files(&files, &Config::default(), 2);
+    let l = &summary.workers.learned;
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let accounts = l
+        .accounts_by_host
+        .get(&ip("172.16.8.201"))
+        .expect("client learnt");
+    assert!(
+        accounts.contains("theresa.johnson@HAPPYCRAFT"),
+        "{accounts:?}"
+    );
+    let kdc = l.kdcs.get(&ip("172.16.8.8")).expect("KDC learnt");
+    assert!(kdc.realms.contains("HAPPYCRAFT.ORG"));
+    assert!(l.names_by_ip[&ip("172.16.8.201")].contains("johnson-pc.happycraft.org"));
+    // An MIT kinit test host with many principals.
+    let vlad = &l.accounts_by_host[&ip("192.168.1.31")];
+    assert!(
+        vlad.contains("valid_client_principal@VLADG.NET"),
+        "{vlad:?}"
+    );
+    assert!(l.kdcs[&ip("192.168.1.32")].requests > 10);
+    assert_eq!(l.dropped, 0);
+}
