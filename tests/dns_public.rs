@@ -12,6 +12,9 @@ use tapir::config::Config;
 use tapir::proto::dns::record::type_name;
 use tapir::proto::{dns, Direction, ParseCtx, Transport};
 
+/// Whether record `r` reports the message `e`.
+type Matcher = fn(&Value, &Value) -> bool;
+
 fn answers_match(e: &Value, k: &Value) -> bool {
     let exp = e["answers"].as_array().unwrap();
     let got = k["answers"].as_array().unwrap();
@@ -80,7 +83,7 @@ fn every_dns_message_is_reported() {
                 continue;
             }
             let is_resp = e["qr"] == 1;
-            let (used, f): (&mut Vec<bool>, fn(&Value, &Value) -> bool) = if is_resp {
+            let (used, f): (&mut Vec<bool>, Matcher) = if is_resp {
                 (&mut used_r, response_matches)
             } else {
                 (&mut used_q, query_matches)

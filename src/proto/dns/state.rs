@@ -339,17 +339,18 @@ mod tests {
 
     #[test]
     fn hostile_messages_do_not_panic() {
-        let mut chunks = Vec::new();
-        // pointer loop, forward pointer, too-long label type, truncated RR, empty
-        chunks.push((1, ToClient, hex("000181800001000000000000c00c00010001")));
-        chunks.push((1, ToClient, hex("000181800001000000000000c00e0000016100")));
-        chunks.push((1, ToClient, hex("0001818000010000000000004061")));
-        chunks.push((
-            1,
-            ToClient,
-            hex("00018180000100010000000001610000010001c00c000100010000003c000401"),
-        ));
-        chunks.push((1, ToClient, Vec::new()));
+        // pointer loop, forward pointer, bad label type, truncated RR, empty
+        let chunks = vec![
+            (1, ToClient, hex("000181800001000000000000c00c00010001")),
+            (1, ToClient, hex("000181800001000000000000c00e0000016100")),
+            (1, ToClient, hex("0001818000010000000000004061")),
+            (
+                1,
+                ToClient,
+                hex("00018180000100010000000001610000010001c00c000100010000003c000401"),
+            ),
+            (1, ToClient, Vec::new()),
+        ];
         let (out, an) = run(Transport::Udp, &chunks, true);
         assert_eq!(out.len(), 1);
         assert!(out[0].answers.is_empty());
