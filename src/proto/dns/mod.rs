@@ -1,20 +1,27 @@
-//! PLACEHOLDER: dns parser (to be replaced).
+//! DNS over UDP and TCP (and mDNS): one `dns` record per transaction.
+//!
+//! - [`parser`]: our own zero-copy parser of one message. It borrows the message bytes
+//!   (names are validated handles into them, record data are slices), so a message costs
+//!   no copy until a record is built. We do not use `dns-parser` (unmaintained) nor
+//!   `simple-dns`: owning the parser lets us keep unknown types, classes, opcodes and rcodes
+//!   as numbers, report partial messages (the RRs before a truncated one), and bound name
+//!   decompression our way (backward pointers only, a hop limit, labels ≤ 63 and names ≤ 255).
+//! - [`state`]: per-flow TCP framing (2-byte length prefix; several messages per segment,
+//!   a message split over segments, at most 64 KiB + 2 buffered per direction) and pairing of
+//!   queries with responses by id and question; queries left unanswered are reported after
+//!   30 s of capture time or at the end of the flow.
+//! - [`record`]: the `dns` record body and the text forms of types, codes and record data.
+//!   Answers carry the resolved addresses (A/AAAA data), for passive name learning later.
 
-use serde::Serialize;
+pub mod parser;
+pub mod record;
+pub mod state;
 
-use crate::proto::{AppParser, Direction, ParseCtx, Transport};
+pub use record::{DnsAnswer, DnsBody, DnsEdns};
 
-/// `dns` record body.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct DnsBody {}
+use crate::proto::{AppParser, Transport};
 
-#[derive(Debug, Default)]
-struct Placeholder;
-
-impl AppParser for Placeholder {
-    fn on_data(&mut self, _dir: Direction, _data: &[u8], _ctx: &mut ParseCtx<'_>) {}
-}
-
-pub fn new_parser(_transport: Transport) -> Box<dyn AppParser> {
-    Box::new(Placeholder)
+/// A DNS parser for one flow over `transport`.
+pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
+    Box::new(state::DnsState::new(transport))
 }
