@@ -410,10 +410,23 @@ impl Worker {
                                 parser.on_data(direction(dir), payload, &mut ctx);
                             }
                         }
-                        Some((p, Confidence::Low)) => {
-                            st.guess.get_or_insert(p);
+                        found => {
+                            if let Some((p, _)) = found {
+                                st.guess.get_or_insert(p);
+                            }
+                            // On the protocol's own port, a message the probe finds odd still
+                            // goes to the parser, which reports what is wrong with it.
+                            let by_port = proto::by_port(Transport::Udp, key.lo_port, key.hi_port);
+                            if matches!(
+                                by_port,
+                                AppProto::Dns | AppProto::Kerberos | AppProto::Ldap
+                            ) {
+                                st.found(by_port, Transport::Udp);
+                                if let Some(parser) = st.parser.as_mut() {
+                                    parser.on_data(direction(dir), payload, &mut ctx);
+                                }
+                            }
                         }
-                        None => {}
                     }
                     if st.parser.is_none() && flow.pkts[0] + flow.pkts[1] >= 4 {
                         *st.done = true;
