@@ -119,7 +119,29 @@ impl Learned {
         }
     }
 
-    fn observe_dns(&mut self, _r: &Record) {}
+    /// DNS answers: A/AAAA name → address, PTR address → name.
+    fn observe_dns(&mut self, r: &Record) {
+        let Body::Dns(d) = &r.body else { return };
+        for a in &d.answers {
+            let (ip, name) = match a.rtype.as_str() {
+                "A" | "AAAA" => match (a.data.parse::<IpAddr>(), d.query.as_deref()) {
+                    (Ok(ip), Some(q)) => (ip, q.trim_end_matches('.').to_lowercase()),
+                    _ => continue,
+                },
+                "PTR" => match ptr_ip(&a.name) {
+                    Some(ip) => (ip, a.data.trim_end_matches('.').to_lowercase()),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            if name.is_empty() {
+                continue;
+            }
+            if !insert(&mut self.names_by_ip, self.caps, &ip, name) {
+                self.dropped += 1;
+            }
+        }
+    }
 
     /// Adds what another worker learnt.
     pub fn merge(&mut self, o: Learned) {
@@ -150,9 +172,44 @@ impl Learned {
     }
 }
 
+/// The address of a reverse-lookup name (`4.3.2.1.in-addr.arpa`, nibbles `.ip6.arpa`).
+fn ptr_ip(name: &str) -> Option<IpAddr> {
+    let n = name.trim_end_matches('.').to_ascii_lowercase();
+    if let Some(v4) = n.strip_suffix(".in-addr.arpa") {
+        let mut parts: Vec<&str> = v4.split('.').collect();
+        if parts.len() != 4 {
+            return None;
+        }
+        parts.reverse();
+        return parts.join(".").parse().ok();
+    }
+    let v6 = n.strip_suffix(".ip6.arpa")?;
+    let nibbles: Vec<&str> = v6.split('.').collect();
+    if nibbles.len() != 32 || nibbles.iter().any(|x| x.len() != 1) {
+        return None;
+    }
+    let hex: String = nibbles.iter().rev().copied().collect();
+    let mut groups = Vec::with_capacity(8);
+    for i in 0..8 {
+        groups.push(hex.get(i * 4..i * 4 + 4)?.to_string());
+    }
+    groups.join(":").parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reverse_names() {
+        assert_eq!(ptr_ip("4.3.2.1.in-addr.arpa."), "1.2.3.4".parse().ok());
+        assert_eq!(
+            ptr_ip("b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.ip6.arpa"),
+            "4321:0:1:2:3:4:567:89ab".parse().ok()
+        );
+        assert_eq!(ptr_ip("example.com"), None);
+        assert_eq!(ptr_ip("1.2.in-addr.arpa"), None);
+    }
 
     #[test]
     fn caps_are_counted_not_exceeded() {
