@@ -249,7 +249,11 @@ fn pe32_summary() {
     assert_eq!(s.sections[0].raw_size, 0x200);
     assert_eq!(s.sections[0].characteristics, "0x60000020");
     assert_eq!(s.sections[1].name, ".idata");
-    assert!(s.sections[0].entropy.unwrap() > 5.0);
+    // Entropy, imphash and sections checked against python pefile on the same bytes
+    // (.text 7.96572485347337, .idata 1.111639615257117, imphash 8be504c0...).
+    assert_eq!(s.sections[0].entropy, Some(7.966));
+    assert_eq!(s.sections[1].entropy, Some(1.112));
+    assert_eq!(imphash_expected(), "8be504c0d5f45ee06361df4d9b777a55");
     assert_eq!(s.imports, Some(3));
     assert_eq!(s.imphash.as_deref(), Some(imphash_expected().as_str()));
     assert!(!s.signed && !s.malformed && !s.partial);
