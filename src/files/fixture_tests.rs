@@ -295,6 +295,8 @@ fn authenticode_signer_org() {
     b.truncate(0x610);
     let s = pe::summarize(&b, false).unwrap();
     assert!(!s.signed);
+    assert!(s.signature_declared);
+    assert_eq!(s.signer_org, None);
 }
 
 #[test]

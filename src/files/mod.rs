@@ -23,6 +23,7 @@ pub struct FileMeta {
     pub source: &'static str,
     /// HTTP: the full URL and the referrer; email: None.
     pub url: Option<String>,
+    /// HTTP: the Referer header.
     pub referrer: Option<String>,
     /// Email: the sender address.
     pub sender: Option<String>,
@@ -105,6 +106,7 @@ enum PeBuf {
 }
 
 impl FileTracker {
+    /// A tracker for one file described by `meta`.
     pub fn new(meta: FileMeta) -> FileTracker {
         FileTracker {
             meta,
@@ -161,6 +163,7 @@ impl FileTracker {
         }
     }
 
+    /// Bytes seen so far.
     pub fn size(&self) -> u64 {
         self.size
     }

@@ -74,6 +74,9 @@ pub struct PeSummary {
     pub imphash: Option<String>,
     /// The security directory is set and the certificate table is in the bytes.
     pub signed: bool,
+    /// The security directory is set (the table may lie past the bytes read, e.g. header-only).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub signature_declared: bool,
     /// Signer organisation (O=), "unknown" when the signature could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signer_org: Option<String>,
@@ -122,6 +125,7 @@ pub fn summarize(bytes: &[u8], whole: bool) -> Option<PeSummary> {
         imports(bytes, &mut s);
     }
     if let Some((off, len)) = h.security {
+        s.signature_declared = true;
         let start = off as usize;
         if let Some(table) = start
             .checked_add(len as usize)
