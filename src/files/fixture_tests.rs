@@ -563,3 +563,40 @@ fn extraction() {
     assert!(!off.enabled());
     assert!(off.start(None).is_none());
 }
+
+/// Poor man's fuzzing (cargo-fuzz is not installed here): mutated PE fixtures through the
+/// tracker and the summary, whole and cut.
+#[test]
+fn mutated_pes_do_not_panic() {
+    let bases = [
+        build_pe(false, false, Some(&pkcs7("Org"))),
+        build_pe(true, true, None),
+    ];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..1500 {
+        let mut b = bases[i % 2].clone();
+        for _ in 0..(next() % 8 + 1) {
+            let pos = (next() % b.len() as u64) as usize;
+            b[pos] = match next() % 3 {
+                0 => 0xff,
+                1 => 0,
+                _ => next() as u8,
+            };
+        }
+        let cut = if i % 5 == 0 {
+            (next() % b.len() as u64) as usize
+        } else {
+            b.len()
+        };
+        let b = &b[..cut];
+        let _ = pe::summarize(b, true);
+        let body = track(&[b], i % 3 != 0);
+        assert_eq!(magic::is_pe(&body.format), b.starts_with(b"MZ"));
+    }
+}
