@@ -600,3 +600,26 @@ fn mutated_pes_do_not_panic() {
         assert_eq!(magic::is_pe(&body.format), b.starts_with(b"MZ"));
     }
 }
+
+#[test]
+fn bogus_import_descriptors_are_not_handed_to_goblin() {
+    // 5000 non-zero descriptors whose lookup tables point at the same long run of thunks.
+    let mut b = build_pe(false, false, None);
+    let sec1 = 0x84 + 20 + 224 + 40;
+    b.resize(0x400 + 0x20000, 0);
+    put32(&mut b, sec1 + 8, 0x20000); // .idata virtual size
+    put32(&mut b, sec1 + 16, 0x20000); // raw size
+    for i in 0..5000 {
+        let d = 0x400 + i * 20;
+        put32(&mut b, d, 0x2000 + 0x19000);
+        put32(&mut b, d + 12, 0x2140);
+        put32(&mut b, d + 16, 0x2000 + 0x19000);
+    }
+    for i in 0..100 {
+        put32(&mut b, 0x400 + 0x19000 + i * 4, 0x2100);
+    }
+    let s = pe::summarize(&b, true).unwrap();
+    assert!(s.malformed);
+    assert!(s.imports.is_none());
+    assert_eq!(s.sections.len(), 2);
+}

@@ -27,7 +27,7 @@ pub const PE_MAX_BYTES: usize = 8 << 20;
 pub const MAX_SECTIONS: usize = 96;
 
 /// Largest number of imports read into the imphash.
-const MAX_IMPORTS: usize = 65_536;
+const MAX_IMPORTS: usize = 16_384;
 
 /// PE header summary (`file.pe`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -119,10 +119,14 @@ pub fn pe_summary(bytes: &[u8]) -> Option<serde_json::Value> {
 /// [`PE_MAX_BYTES`], the import table is parsed too). `None` when not a PE.
 pub fn summarize(bytes: &[u8], whole: bool) -> Option<PeSummary> {
     let h = read_headers(bytes)?;
-    let mut s = h.summary;
+    let mut s = h.summary.clone();
     s.partial = !whole;
     if whole && !s.malformed && bytes.len() <= PE_MAX_BYTES {
-        imports(bytes, &mut s);
+        if import_table_bounded(bytes, &h) {
+            imports(bytes, &mut s);
+        } else {
+            s.malformed = true;
+        }
     }
     if let Some((off, len)) = h.security {
         s.signature_declared = true;
@@ -164,6 +168,12 @@ struct Headers {
     summary: PeSummary,
     /// Security directory: (file offset, size), when non-zero.
     security: Option<(u32, u32)>,
+    /// Import directory RVA, when non-zero.
+    import_rva: Option<u32>,
+    /// 8-byte thunks (PE32+).
+    pe64: bool,
+    /// (virtual address, virtual size, raw pointer, raw size) of the sections read.
+    map: Vec<(u32, u32, u32, u32)>,
 }
 
 fn u16_at(b: &[u8], off: usize) -> Option<u16> {
@@ -211,6 +221,9 @@ fn read_headers(b: &[u8]) -> Option<Headers> {
         return Some(Headers {
             summary: s,
             security: None,
+            import_rva: None,
+            pe64: false,
+            map: Vec::new(),
         });
     };
     s.machine_id = machine;
@@ -225,6 +238,9 @@ fn read_headers(b: &[u8]) -> Option<Headers> {
         return Some(Headers {
             summary: s,
             security: None,
+            import_rva: None,
+            pe64: false,
+            map: Vec::new(),
         });
     };
     s.num_sections = nsec;
@@ -242,9 +258,11 @@ fn read_headers(b: &[u8]) -> Option<Headers> {
 
     let opt = coff + 20;
     let mut security = None;
+    let mut import_rva = None;
+    let mut pe64 = false;
     match u16_at(b, opt) {
         Some(magic @ (0x10b | 0x20b)) => {
-            let pe64 = magic == 0x20b;
+            pe64 = magic == 0x20b;
             s.kind = Some(if pe64 { "pe32+" } else { "pe32" });
             s.entry_point = u32_at(b, opt + 16);
             s.image_base = if pe64 {
@@ -258,6 +276,9 @@ fn read_headers(b: &[u8]) -> Option<Headers> {
             }
             let (nrva_off, dirs) = if pe64 { (108, 112) } else { (92, 96) };
             let nrva = u32_at(b, opt + nrva_off).unwrap_or(0);
+            if nrva > 1 && usize::from(opt_size) >= dirs + 2 * 8 {
+                import_rva = u32_at(b, opt + dirs + 8).filter(|&r| r != 0);
+            }
             // Security directory: entry 4, when declared and within the optional header.
             if nrva > 4 && usize::from(opt_size) >= dirs + 5 * 8 {
                 if let (Some(off), Some(len)) =
@@ -274,6 +295,7 @@ fn read_headers(b: &[u8]) -> Option<Headers> {
     }
 
     let table = opt + usize::from(opt_size);
+    let mut map = Vec::new();
     if usize::from(nsec) > MAX_SECTIONS {
         s.malformed = true;
     }
@@ -294,6 +316,7 @@ fn read_headers(b: &[u8]) -> Option<Headers> {
         let have = b
             .get(ptr.min(b.len())..want_end.min(b.len()))
             .unwrap_or_default();
+        map.push((vaddr, vsize, ptr as u32, raw));
         s.sections.push(PeSection {
             name,
             virtual_size: vsize,
@@ -307,7 +330,70 @@ fn read_headers(b: &[u8]) -> Option<Headers> {
     Some(Headers {
         summary: s,
         security,
+        import_rva,
+        pe64,
+        map,
     })
+}
+
+/// File offset of an RVA through the section table (RVAs below the first section map 1:1).
+fn rva_to_offset(h: &Headers, rva: u32) -> Option<usize> {
+    let first = h.map.iter().map(|m| m.0).min().unwrap_or(0);
+    if rva < first {
+        return Some(rva as usize);
+    }
+    h.map.iter().find_map(|&(va, vsize, ptr, raw)| {
+        let delta = rva.checked_sub(va)?;
+        (delta < vsize.max(raw)).then(|| ptr as usize + delta as usize)
+    })
+}
+
+/// Largest number of import descriptors walked before giving up on the import table.
+const MAX_IMPORT_DESCRIPTORS: usize = 4096;
+
+/// Walks the import descriptors and their lookup tables ourselves, bounded, before goblin does:
+/// false when they exceed [`MAX_IMPORT_DESCRIPTORS`] or [`MAX_IMPORTS`] thunks in all, the
+/// pattern of bogus-descriptor samples that make goblin spin (m4b/goblin#523).
+fn import_table_bounded(b: &[u8], h: &Headers) -> bool {
+    let Some(dir) = h.import_rva.and_then(|r| rva_to_offset(h, r)) else {
+        return true;
+    };
+    let width = if h.pe64 { 8 } else { 4 };
+    let mut thunks = 0usize;
+    for i in 0..MAX_IMPORT_DESCRIPTORS {
+        let d = dir + i * 20;
+        let Some(desc) = b.get(d..d + 20) else {
+            return true;
+        };
+        if desc.iter().all(|&x| x == 0) {
+            return true;
+        }
+        let ilt = match u32_at(desc, 0) {
+            Some(0) | None => u32_at(desc, 16).unwrap_or(0),
+            Some(r) => r,
+        };
+        let Some(mut off) = rva_to_offset(h, ilt) else {
+            continue;
+        };
+        loop {
+            let v = if h.pe64 {
+                u64_at(b, off)
+            } else {
+                u32_at(b, off).map(u64::from)
+            };
+            match v {
+                Some(0) | None => break,
+                Some(_) => {
+                    thunks += 1;
+                    if thunks > MAX_IMPORTS {
+                        return false;
+                    }
+                    off += width;
+                }
+            }
+        }
+    }
+    false
 }
 
 /// Import count and imphash via goblin (bounded input, see the module doc).
