@@ -2,6 +2,13 @@
 //! SHA-256 as they arrive, their format told from the first bytes, a PE header summary for
 //! Windows executables, optional extraction to disk. One code path for every source protocol.
 
+pub mod extract;
+pub mod magic;
+pub mod pe;
+
+pub use extract::{ExtractConfig, ExtractError, ExtractSink, ExtractStats, Extractor};
+pub use pe::{pe_summary, PeSection, PeSummary, PE_MAX_BYTES};
+
 use md5::Md5;
 use serde::Serialize;
 use sha1::Sha1;
@@ -16,6 +23,7 @@ pub struct FileMeta {
     pub source: &'static str,
     /// HTTP: the full URL and the referrer; email: None.
     pub url: Option<String>,
+    /// HTTP: the Referer header.
     pub referrer: Option<String>,
     /// Email: the sender address.
     pub sender: Option<String>,
@@ -56,6 +64,9 @@ pub struct FileBody {
     /// PE header summary (Windows executables only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pe: Option<serde_json::Value>,
+    /// Path of the extracted copy on disk (set by the caller from [`Extractor::finish`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extracted: Option<String>,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -76,9 +87,26 @@ pub struct FileTracker {
     gap_bytes: u64,
     /// The first bytes, for magic and PE headers.
     head: Vec<u8>,
+    /// Bytes of `head` before the first gap (what follows is misaligned).
+    head_clean: usize,
+    /// Whole-file buffer for the PE summary, see [`PeBuf`].
+    pe: PeBuf,
+}
+
+/// Whether the file's bytes are kept for the PE summary: decided from the first two bytes
+/// ("MZ"), kept only up to [`PE_MAX_BYTES`] and only while no byte is missing.
+#[derive(Clone, Debug)]
+enum PeBuf {
+    /// Fewer than two bytes seen.
+    Undecided,
+    /// Looks like a PE: every byte so far.
+    Buffering(Vec<u8>),
+    /// Not a PE, over the cap, or a gap: the summary (if any) comes from `head`.
+    No,
 }
 
 impl FileTracker {
+    /// A tracker for one file described by `meta`.
     pub fn new(meta: FileMeta) -> FileTracker {
         FileTracker {
             meta,
@@ -88,6 +116,8 @@ impl FileTracker {
             size: 0,
             gap_bytes: 0,
             head: Vec::new(),
+            head_clean: 0,
+            pe: PeBuf::Undecided,
         }
     }
 
@@ -101,14 +131,39 @@ impl FileTracker {
         if room > 0 {
             self.head
                 .extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
+            if self.gap_bytes == 0 {
+                self.head_clean = self.head.len();
+            }
+        }
+        match &mut self.pe {
+            PeBuf::Undecided if self.head.len() >= 2 => {
+                // Decided while every byte so far is in `head`.
+                self.pe = if self.head.starts_with(b"MZ") && self.size <= self.head.len() as u64 {
+                    PeBuf::Buffering(self.head.clone())
+                } else {
+                    PeBuf::No
+                };
+            }
+            PeBuf::Buffering(buf) => {
+                if buf.len().saturating_add(bytes.len()) > PE_MAX_BYTES {
+                    self.pe = PeBuf::No;
+                } else {
+                    buf.extend_from_slice(bytes);
+                }
+            }
+            _ => {}
         }
     }
 
     /// `len` bytes of the file were never captured (hashes then no longer match the file).
     pub fn gap(&mut self, len: u64) {
         self.gap_bytes += len;
+        if len > 0 {
+            self.pe = PeBuf::No;
+        }
     }
 
+    /// Bytes seen so far.
     pub fn size(&self) -> u64 {
         self.size
     }
@@ -117,6 +172,16 @@ impl FileTracker {
     pub fn finish(self, id: String, complete: bool) -> FileBody {
         let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
         let (format, format_mime) = detect_format(&self.head);
+        let complete = complete && self.gap_bytes == 0;
+        let pe = if magic::is_pe(&format) {
+            let summary = match &self.pe {
+                PeBuf::Buffering(buf) => pe::summarize(buf, complete),
+                _ => pe::summarize(self.head.get(..self.head_clean).unwrap_or_default(), false),
+            };
+            summary.and_then(|s| serde_json::to_value(s).ok())
+        } else {
+            None
+        };
         FileBody {
             id,
             name: self.meta.name,
@@ -131,19 +196,17 @@ impl FileTracker {
             referrer: self.meta.referrer,
             sender: self.meta.sender,
             mime_type: self.meta.mime_type,
-            complete: complete && self.gap_bytes == 0,
+            complete,
             gap_bytes: self.gap_bytes,
-            pe: None,
+            pe,
+            extracted: None,
         }
     }
 }
 
-/// Format (short name) and media type of a file from its first bytes.
+/// Format (short name, see [`magic`]) and media type of a file from its first bytes.
 pub fn detect_format(head: &[u8]) -> (String, Option<String>) {
-    match infer::get(head) {
-        Some(t) => (t.extension().to_string(), Some(t.mime_type().to_string())),
-        None => ("unknown".to_string(), None),
-    }
+    magic::detect(head)
 }
 
 #[cfg(test)]
@@ -169,3 +232,6 @@ mod tests {
         assert!(b.complete);
     }
 }
+
+#[cfg(test)]
+mod fixture_tests;
