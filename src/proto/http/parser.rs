@@ -102,7 +102,12 @@ fn map_err(e: httparse::Error) -> HeadError {
 pub fn parse_request(buf: &[u8]) -> Result<Head<RequestHead>, HeadError> {
     let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut hs);
-    match config().parse_request(&mut req, buf).map_err(map_err)? {
+    let status = match config().parse_request(&mut req, buf) {
+        Ok(s) => s,
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooManyHeaders),
+        Err(_) => return parse_request_lenient(buf),
+    };
+    match status {
         httparse::Status::Partial => Ok(Head::Partial),
         httparse::Status::Complete(n) => Ok(Head::Complete(
             RequestHead {
@@ -114,6 +119,76 @@ pub fn parse_request(buf: &[u8]) -> Result<Head<RequestHead>, HeadError> {
             n,
         )),
     }
+}
+
+/// Parses a request head that httparse refuses, the way tshark reads it: "METHOD", "METHOD
+/// URI" or "METHOD URI VERSION" (any version text), then `Name: value` lines up to a blank
+/// line. The method must be an upper-case token ("GET", "CCM_POST").
+pub fn parse_request_lenient(buf: &[u8]) -> Result<Head<RequestHead>, HeadError> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut end = None;
+    while let Some(nl) = buf[start..].iter().position(|b| *b == b'\n') {
+        let line = &buf[start..start + nl];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        start += nl + 1;
+        if line.is_empty() {
+            end = Some(start);
+            break;
+        }
+        lines.push(line);
+        if lines.len() > MAX_HEADERS + 1 {
+            return Err(HeadError::TooManyHeaders);
+        }
+    }
+    let first = match lines.first() {
+        Some(l) => *l,
+        None if end.is_some() => return Err(HeadError::Malformed),
+        // The start line itself is not complete: judge what there is.
+        None => buf,
+    };
+    let text = std::str::from_utf8(first).map_err(|_| HeadError::Malformed)?;
+    let mut toks = text.split_ascii_whitespace();
+    let method = toks.next().ok_or(HeadError::Malformed)?;
+    let method_ok = (3..=20).contains(&method.len())
+        && method
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b'_' || b == b'-');
+    if !method_ok || !text.starts_with(method) {
+        return Err(HeadError::Malformed);
+    }
+    let uri = toks.next().unwrap_or("");
+    let version = toks.next();
+    if toks.next().is_some() || version.is_some_and(|v| !v.starts_with("HTTP/")) {
+        return Err(HeadError::Malformed);
+    }
+    let Some(n) = end else {
+        return Ok(Head::Partial);
+    };
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for l in lines.iter().skip(1) {
+        if l.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            if let Some(last) = headers.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(String::from_utf8_lossy(l).trim());
+            }
+            continue;
+        }
+        if let Some(i) = l.iter().position(|b| *b == b':') {
+            let name = String::from_utf8_lossy(&l[..i]).trim().to_string();
+            let value = String::from_utf8_lossy(&l[i + 1..]).trim().to_string();
+            headers.push((name, value));
+        }
+    }
+    Ok(Head::Complete(
+        RequestHead {
+            method: method.to_string(),
+            uri: uri.to_string(),
+            version: version.unwrap_or("").to_string(),
+            headers,
+        },
+        n,
+    ))
 }
 
 /// Parses a response head at the start of `buf`.
@@ -337,6 +412,22 @@ mod tests {
         assert_eq!(a.user.as_deref(), Some("bob"));
         assert_eq!(parse_auth("Bearer abc").unwrap().scheme, "Bearer");
         assert_eq!(parse_auth("NTLM TlRMTVNTUAABAAAA").unwrap().scheme, "NTLM");
+    }
+
+    #[test]
+    fn lenient_request_lines() {
+        let p = |b: &[u8]| match parse_request(b) {
+            Ok(Head::Complete(h, _)) => Some((h.method, h.uri, h.version)),
+            _ => None,
+        };
+        let s = |a: &str, b: &str, c: &str| Some((a.to_string(), b.to_string(), c.to_string()));
+        assert_eq!(p(b"OPTIONS HTTP/1.1\nHost: h\n\n"), s("OPTIONS", "HTTP/1.1", ""));
+        assert_eq!(p(b"OPTIONS\nHost: h\n\n"), s("OPTIONS", "", ""));
+        assert_eq!(p(b"GET / HTTP/1.\nHost: h\n\n"), s("GET", "/", "HTTP/1."));
+        assert_eq!(p(b"GET /HTTP/1.1\n\n"), s("GET", "/HTTP/1.1", ""));
+        assert_eq!(p(b"GET/ HTTP/1.1\nHost: h\n\n"), None);
+        assert_eq!(p(b"junk here\n\n"), None);
+        assert!(matches!(parse_request(b"GET / HTTP/1."), Ok(Head::Partial)));
     }
 
     #[test]

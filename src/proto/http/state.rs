@@ -312,7 +312,7 @@ impl HttpParser {
             host,
             uri: Some(h.uri.clone()),
             url,
-            version: Some(h.version.clone()),
+            version: (!h.version.is_empty()).then(|| h.version.clone()),
             user_agent: header(&h.headers, "user-agent").map(str::to_string),
             referrer: header(&h.headers, "referer").map(str::to_string),
             request_content_type: header(&h.headers, "content-type").map(str::to_string),
