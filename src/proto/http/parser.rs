@@ -158,8 +158,11 @@ pub fn parse_request_lenient(buf: &[u8]) -> Result<Head<RequestHead>, HeadError>
         return Err(HeadError::Malformed);
     }
     let uri = toks.next().unwrap_or("");
-    let version = toks.next();
-    if toks.next().is_some() || version.is_some_and(|v| !v.starts_with("HTTP/")) {
+    // Whatever follows the URI is the version as tshark shows it ("Arkime HTTP/1.0").
+    let version = toks
+        .next()
+        .and_then(|v| text.find(v).map(|i| text[i..].trim_end()));
+    if version.is_some_and(|v| !v.contains("HTTP/")) {
         return Err(HeadError::Malformed);
     }
     let Some(n) = end else {
@@ -421,7 +424,10 @@ mod tests {
             _ => None,
         };
         let s = |a: &str, b: &str, c: &str| Some((a.to_string(), b.to_string(), c.to_string()));
-        assert_eq!(p(b"OPTIONS HTTP/1.1\nHost: h\n\n"), s("OPTIONS", "HTTP/1.1", ""));
+        assert_eq!(
+            p(b"OPTIONS HTTP/1.1\nHost: h\n\n"),
+            s("OPTIONS", "HTTP/1.1", "")
+        );
         assert_eq!(p(b"OPTIONS\nHost: h\n\n"), s("OPTIONS", "", ""));
         assert_eq!(p(b"GET / HTTP/1.\nHost: h\n\n"), s("GET", "/", "HTTP/1."));
         assert_eq!(p(b"GET /HTTP/1.1\n\n"), s("GET", "/HTTP/1.1", ""));

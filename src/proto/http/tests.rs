@@ -481,3 +481,22 @@ fn random_splits_do_not_change_result() {
         assert_eq!(o.files.len(), 3);
     }
 }
+
+#[test]
+fn http09_request_and_raw_response() {
+    let o = run(&[(C, b"GET /\r\n\r\n"), (S, b"<html>hello</html>\n")]);
+    assert_eq!(o.http.len(), 1, "{:?}", o.anomalies);
+    assert_eq!(o.http[0].method.as_deref(), Some("GET"));
+    assert_eq!(o.http[0].uri.as_deref(), Some("/"));
+    assert_eq!(o.http[0].status, None);
+}
+
+#[test]
+fn odd_version_text() {
+    let o = run(&[
+        (C, b"GET /Hello Arkime HTTP/1.0\r\n\r\n"),
+        (S, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    ]);
+    assert_eq!(o.http[0].uri.as_deref(), Some("/Hello"));
+    assert_eq!(o.http[0].status, Some(200));
+}
