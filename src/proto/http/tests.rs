@@ -500,3 +500,47 @@ fn odd_version_text() {
     assert_eq!(o.http[0].uri.as_deref(), Some("/Hello"));
     assert_eq!(o.http[0].status, Some(200));
 }
+
+#[test]
+fn mutated_input_never_panics() {
+    // Fixtures with bytes flipped, cut and split at pseudo-random places, gaps included.
+    let base: Vec<u8> = [
+        &b"POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n\r\n3\r\nabc\r\n0\r\nT: 1\r\n\r\n"[..],
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 4\r\nContent-Encoding: deflate\r\n\r\nxyzw",
+        CHUNKED,
+    ]
+    .concat();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..3000 {
+        let mut d = base.clone();
+        for _ in 0..(rnd() % 6) {
+            let i = (rnd() as usize) % d.len();
+            d[i] = rnd() as u8;
+        }
+        let mut p = super::new_parser(Transport::Tcp);
+        let (mut out, mut an) = (Vec::new(), Vec::new());
+        let mut ctx = ParseCtx {
+            ts_ns: 0,
+            transport: Transport::Tcp,
+            out: &mut out,
+            anomalies: &mut an,
+        };
+        let mut rest = &d[..];
+        while !rest.is_empty() {
+            let n = 1 + (rnd() as usize) % rest.len().min(40);
+            let dir = if rnd() % 2 == 0 { C } else { S };
+            if rnd() % 50 == 0 {
+                p.on_gap(dir, (rnd() % 20) as u32 + 1, &mut ctx);
+            }
+            p.on_data(dir, &rest[..n], &mut ctx);
+            rest = &rest[n..];
+        }
+        p.on_close(&mut ctx);
+    }
+}
