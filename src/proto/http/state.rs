@@ -72,6 +72,11 @@ struct Side {
     mode: Mode,
     body: Option<ActiveBody>,
     is_response: bool,
+    /// Head mode: bytes of the partial head already searched for its end (so that a head fed
+    /// in small pieces is not re-parsed from its start on every piece).
+    head_scan: usize,
+    /// Head mode: the start line of the partial head was checked.
+    line_checked: bool,
 }
 
 impl Side {
@@ -81,6 +86,8 @@ impl Side {
             mode: Mode::Head,
             body: None,
             is_response,
+            head_scan: 0,
+            line_checked: false,
         }
     }
 }
@@ -214,7 +221,7 @@ impl HttpParser {
                     None => {
                         // Keep the last partial line: it may become a start line.
                         let keep = rest.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-                        let keep = if rest.len() - keep > MAX_HEAD {
+                        let keep = if rest.len() - keep > MAX_LINE {
                             rest.len()
                         } else {
                             keep
@@ -232,6 +239,19 @@ impl HttpParser {
                     if rest.is_empty() {
                         return pos;
                     }
+                    let from = side.head_scan.min(rest.len()).saturating_sub(2);
+                    let complete = has_head_end(rest, from);
+                    let check_line =
+                        !complete && !side.line_checked && rest[from..].contains(&b'\n');
+                    if !complete && !check_line {
+                        side.head_scan = rest.len();
+                        if rest.len() > MAX_HEAD {
+                            ctx.anomaly("http.head_too_large");
+                            side.mode = Mode::Stopped;
+                            return input.len();
+                        }
+                        return pos;
+                    }
                     let parsed = if is_resp {
                         self.response_head(rest, ctx)
                     } else {
@@ -242,16 +262,22 @@ impl HttpParser {
                     } else {
                         &mut self.req
                     };
+                    if let Ok(None) = parsed {
+                        // Start line fine so far; wait for the end of the head.
+                        side.line_checked = true;
+                        side.head_scan = rest.len();
+                        if rest.len() > MAX_HEAD {
+                            ctx.anomaly("http.head_too_large");
+                            side.mode = Mode::Stopped;
+                            return input.len();
+                        }
+                        return pos;
+                    }
+                    side.head_scan = 0;
+                    side.line_checked = false;
                     match parsed {
                         Ok(Some(n)) => pos += n,
-                        Ok(None) => {
-                            if rest.len() > MAX_HEAD {
-                                ctx.anomaly("http.head_too_large");
-                                side.mode = Mode::Stopped;
-                                return input.len();
-                            }
-                            return pos;
-                        }
+                        Ok(None) => return pos,
                         Err(e) => {
                             ctx.anomaly(match (e, is_resp) {
                                 (HeadError::TooManyHeaders, _) => "http.too_many_headers",
@@ -556,6 +582,8 @@ impl HttpParser {
             Mode::Stopped => {}
             Mode::Head | Mode::Resync | Mode::ConnectWait => {
                 side.buf.clear();
+                side.head_scan = 0;
+                side.line_checked = false;
                 if side.mode != Mode::ConnectWait {
                     side.mode = Mode::Resync;
                 }
@@ -727,6 +755,22 @@ fn chunk_size(line: &[u8]) -> Option<u64> {
     }
     let s = std::str::from_utf8(s).ok()?;
     u64::from_str_radix(s, 16).ok()
+}
+
+/// Whether `buf` holds the blank line that ends a head, looking from `from` on.
+fn has_head_end(buf: &[u8], from: usize) -> bool {
+    let mut i = from;
+    while let Some(nl) = buf
+        .get(i..)
+        .and_then(|r| r.iter().position(|b| *b == b'\n'))
+    {
+        let after = &buf[i + nl + 1..];
+        if after.starts_with(b"\n") || after.starts_with(b"\r\n") {
+            return true;
+        }
+        i += nl + 1;
+    }
+    false
 }
 
 /// Offset of the next line start in `buf` that looks like a start line.

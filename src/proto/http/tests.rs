@@ -544,3 +544,18 @@ fn mutated_input_never_panics() {
         p.on_close(&mut ctx);
     }
 }
+
+#[test]
+fn large_head_byte_by_byte_is_linear() {
+    let mut req = b"GET /big HTTP/1.1\r\nHost: h\r\n".to_vec();
+    for i in 0..100 {
+        req.extend_from_slice(format!("X-{i}: {}\r\n", "v".repeat(500)).as_bytes());
+    }
+    req.extend_from_slice(b"\r\n");
+    let start = std::time::Instant::now();
+    let o = run_steps(&[(C, &req), (S, b"HTTP/1.1 204 No Content\r\n\r\n")], 1);
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(o.http.len(), 1);
+    assert_eq!(o.http[0].uri.as_deref(), Some("/big"));
+    assert_eq!(o.http[0].status, Some(204));
+}
