@@ -68,6 +68,22 @@ fn every_http_transaction_is_reported() {
             .filter(|r| r["event_type"] == "file")
             .cloned()
             .collect();
+        let mut ids: Vec<&str> = files
+            .iter()
+            .filter_map(|f| f["file"]["id"].as_str())
+            .collect();
+        let n_ids = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), n_ids, "{capture}: file ids are not unique");
+        for r in &http {
+            for id in r["http"]["file_ids"].as_array().expect("file_ids") {
+                assert!(
+                    ids.contains(&id.as_str().expect("id")),
+                    "{capture}: {id} has no file record"
+                );
+            }
+        }
         let mut used = vec![false; http.len()];
         let txs = exp["transactions"].as_array().expect("transactions");
         // Full transactions first, then responses tshark could not pair.

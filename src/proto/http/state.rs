@@ -110,6 +110,9 @@ struct Txs {
     current: Option<Tx>,
     next_seq: u64,
     files: u64,
+    /// Tells this connection's file ids from another's created at the same instant: FNV-1a of
+    /// the first bytes the parser saw.
+    tag: Option<u32>,
 }
 
 impl Txs {
@@ -146,6 +149,13 @@ impl HttpParser {
     }
 
     fn feed(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>) {
+        if self.txs.tag.is_none() && !data.is_empty() {
+            let mut h: u32 = 0x811c_9dc5;
+            for b in data.iter().take(256) {
+                h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
+            }
+            self.txs.tag = Some(h);
+        }
         let is_resp = matches!(dir, Direction::ToClient);
         let side = if is_resp {
             &mut self.resp
@@ -650,7 +660,13 @@ fn start_body(
         Framing::UntilClose => BodyMode::UntilClose,
     };
     let kind = if side.is_response { "resp" } else { "req" };
-    let file_id = format!("F{:x}-{}-{}", ctx.ts_ns, txs.files, kind);
+    let file_id = format!(
+        "F{:x}-{:08x}-{}-{}",
+        ctx.ts_ns,
+        txs.tag.unwrap_or_default(),
+        txs.files,
+        kind
+    );
     txs.files += 1;
     side.body = Some(ActiveBody {
         seq,
