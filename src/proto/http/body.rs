@@ -110,7 +110,13 @@ pub struct BodySink {
     /// Decoding stopped (error, bomb or gap): the file is incomplete.
     broken: bool,
     issue: Option<BodyIssue>,
+    /// Coded bodies: the entity's first bytes, kept until decoding yields output, so that a
+    /// body mislabelled as coded (decoding fails at once) is kept as it came.
+    raw_prefix: Option<Vec<u8>>,
 }
+
+/// Most entity bytes kept for the mislabelled-coding fallback.
+const RAW_PREFIX: usize = 64 << 10;
 
 impl BodySink {
     /// A body with the given file metadata and content coding.
@@ -132,6 +138,7 @@ impl BodySink {
             decoded_len: 0,
             broken: false,
             issue: None,
+            raw_prefix: (coding != Coding::Identity).then(Vec::new),
         }
     }
 
@@ -140,6 +147,13 @@ impl BodySink {
         self.wire_len += data.len() as u64;
         if self.broken {
             return;
+        }
+        if let Some(p) = self.raw_prefix.as_mut() {
+            if self.decoded_len == 0 && p.len() + data.len() <= RAW_PREFIX {
+                p.extend_from_slice(data);
+            } else {
+                self.raw_prefix = None;
+            }
         }
         match self.coding {
             Coding::Identity => {
@@ -201,6 +215,18 @@ impl BodySink {
     }
 
     fn fail(&mut self, issue: BodyIssue) {
+        if issue == BodyIssue::DecodeError && self.decoded_len == 0 {
+            if let Some(raw) = self.raw_prefix.take() {
+                // Not coded after all: the entity is the file.
+                self.coding = Coding::Identity;
+                self.decoder = None;
+                self.held.clear();
+                self.decoded_len = raw.len() as u64;
+                self.file.update(&raw);
+                self.issue.get_or_insert(issue);
+                return;
+            }
+        }
         self.broken = true;
         self.decoder = None;
         if self.issue.is_none() {

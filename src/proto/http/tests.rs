@@ -559,3 +559,19 @@ fn large_head_byte_by_byte_is_linear() {
     assert_eq!(o.http[0].uri.as_deref(), Some("/big"));
     assert_eq!(o.http[0].status, Some(204));
 }
+
+#[test]
+fn mislabelled_coding_keeps_the_entity() {
+    for chunk in [1, usize::MAX] {
+        let o = run_steps(
+            &[
+                (C, b"GET / HTTP/1.1\r\n\r\n"),
+                (S, b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 11\r\n\r\nplain text!"),
+            ],
+            chunk,
+        );
+        assert!(o.anomalies.contains(&"http.decode_error"));
+        assert_eq!(o.files[0].sha256, sha(b"plain text!"));
+        assert!(o.files[0].complete);
+    }
+}
