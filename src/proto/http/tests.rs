@@ -575,3 +575,17 @@ fn mislabelled_coding_keeps_the_entity() {
         assert!(o.files[0].complete);
     }
 }
+
+#[test]
+fn lenient_heads() {
+    let o = run(&[
+        (C, b"GET  /a  HTTP/1.1\nHost : h\nX-Fold: a\n  b\n\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n"),
+        (S, b"HTTP/1.1 200\nContent-Length: 1\n\nxHTTP/1.0  404  Not Found\r\nServer : s\r\nContent-Length: 0\r\n\r\n"),
+    ]);
+    assert_eq!(o.http.len(), 2, "{:?}", o.anomalies);
+    assert_eq!(o.http[0].uri.as_deref(), Some("/a"));
+    assert_eq!(o.http[0].host.as_deref(), Some("h"));
+    assert_eq!(o.http[0].status, Some(200));
+    assert_eq!(o.http[1].status, Some(404));
+    assert_eq!(o.http[1].server.as_deref(), Some("s"));
+}
