@@ -348,7 +348,16 @@ fn http(d: &[u8]) -> P<Confidence> {
         if line.is_empty() && !complete {
             return P::More;
         }
-        // HTTP/0.9 style or the version is still to come.
+        // HTTP/0.9 ("GET /path" and the end of the line): a lone origin-form or absolute
+        // target is specific enough.
+        let target = line.strip_suffix(b"\r").unwrap_or(line);
+        if complete
+            && (target.starts_with(b"/") || target.starts_with(b"http://"))
+            && !target.contains(&b' ')
+        {
+            return P::Yes(Confidence::High);
+        }
+        // The version is still to come.
         return P::Yes(Confidence::Low);
     }
     if more {
@@ -828,6 +837,7 @@ mod tests {
             (Tcp, ToServer, t("POST /api/v1/login HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}"), Http, High),
             (Tcp, ToServer, t("PROPFIND /dav/ HTTP/1.1\r\nDepth: 1\r\n\r\n"), Http, High),
             (Tcp, ToServer, t("CONNECT example.com:443 HTTP/1.1\r\n\r\n"), Http, High),
+            (Tcp, ToServer, t("GET /\r\n\r\n"), Http, High),
             (Tcp, ToServer, t("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Http, High),
             (Tcp, ToClient, t("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"), Http, High),
             (Tcp, ToClient, t("HTTP/1.0 404 Not Found\r\n\r\n"), Http, High),

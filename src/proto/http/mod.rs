@@ -1,20 +1,16 @@
-//! PLACEHOLDER: http parser (to be replaced).
+//! HTTP/1.x: request and response heads (httparse, lenient), pairing in order (pipelining,
+//! keep-alive, interim responses), bodies by length, chunked or until close, content decoding
+//! (gzip, deflate, br) into files, and the `http` record per transaction.
 
-use serde::Serialize;
+mod body;
+mod parser;
+mod record;
+mod state;
 
-use crate::proto::{AppParser, Direction, ParseCtx, Transport};
+#[cfg(test)]
+mod tests;
 
-/// `http` record body.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct HttpBody {}
-
-#[derive(Debug, Default)]
-struct Placeholder;
-
-impl AppParser for Placeholder {
-    fn on_data(&mut self, _dir: Direction, _data: &[u8], _ctx: &mut ParseCtx<'_>) {}
-}
-
-pub fn new_parser(_transport: Transport) -> Box<dyn AppParser> {
-    Box::new(Placeholder)
-}
+pub use body::{Coding, MAX_DECODED, MAX_RATIO};
+pub use parser::{parse_auth, Auth, HeadError, MAX_HEAD, MAX_HEADERS};
+pub use record::HttpBody;
+pub use state::{new_parser, HttpParser};

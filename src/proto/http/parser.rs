@@ -1,0 +1,473 @@
+//! HTTP/1.x message heads (request line / status line and headers) with lenient settings, and
+//! the header values a record needs.
+
+use base64::Engine;
+use md5::{Digest, Md5};
+
+/// Most header lines accepted in one head.
+pub const MAX_HEADERS: usize = 128;
+/// Largest head (start line and headers) accepted; longer heads stop the direction.
+pub const MAX_HEAD: usize = 64 << 10;
+
+/// Why a head could not be parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HeadError {
+    /// Not an HTTP/1.x head.
+    #[error("malformed head")]
+    Malformed,
+    /// More than [`MAX_HEADERS`] header lines.
+    #[error("too many headers")]
+    TooManyHeaders,
+}
+
+/// Result of trying to parse a head at the start of a buffer.
+#[derive(Debug)]
+pub enum Head<T> {
+    /// Parsed; the head took this many bytes.
+    Complete(T, usize),
+    /// More bytes are needed.
+    Partial,
+}
+
+/// A request head.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestHead {
+    pub method: String,
+    pub uri: String,
+    pub version: String,
+    /// Header names and values (values trimmed, lossily decoded as UTF-8).
+    pub headers: Vec<(String, String)>,
+}
+
+/// A response head.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResponseHead {
+    pub version: String,
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// How a message body is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// No body.
+    None,
+    /// Content-Length bytes.
+    Length(u64),
+    /// Transfer-Encoding: chunked.
+    Chunked,
+    /// Until the connection closes (responses only).
+    UntilClose,
+}
+
+fn config() -> httparse::ParserConfig {
+    let mut c = httparse::ParserConfig::default();
+    c.allow_spaces_after_header_name_in_responses(true)
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_multiple_spaces_in_request_line_delimiters(true)
+        .allow_multiple_spaces_in_response_status_delimiters(true)
+        .allow_space_before_first_header_name(true)
+        .ignore_invalid_headers_in_responses(true);
+    // Requests: a header line httparse refuses ("Host : x", folded lines) sends the head to
+    // the lenient reader, which keeps it, rather than being dropped.
+    c
+}
+
+fn version(v: Option<u8>) -> String {
+    match v {
+        Some(0) => "HTTP/1.0".to_string(),
+        _ => "HTTP/1.1".to_string(),
+    }
+}
+
+fn headers(h: &[httparse::Header<'_>]) -> Vec<(String, String)> {
+    h.iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).trim().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn map_err(e: httparse::Error) -> HeadError {
+    match e {
+        httparse::Error::TooManyHeaders => HeadError::TooManyHeaders,
+        _ => HeadError::Malformed,
+    }
+}
+
+/// Parses a request head at the start of `buf`.
+pub fn parse_request(buf: &[u8]) -> Result<Head<RequestHead>, HeadError> {
+    let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut hs);
+    let status = match config().parse_request(&mut req, buf) {
+        Ok(s) => s,
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooManyHeaders),
+        Err(_) => return parse_request_lenient(buf),
+    };
+    match status {
+        httparse::Status::Partial => Ok(Head::Partial),
+        httparse::Status::Complete(n) => Ok(Head::Complete(
+            RequestHead {
+                method: req.method.unwrap_or_default().to_string(),
+                uri: req.path.unwrap_or_default().to_string(),
+                version: version(req.version),
+                headers: headers(req.headers),
+            },
+            n,
+        )),
+    }
+}
+
+/// Parses a request head that httparse refuses, the way tshark reads it: "METHOD", "METHOD
+/// URI" or "METHOD URI VERSION" (any version text), then `Name: value` lines up to a blank
+/// line. The method must be an upper-case token ("GET", "CCM_POST").
+pub fn parse_request_lenient(buf: &[u8]) -> Result<Head<RequestHead>, HeadError> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut end = None;
+    while let Some(nl) = buf[start..].iter().position(|b| *b == b'\n') {
+        let line = &buf[start..start + nl];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        start += nl + 1;
+        if line.is_empty() {
+            end = Some(start);
+            break;
+        }
+        lines.push(line);
+        if lines.len() > MAX_HEADERS + 1 {
+            return Err(HeadError::TooManyHeaders);
+        }
+    }
+    let first = match lines.first() {
+        Some(l) => *l,
+        None if end.is_some() => return Err(HeadError::Malformed),
+        // The start line itself is not complete: judge what there is.
+        None => buf,
+    };
+    let text = std::str::from_utf8(first).map_err(|_| HeadError::Malformed)?;
+    let mut toks = text.split_ascii_whitespace();
+    let method = toks.next().ok_or(HeadError::Malformed)?;
+    let method_ok = (3..=20).contains(&method.len())
+        && method
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b'_' || b == b'-');
+    if !method_ok || !text.starts_with(method) {
+        return Err(HeadError::Malformed);
+    }
+    let uri = toks.next().unwrap_or("");
+    // Whatever follows the URI is the version as tshark shows it ("Arkime HTTP/1.0").
+    let version = toks
+        .next()
+        .and_then(|v| text.find(v).map(|i| text[i..].trim_end()));
+    if version.is_some_and(|v| !v.contains("HTTP/")) {
+        return Err(HeadError::Malformed);
+    }
+    let Some(n) = end else {
+        return Ok(Head::Partial);
+    };
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for l in lines.iter().skip(1) {
+        if l.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            if let Some(last) = headers.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(String::from_utf8_lossy(l).trim());
+            }
+            continue;
+        }
+        if let Some(i) = l.iter().position(|b| *b == b':') {
+            let name = String::from_utf8_lossy(&l[..i]).trim().to_string();
+            let value = String::from_utf8_lossy(&l[i + 1..]).trim().to_string();
+            headers.push((name, value));
+        }
+    }
+    Ok(Head::Complete(
+        RequestHead {
+            method: method.to_string(),
+            uri: uri.to_string(),
+            version: version.unwrap_or("").to_string(),
+            headers,
+        },
+        n,
+    ))
+}
+
+/// Parses a response head at the start of `buf`.
+pub fn parse_response(buf: &[u8]) -> Result<Head<ResponseHead>, HeadError> {
+    let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut hs);
+    match config().parse_response(&mut resp, buf).map_err(map_err)? {
+        httparse::Status::Partial => Ok(Head::Partial),
+        httparse::Status::Complete(n) => Ok(Head::Complete(
+            ResponseHead {
+                version: version(resp.version),
+                status: resp.code.unwrap_or_default(),
+                reason: resp.reason.unwrap_or_default().to_string(),
+                headers: headers(resp.headers),
+            },
+            n,
+        )),
+    }
+}
+
+/// The first value of header `name` (case-insensitive).
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// How the body of a message with these headers is delimited, ignoring method and status;
+/// `Err` when Content-Length is unusable.
+pub fn framing(headers: &[(String, String)], is_response: bool) -> Result<Framing, ()> {
+    let chunked = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
+        .any(|(_, v)| {
+            v.rsplit(',')
+                .next()
+                .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"))
+        });
+    if chunked {
+        return Ok(Framing::Chunked);
+    }
+    let fallback = if is_response {
+        Framing::UntilClose
+    } else {
+        Framing::None
+    };
+    match header(headers, "content-length") {
+        Some(v) => {
+            // "5, 5" (duplicated by a proxy) counts as 5.
+            let first = v.split(',').next().unwrap_or("").trim();
+            match first.parse::<u64>() {
+                Ok(0) => Ok(Framing::None),
+                Ok(n) => Ok(Framing::Length(n)),
+                Err(_) => Err(()),
+            }
+        }
+        None => Ok(fallback),
+    }
+}
+
+/// What the Authorization header tells.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Auth {
+    /// Canonical scheme name ("Basic", "NTLM", "Negotiate", "Kerberos", "Bearer", "Digest") or
+    /// the token as sent.
+    pub scheme: String,
+    /// Basic / Digest user name (never the password).
+    pub user: Option<String>,
+    /// Negotiate / Kerberos: MD5 of the decoded token.
+    pub blob_md5: Option<String>,
+}
+
+const SCHEMES: &[&str] = &["Basic", "NTLM", "Negotiate", "Kerberos", "Bearer", "Digest"];
+
+/// Reads an Authorization (or Proxy-Authorization) value.
+pub fn parse_auth(v: &str) -> Option<Auth> {
+    let v = v.trim();
+    let (token, rest) = match v.split_once(|c: char| c.is_ascii_whitespace()) {
+        Some((t, r)) => (t, r.trim()),
+        None => (v, ""),
+    };
+    if token.is_empty() {
+        return None;
+    }
+    let scheme = SCHEMES
+        .iter()
+        .find(|s| s.eq_ignore_ascii_case(token))
+        .map_or_else(|| token.to_string(), |s| (*s).to_string());
+    let mut auth = Auth {
+        scheme,
+        ..Auth::default()
+    };
+    let b64 = || {
+        base64::engine::general_purpose::STANDARD
+            .decode(rest.trim_end_matches('='))
+            .or_else(|_| {
+                base64::engine::general_purpose::STANDARD_NO_PAD.decode(rest.trim_end_matches('='))
+            })
+            .ok()
+    };
+    match auth.scheme.as_str() {
+        "Basic" => {
+            if let Some(raw) = b64() {
+                let user = raw.split(|b| *b == b':').next().unwrap_or_default();
+                auth.user = Some(String::from_utf8_lossy(user).into_owned());
+            }
+        }
+        "Digest" => auth.user = digest_param(rest, "username"),
+        "Negotiate" | "Kerberos" => {
+            if let Some(raw) = b64() {
+                if !raw.starts_with(b"NTLMSSP\0") {
+                    let d = Md5::digest(&raw);
+                    auth.blob_md5 = Some(d.iter().map(|b| format!("{b:02x}")).collect());
+                }
+            }
+        }
+        _ => {}
+    }
+    Some(auth)
+}
+
+/// A `name=value` / `name="value"` parameter of a Digest credential.
+fn digest_param(s: &str, name: &str) -> Option<String> {
+    s.split(',').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// File name from a Content-Disposition value (`filename*=` preferred over `filename=`).
+pub fn disposition_filename(v: &str) -> Option<String> {
+    let mut plain = None;
+    for p in v.split(';') {
+        let Some((k, val)) = p.split_once('=') else {
+            continue;
+        };
+        let k = k.trim();
+        let val = val.trim();
+        if k.eq_ignore_ascii_case("filename*") {
+            // charset'lang'percent-encoded
+            let enc = val.rsplit('\'').next().unwrap_or(val);
+            let name = percent_decode(enc.trim_matches('"'));
+            if !name.is_empty() {
+                return Some(name);
+            }
+        } else if k.eq_ignore_ascii_case("filename") && plain.is_none() {
+            let name = val.trim_matches('"').to_string();
+            if !name.is_empty() {
+                plain = Some(name);
+            }
+        }
+    }
+    plain
+}
+
+/// The last segment of a URI's path, when not empty.
+pub fn uri_filename(uri: &str) -> Option<String> {
+    let path = uri.split(['?', '#']).next().unwrap_or("");
+    let path = match path.find("://") {
+        Some(i) => path[i + 3..].find('/').map_or("", |j| &path[i + 3 + j..]),
+        None => path,
+    };
+    let last = path.rsplit('/').next().unwrap_or("");
+    (!last.is_empty()).then(|| percent_decode(last))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether a line (at the start of `line`) looks like a request line: an upper-case token,
+/// a space, and " HTTP/" later on the line.
+pub fn looks_like_request_line(line: &[u8]) -> bool {
+    let end = line.iter().position(|b| *b == b'\n').unwrap_or(line.len());
+    let line = &line[..end];
+    let tok = line
+        .iter()
+        .take_while(|b| b.is_ascii_uppercase() || **b == b'-')
+        .count();
+    (3..=20).contains(&tok)
+        && line.get(tok) == Some(&b' ')
+        && line.windows(6).any(|w| w == b" HTTP/")
+}
+
+/// Whether a line looks like a status line.
+pub fn looks_like_status_line(line: &[u8]) -> bool {
+    line.starts_with(b"HTTP/1.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_schemes() {
+        let a = parse_auth("Basic dXNlcjpzZWNyZXQ=").unwrap();
+        assert_eq!(a.scheme, "Basic");
+        assert_eq!(a.user.as_deref(), Some("user"));
+        let a = parse_auth("negotiate YIIBhgYGKwYBBQUC").unwrap();
+        assert_eq!(a.scheme, "Negotiate");
+        assert!(a.blob_md5.is_some());
+        let a = parse_auth("Digest username=\"bob\", realm=\"x\"").unwrap();
+        assert_eq!(a.user.as_deref(), Some("bob"));
+        assert_eq!(parse_auth("Bearer abc").unwrap().scheme, "Bearer");
+        assert_eq!(parse_auth("NTLM TlRMTVNTUAABAAAA").unwrap().scheme, "NTLM");
+    }
+
+    #[test]
+    fn lenient_request_lines() {
+        let p = |b: &[u8]| match parse_request(b) {
+            Ok(Head::Complete(h, _)) => Some((h.method, h.uri, h.version)),
+            _ => None,
+        };
+        let s = |a: &str, b: &str, c: &str| Some((a.to_string(), b.to_string(), c.to_string()));
+        assert_eq!(
+            p(b"OPTIONS HTTP/1.1\nHost: h\n\n"),
+            s("OPTIONS", "HTTP/1.1", "")
+        );
+        assert_eq!(p(b"OPTIONS\nHost: h\n\n"), s("OPTIONS", "", ""));
+        assert_eq!(p(b"GET / HTTP/1.\nHost: h\n\n"), s("GET", "/", "HTTP/1."));
+        assert_eq!(p(b"GET /HTTP/1.1\n\n"), s("GET", "/HTTP/1.1", ""));
+        assert_eq!(p(b"GET/ HTTP/1.1\nHost: h\n\n"), None);
+        assert_eq!(p(b"junk here\n\n"), None);
+        assert!(matches!(parse_request(b"GET / HTTP/1."), Ok(Head::Partial)));
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            disposition_filename("attachment; filename=\"a b.exe\"").as_deref(),
+            Some("a b.exe")
+        );
+        assert_eq!(
+            disposition_filename("attachment; filename=x; filename*=UTF-8''%C3%A4.txt").as_deref(),
+            Some("ä.txt")
+        );
+        assert_eq!(
+            uri_filename("/dl/setup.exe?x=1").as_deref(),
+            Some("setup.exe")
+        );
+        assert_eq!(uri_filename("http://h/a/b.zip").as_deref(), Some("b.zip"));
+        assert_eq!(uri_filename("/"), None);
+    }
+
+    #[test]
+    fn framing_rules() {
+        let h = |n: &str, v: &str| vec![(n.to_string(), v.to_string())];
+        assert_eq!(
+            framing(&h("Content-Length", "5"), false),
+            Ok(Framing::Length(5))
+        );
+        assert_eq!(
+            framing(&h("Transfer-Encoding", "gzip, chunked"), true),
+            Ok(Framing::Chunked)
+        );
+        assert_eq!(framing(&[], true), Ok(Framing::UntilClose));
+        assert_eq!(framing(&[], false), Ok(Framing::None));
+        assert_eq!(framing(&h("Content-Length", "x"), true), Err(()));
+    }
+}

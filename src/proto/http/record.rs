@@ -1,0 +1,61 @@
+//! The `http` record body: one per request/response pair, per unanswered request (at close)
+//! and per response without a request.
+
+use serde::Serialize;
+
+/// `http` record body (contract: `http.*`).
+///
+/// Lengths are entity lengths on the wire: after de-chunking, before content decoding. The
+/// files in `file_ids` hold the bodies as the user received them (content-decoded).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct HttpBody {
+    /// Request method ("GET", "POST", ...); absent for a response without a request.
+    pub method: Option<String>,
+    /// Host header as sent (may carry a port).
+    pub host: Option<String>,
+    /// Request target as sent.
+    pub uri: Option<String>,
+    /// Full URL: "http://" + Host + URI; absolute-form URIs as they are.
+    pub url: Option<String>,
+    /// Protocol version of the request ("HTTP/1.1"), else of the response.
+    pub version: Option<String>,
+    /// User-Agent header.
+    pub user_agent: Option<String>,
+    /// Referer header.
+    pub referrer: Option<String>,
+    /// Content-Type of the request.
+    pub request_content_type: Option<String>,
+    /// Request entity bytes (after de-chunking).
+    pub request_body_len: u64,
+    /// Final status code; absent when no response was seen.
+    pub status: Option<u16>,
+    /// Reason phrase of the final response.
+    pub status_msg: Option<String>,
+    /// Content-Type of the response.
+    pub response_content_type: Option<String>,
+    /// Response entity bytes (after de-chunking, before content decoding).
+    pub response_body_len: u64,
+    /// Server header.
+    pub server: Option<String>,
+    /// Location header (redirects).
+    pub location: Option<String>,
+    /// Content-Encoding of the response ("gzip", "br", ...).
+    pub content_encoding: Option<String>,
+    /// Content-Disposition of the response.
+    pub content_disposition: Option<String>,
+    /// Authentication scheme of the request's Authorization (or Proxy-Authorization):
+    /// "Basic", "NTLM", "Negotiate", "Kerberos", "Bearer", "Digest", or as sent.
+    pub auth_scheme: Option<String>,
+    /// Basic: the user name (the password is never kept). Digest: the `username` parameter.
+    pub auth_user: Option<String>,
+    /// Negotiate/Kerberos: MD5 (hex) of the decoded Kerberos/SPNEGO token.
+    pub auth_blob_md5: Option<String>,
+    /// Ids of the `file` records holding the request and response bodies.
+    pub file_ids: Vec<String>,
+    /// IPs the sensor saw DNS resolve for `host`: always empty for now (filled by a later
+    /// change that correlates DNS answers).
+    pub target_ips: Vec<String>,
+    /// Whether the response body ended as declared (false: cut by a gap, a limit or the end
+    /// of the capture; absent when no response was seen).
+    pub response_complete: Option<bool>,
+}
