@@ -35,6 +35,7 @@ pub struct Config {
     pub defrag: DefragSection,
     pub reassembly: ReassemblySection,
     pub output: OutputSection,
+    pub enrich: EnrichSection,
 }
 
 impl Default for Config {
@@ -58,6 +59,7 @@ impl Default for Config {
             defrag: DefragSection::default(),
             reassembly: ReassemblySection::default(),
             output: OutputSection::default(),
+            enrich: EnrichSection::default(),
         }
     }
 }
@@ -190,6 +192,21 @@ impl Default for ReassemblySection {
             depth: 1 << 20,
             max_buffered_per_dir: 256 << 10,
             memcap: 256 << 20,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnrichSection {
+    /// Host names whose DNS answers are kept for `http.target_ips` (all workers together).
+    pub max_dns_names: usize,
+}
+
+impl Default for EnrichSection {
+    fn default() -> Self {
+        EnrichSection {
+            max_dns_names: 200_000,
         }
     }
 }

@@ -39,3 +39,31 @@ fn kerberos_teaches_accounts_kdcs_and_host_names() {
     assert!(l.kdcs[&ip("192.168.1.32")].requests > 10);
     assert_eq!(l.dropped, 0);
 }
+
+/// `http.target_ips`: the addresses DNS answers gave for the request's host.
+#[test]
+fn http_records_carry_the_ips_dns_resolved_for_their_host() {
+    let Some(root) = public_pcaps() else { return };
+    let (_, lines) = replay_files(
+        &[root.join("http/zeek_wikipedia.pcap")],
+        &Config::default(),
+        1,
+    );
+    let http: Vec<serde_json::Value> = common::parse(&lines)
+        .into_iter()
+        .filter(|r| r["event_type"] == "http")
+        .collect();
+    let upload: Vec<&serde_json::Value> = http
+        .iter()
+        .filter(|r| r["http"]["host"] == "upload.wikimedia.org")
+        .collect();
+    assert!(!upload.is_empty());
+    for r in upload {
+        assert_eq!(
+            r["http"]["target_ips"],
+            serde_json::json!(["208.80.152.3"]),
+            "{r}"
+        );
+        assert_eq!(r["dest_ip"], "208.80.152.3");
+    }
+}

@@ -136,16 +136,33 @@ fn flows_match_tshark_conversations_on_every_public_capture() {
     );
 }
 
+/// Records sorted, without the one field that depends on the order in which workers
+/// produce records: `http.target_ips` (DNS answers learnt by another worker; see
+/// `enrich::dns_cache`).
+fn order_free(lines: Vec<String>) -> Vec<String> {
+    let mut v: Vec<String> = lines
+        .into_iter()
+        .map(|l| {
+            let mut r: serde_json::Value = serde_json::from_str(&l).expect("json");
+            if let Some(h) = r.get_mut("http").and_then(|h| h.as_object_mut()) {
+                h.remove("target_ips");
+            }
+            r.to_string()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 #[test]
 fn one_worker_and_several_give_the_same_records() {
     let Some(root) = public_pcaps() else { return };
     let cfg = test_config();
     for file in corpus_files() {
         let path = root.join(&file);
-        let (_, mut one) = replay_files(std::slice::from_ref(&path), &cfg, 1);
-        let (_, mut four) = replay_files(std::slice::from_ref(&path), &cfg, 4);
-        one.sort();
-        four.sort();
+        let (_, one) = replay_files(std::slice::from_ref(&path), &cfg, 1);
+        let (_, four) = replay_files(std::slice::from_ref(&path), &cfg, 4);
+        let (one, four) = (order_free(one), order_free(four));
         assert_eq!(one, four, "{file}: 1 worker and 4 workers differ");
     }
 }

@@ -33,6 +33,8 @@ pub struct WorkerShared {
     pub reasm: ReassemblyConfig,
     pub reasm_memcap: usize,
     pub home_net: Vec<ipnet::IpNet>,
+    /// Names → addresses from DNS answers, for `http.target_ips`.
+    pub dns_cache: crate::enrich::DnsCache,
 }
 
 impl WorkerShared {
@@ -58,6 +60,7 @@ impl WorkerShared {
             },
             reasm_memcap: cfg.reassembly.memcap / w,
             home_net: cfg.home_net.clone(),
+            dns_cache: crate::enrich::DnsCache::new(cfg.enrich.max_dns_names),
         }
     }
 
@@ -472,7 +475,8 @@ impl Worker {
         if self.out.is_empty() {
             return;
         }
-        for r in &self.out {
+        for r in self.out.iter_mut() {
+            enrich_record(&self.shared.dns_cache, r);
             self.stats.learned.observe(r);
         }
         self.stats.records += self.out.len() as u64;
@@ -499,6 +503,30 @@ impl Worker {
 
     pub fn stats(&self) -> &WorkerStats {
         &self.stats
+    }
+}
+
+/// Cross-flow enrichment of one record: DNS answers teach the cache, HTTP records get the
+/// addresses their host resolved to.
+fn enrich_record(cache: &crate::enrich::DnsCache, r: &mut Record) {
+    match &mut r.body {
+        Body::Dns(d) => {
+            if let Some(q) = d.query.as_deref() {
+                for a in &d.answers {
+                    if a.rtype == "A" || a.rtype == "AAAA" {
+                        if let Ok(ip) = a.data.parse::<IpAddr>() {
+                            cache.insert(q, ip);
+                        }
+                    }
+                }
+            }
+        }
+        Body::Http(h) => {
+            if let Some(host) = h.host.as_deref() {
+                h.target_ips = cache.lookup(host).iter().map(|ip| ip.to_string()).collect();
+            }
+        }
+        _ => {}
     }
 }
 

@@ -52,8 +52,8 @@ pub struct HttpBody {
     pub auth_blob_md5: Option<String>,
     /// Ids of the `file` records holding the request and response bodies.
     pub file_ids: Vec<String>,
-    /// IPs the sensor saw DNS resolve for `host`: always empty for now (filled by a later
-    /// change that correlates DNS answers).
+    /// IPs the sensor saw DNS resolve for `host` (filled by the worker from DNS answers; an
+    /// IP-literal host gives itself).
     pub target_ips: Vec<String>,
     /// Whether the response body ended as declared (false: cut by a gap, a limit or the end
     /// of the capture; absent when no response was seen).

@@ -1,0 +1,127 @@
+//! What names resolved to, learnt from DNS answers and shared by all workers, so that an
+//! `http` record can carry the IPs its host name resolved to (a DNS flow and the HTTP flow it
+//! led to usually live on different workers). Sharded locks, touched once per DNS or HTTP
+//! record, never per packet; capped, with refused entries counted.
+//!
+//! Across workers the order in which records are produced is not fixed, so with several
+//! workers an HTTP record may be written before the DNS answer it followed was learnt.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+
+const SHARDS: usize = 16;
+/// Most addresses kept per name.
+const MAX_IPS: usize = 16;
+
+pub struct DnsCache {
+    shards: Vec<RwLock<HashMap<String, Vec<IpAddr>>>>,
+    per_shard: usize,
+    hasher: foldhash::fast::FixedState,
+    dropped: AtomicU64,
+}
+
+impl std::fmt::Debug for DnsCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DnsCache")
+            .field("dropped", &self.dropped())
+            .finish()
+    }
+}
+
+/// A host name as the cache keys it: lower case, no trailing dot, no port.
+pub fn normalise_host(host: &str) -> String {
+    let h = host.trim();
+    // "[v6]:port", "name:port"
+    let h = if let Some(rest) = h.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else if h.matches(':').count() == 1 {
+        h.split(':').next().unwrap_or(h)
+    } else {
+        h
+    };
+    h.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl DnsCache {
+    /// A cache holding at most `max_names` names.
+    pub fn new(max_names: usize) -> DnsCache {
+        DnsCache {
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            per_shard: max_names.div_ceil(SHARDS).max(1),
+            hasher: foldhash::fast::FixedState::with_seed(0x0064_6e73),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    fn shard(&self, name: &str) -> Option<&RwLock<HashMap<String, Vec<IpAddr>>>> {
+        let i = (self.hasher.hash_one(name) % SHARDS as u64) as usize;
+        self.shards.get(i)
+    }
+
+    /// `name` resolved to `ip`.
+    pub fn insert(&self, name: &str, ip: IpAddr) {
+        let name = normalise_host(name);
+        let Some(shard) = self.shard(&name) else {
+            return;
+        };
+        let Ok(mut m) = shard.write() else { return };
+        if !m.contains_key(&name) && m.len() >= self.per_shard {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let ips = m.entry(name).or_default();
+        if !ips.contains(&ip) {
+            if ips.len() >= MAX_IPS {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            ips.push(ip);
+        }
+    }
+
+    /// The addresses `host` resolved to (an IP literal resolves to itself).
+    pub fn lookup(&self, host: &str) -> Vec<IpAddr> {
+        let name = normalise_host(host);
+        if let Ok(ip) = name.parse::<IpAddr>() {
+            return vec![ip];
+        }
+        self.shard(&name)
+            .and_then(|s| s.read().ok().and_then(|m| m.get(&name).cloned()))
+            .unwrap_or_default()
+    }
+
+    /// Entries refused because a cap was reached.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalised_and_capped() {
+        let c = DnsCache::new(16);
+        c.insert("WWW.Example.com.", "192.0.2.1".parse().unwrap());
+        c.insert("www.example.com", "192.0.2.1".parse().unwrap());
+        c.insert("www.example.com", "2001:db8::1".parse().unwrap());
+        assert_eq!(c.lookup("www.example.com:8080").len(), 2);
+        assert_eq!(
+            c.lookup("192.0.2.9"),
+            vec!["192.0.2.9".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(
+            c.lookup("[2001:db8::2]:443"),
+            vec!["2001:db8::2".parse::<IpAddr>().unwrap()]
+        );
+        assert!(c.lookup("other.example").is_empty());
+        for i in 0..100u8 {
+            c.insert(&format!("n{i}.example"), "192.0.2.2".parse().unwrap());
+        }
+        assert!(c.dropped() > 0);
+    }
+}
