@@ -36,6 +36,7 @@ pub struct Config {
     pub reassembly: ReassemblySection,
     pub output: OutputSection,
     pub enrich: EnrichSection,
+    pub files: FilesSection,
 }
 
 impl Default for Config {
@@ -60,6 +61,7 @@ impl Default for Config {
             reassembly: ReassemblySection::default(),
             output: OutputSection::default(),
             enrich: EnrichSection::default(),
+            files: FilesSection::default(),
         }
     }
 }
@@ -192,6 +194,42 @@ impl Default for ReassemblySection {
             depth: 1 << 20,
             max_buffered_per_dir: 256 << 10,
             memcap: 256 << 20,
+        }
+    }
+}
+
+/// File extraction (off unless `extract_dir` is set).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilesSection {
+    /// Write complete files carried by HTTP (and mail) here, named by SHA-256.
+    pub extract_dir: Option<String>,
+    /// Only these formats ("pe", "zip", "pdf", ...; empty = all).
+    pub extract_formats: Vec<String>,
+    /// Largest file written (bytes, 0 = no limit).
+    pub extract_max_size: u64,
+    /// Bytes written at most, all files together (0 = no limit); reaching it is counted.
+    pub extract_disk_cap: u64,
+}
+
+impl Default for FilesSection {
+    fn default() -> Self {
+        FilesSection {
+            extract_dir: None,
+            extract_formats: Vec::new(),
+            extract_max_size: 100 << 20,
+            extract_disk_cap: 1 << 30,
+        }
+    }
+}
+
+impl FilesSection {
+    pub fn extract_config(&self) -> crate::files::extract::ExtractConfig {
+        crate::files::extract::ExtractConfig {
+            dir: self.extract_dir.as_ref().map(std::path::PathBuf::from),
+            formats: self.extract_formats.clone(),
+            max_file_size: self.extract_max_size,
+            disk_cap: self.extract_disk_cap,
         }
     }
 }

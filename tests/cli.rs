@@ -2,6 +2,8 @@
 //! captures, and output failures.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -207,4 +209,44 @@ fn config_file_and_set_overrides() {
         .arg(demo()));
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("max_flow"));
+}
+
+#[test]
+fn files_are_extracted_by_sha256_when_asked() {
+    let Some(root) = common::public_pcaps() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("files");
+    let out = run(tapir()
+        .args(["replay", "-w", "2", "--set"])
+        .arg(format!("files.extract_dir=\"{}\"", x.display()))
+        .arg(root.join("http/zeek_http-pipelined-requests.pcap")));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("extracted"), "{stderr}");
+    let recs = records(&out);
+    let complete: std::collections::BTreeSet<String> = recs
+        .iter()
+        .filter(|r| r["event_type"] == "file" && r["file"]["complete"] == true)
+        .map(|r| r["file"]["sha256"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!complete.is_empty());
+    let on_disk: std::collections::BTreeSet<String> = std::fs::read_dir(&x)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(on_disk, complete);
+    for name in &on_disk {
+        use sha2::Digest;
+        let bytes = std::fs::read(x.join(name)).unwrap();
+        let digest = sha2::Sha256::digest(&bytes);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(&hex, name);
+    }
+    // A directory that cannot be made is a clear error before anything runs.
+    let out = run(tapir()
+        .args(["replay", "--set", "files.extract_dir=\"/proc/no/such\""])
+        .arg(demo()));
+    assert_eq!(out.status.code(), Some(1));
 }

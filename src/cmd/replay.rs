@@ -30,6 +30,10 @@ pub struct ReplayArgs {
 /// Runs the replay; returns the summary (printed unless `--quiet`).
 pub fn run(args: &ReplayArgs) -> Result<Summary> {
     let cfg = args.common.load()?;
+    if cfg.files.extract_dir.is_some() {
+        // Fail now, clearly, rather than run without the extraction that was asked for.
+        crate::files::extract::Extractor::new(cfg.files.extract_config())?;
+    }
     let out_path = cfg.output.path.clone().unwrap_or_else(|| "-".to_string());
     let sink_path = (out_path != "none").then_some(out_path.as_str());
     let sink = NdjsonSink::open(sink_path, &cfg.sensor_id)?;

@@ -40,6 +40,9 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
         cfg.capture.bpf = Some(b.clone());
     }
     cfg.validate()?;
+    if cfg.files.extract_dir.is_some() {
+        crate::files::extract::Extractor::new(cfg.files.extract_config())?;
+    }
     let Some(iface) = cfg.capture.interface.clone() else {
         bail!("no interface: give --interface or set capture.interface in the config");
     };

@@ -72,6 +72,20 @@ pub fn render(s: &Summary) -> String {
             l.names_by_ip.len()
         );
     }
+    if let Some(x) = &s.extract {
+        let _ = writeln!(
+            o,
+            "extracted    {} files ({} bytes)   duplicates {}   skipped: size {} format {} incomplete {}   disk cap {}   errors {}",
+            x.written,
+            x.bytes_written,
+            x.duplicates,
+            x.skipped_size,
+            x.skipped_format,
+            x.skipped_incomplete,
+            x.disk_cap_hits,
+            x.errors
+        );
+    }
     let mut anomalies = w.anomaly_counts();
     let d = &s.defrag;
     for (k, v) in [

@@ -12,13 +12,36 @@
 //! `FileTracker::finish` calls [`Extractor::finish`] with the sink and the `FileBody`, setting
 //! `FileBody::extracted` from the returned path.
 
+use std::cell::RefCell;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::magic;
 use super::FileBody;
+
+/// One extractor shared by all workers (one disk cap for the sensor).
+pub type Shared = Arc<Mutex<Extractor>>;
+
+thread_local! {
+    static CURRENT: RefCell<Option<Shared>> = const { RefCell::new(None) };
+}
+
+/// Makes `x` the extractor of every [`super::FileTracker`] created on this thread from now on
+/// (a worker calls it once at start; `None` turns extraction off). Parsers stay free of I/O
+/// handles: they only see `FileTracker`.
+pub fn install(x: Option<Shared>) {
+    CURRENT.with(|c| *c.borrow_mut() = x);
+}
+
+/// A sink for a new file when this thread has an enabled extractor.
+pub(super) fn begin() -> Option<(Shared, ExtractSink)> {
+    let x = CURRENT.with(|c| c.borrow().clone())?;
+    let sink = x.lock().ok()?.start(None)?;
+    Some((x, sink))
+}
 
 /// Extraction errors.
 #[derive(Debug, thiserror::Error)]

@@ -77,7 +77,7 @@ fn is_zero(v: &u64) -> bool {
 pub const HEAD_BYTES: usize = 64 << 10;
 
 /// Streams one file's bytes through the hashes.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct FileTracker {
     meta: FileMeta,
     md5: Md5,
@@ -91,6 +91,8 @@ pub struct FileTracker {
     head_clean: usize,
     /// Whole-file buffer for the PE summary, see [`PeBuf`].
     pe: PeBuf,
+    /// The file's copy on its way to disk, when extraction is on in this thread.
+    extract: Option<(extract::Shared, extract::ExtractSink)>,
 }
 
 /// Whether the file's bytes are kept for the PE summary: decided from the first two bytes
@@ -118,11 +120,17 @@ impl FileTracker {
             head: Vec::new(),
             head_clean: 0,
             pe: PeBuf::Undecided,
+            extract: extract::begin(),
         }
     }
 
     /// The next bytes of the file.
     pub fn update(&mut self, bytes: &[u8]) {
+        if let Some((x, sink)) = self.extract.as_mut() {
+            if let Ok(x) = x.lock() {
+                x.write(sink, bytes);
+            }
+        }
         self.md5.update(bytes);
         self.sha1.update(bytes);
         self.sha256.update(bytes);
@@ -157,6 +165,9 @@ impl FileTracker {
 
     /// `len` bytes of the file were never captured (hashes then no longer match the file).
     pub fn gap(&mut self, len: u64) {
+        if let Some((_, sink)) = self.extract.as_mut() {
+            sink.gap();
+        }
         self.gap_bytes += len;
         if len > 0 {
             self.pe = PeBuf::No;
@@ -169,7 +180,18 @@ impl FileTracker {
     }
 
     /// The file is over; `complete` says whether its end was seen as declared.
-    pub fn finish(self, id: String, complete: bool) -> FileBody {
+    pub fn finish(mut self, id: String, complete: bool) -> FileBody {
+        let extract = self.extract.take();
+        let mut body = self.summarise(id, complete);
+        if let Some((x, sink)) = extract {
+            if let Ok(mut x) = x.lock() {
+                body.extracted = x.finish(sink, &body).map(|p| p.display().to_string());
+            }
+        }
+        body
+    }
+
+    fn summarise(self, id: String, complete: bool) -> FileBody {
         let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
         let (format, format_mime) = detect_format(&self.head);
         let complete = complete && self.gap_bytes == 0;

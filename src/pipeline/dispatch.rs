@@ -68,6 +68,8 @@ pub struct Summary {
     pub output: OutputStats,
     pub elapsed: Duration,
     pub worker_count: usize,
+    /// File extraction counters (when extraction is on).
+    pub extract: Option<crate::files::extract::ExtractStats>,
     /// Capture errors met (the replay goes on with the next file).
     pub capture_errors: Vec<String>,
 }
@@ -220,8 +222,15 @@ pub fn replay(
         output,
         elapsed: started.elapsed(),
         worker_count: n,
+        extract: extract_stats(&shared),
         capture_errors,
     })
+}
+
+/// The extractor's counters, when extraction is on.
+pub(crate) fn extract_stats(shared: &WorkerShared) -> Option<crate::files::extract::ExtractStats> {
+    let x = shared.extractor.as_ref()?;
+    x.lock().ok().map(|x| x.stats().clone())
 }
 
 fn wall_ns() -> u64 {
@@ -382,6 +391,7 @@ impl Dispatcher {
 }
 
 fn worker_loop(mut w: Worker, rx: Receiver<Batch>, free: Sender<Batch>) -> WorkerStats {
+    w.enter_thread();
     for mut b in rx {
         for r in &b.pkts {
             let bytes = if r.owned {

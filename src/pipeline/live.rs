@@ -81,6 +81,7 @@ where
         Ok(r) => r?,
         Err(_) => return Err(LiveError::Thread("output thread panicked".into())),
     };
+    summary.extract = crate::pipeline::dispatch::extract_stats(&shared);
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
@@ -97,6 +98,7 @@ fn live_loop(
     mut src: Box<dyn PacketSource>,
     stop: Arc<AtomicBool>,
 ) -> (WorkerStats, CaptureStats, Option<String>) {
+    w.enter_thread();
     let mut last_tick = 0u64;
     let mut err = None;
     let mut n = 0u32;

@@ -35,6 +35,8 @@ pub struct WorkerShared {
     pub home_net: Vec<ipnet::IpNet>,
     /// Names → addresses from DNS answers, for `http.target_ips`.
     pub dns_cache: crate::enrich::DnsCache,
+    /// File extraction, when configured (one disk cap for all workers).
+    pub extractor: Option<crate::files::extract::Shared>,
 }
 
 impl WorkerShared {
@@ -61,6 +63,15 @@ impl WorkerShared {
             reasm_memcap: cfg.reassembly.memcap / w,
             home_net: cfg.home_net.clone(),
             dns_cache: crate::enrich::DnsCache::new(cfg.enrich.max_dns_names),
+            extractor: cfg.files.extract_dir.as_ref().and_then(|_| {
+                match crate::files::extract::Extractor::new(cfg.files.extract_config()) {
+                    Ok(x) => Some(std::sync::Arc::new(std::sync::Mutex::new(x))),
+                    Err(e) => {
+                        tracing::error!("file extraction disabled: {e}");
+                        None
+                    }
+                }
+            }),
         }
     }
 
@@ -216,6 +227,11 @@ impl Worker {
             anomalies: Vec::new(),
             track_carriers: true,
         }
+    }
+
+    /// Sets up what the worker's thread needs (call first thing on that thread).
+    pub fn enter_thread(&self) {
+        crate::files::extract::install(self.shared.extractor.clone());
     }
 
     /// Leaves tunnel carrier flows to someone else (the replay dispatcher).
