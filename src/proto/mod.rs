@@ -6,6 +6,7 @@
 
 pub mod detect;
 pub mod dns;
+pub mod email;
 pub mod http;
 pub mod kerberos;
 pub mod ldap;
@@ -66,6 +67,9 @@ pub fn parser_for(proto: AppProto, transport: Transport) -> Option<Box<dyn AppPa
     match proto {
         AppProto::Dns | AppProto::Mdns => Some(dns::new_parser(transport)),
         AppProto::Http => Some(http::new_parser(transport)),
+        AppProto::Smtp => Some(email::smtp::new_parser(transport)),
+        AppProto::Pop3 => Some(email::pop3::new_parser(transport)),
+        AppProto::Imap => Some(email::imap::new_parser(transport)),
         AppProto::Kerberos => Some(kerberos::new_parser(transport)),
         AppProto::Ldap => Some(ldap::new_parser(transport)),
         AppProto::Tls => Some(tls::new_parser(transport)),

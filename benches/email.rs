@@ -1,0 +1,2 @@
+//! Placeholder: criterion benchmark of the email parsers.
+fn main() {}
