@@ -139,10 +139,7 @@ fn http_survives_tiny_reordered_retransmitted_segments() {
     let gz = gzip(&page);
     let plain = b"hello, plain body".to_vec();
     let requests = b"GET /page.html HTTP/1.1\r\nHost: example.org\r\nUser-Agent: tricky/1.0\r\nAccept-Encoding: gzip\r\n\r\nGET /plain.txt HTTP/1.1\r\nHost: example.org\r\nUser-Agent: tricky/1.0\r\n\r\n".to_vec();
-    let mut responses = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
-    )
-    .into_bytes();
+    let mut responses = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     let chunked_gz = chunked(&gz, 1000);
     responses.extend_from_slice(&chunked_gz);
     responses.extend_from_slice(
