@@ -1,0 +1,306 @@
+//! POP3 (RFC 1939, RFC 2449 CAPA/PIPELINING, RFC 5034 AUTH, RFC 2595 STLS).
+//!
+//! Client commands are queued in order and paired with the server's responses, so pipelined
+//! sessions are followed. Whether a `+OK` response is multi-line depends on its command (CAPA,
+//! RETR, TOP, AUTH without argument, LIST/UIDL without argument). The multi-line response of
+//! RETR and TOP, dot-unstuffed and without the final `.` line, is a message: it goes to the
+//! MIME stage with an [`Envelope`] holding the user (USER, APOP, AUTH PLAIN/LOGIN; never the
+//! password) and the AUTH mechanism. After STLS and the server's `+OK`, every further byte of
+//! the flow goes to the TLS parser.
+//!
+//! Anomalies: `pop3.line_too_long` (a command/response line over 16 KiB, skipped),
+//! `pop3.gap` (bytes missing: a message in progress is dropped, parsing resumes at the next
+//! line).
+
+pub(crate) mod lines;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+use std::collections::VecDeque;
+
+use crate::proto::email::mime::Envelope;
+use crate::proto::{tls, AppParser, Direction, ParseCtx, Transport};
+
+use lines::{starts_nocase, trim_eol, user_name, LineReader, Msg, Sasl};
+
+/// Commands waiting for an answer, at most (a client pipelining more is not followed).
+const MAX_PENDING: usize = 512;
+
+/// A command whose response is awaited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cmd {
+    /// `+OK` starts a multi-line response that is a message (RETR, TOP).
+    Message,
+    /// `+OK` starts a multi-line response of something else (CAPA, LIST, UIDL, AUTH).
+    MultiLine,
+    /// AUTH with a mechanism: `+ ` lines are continuations.
+    Auth,
+    /// STLS: `+OK` hands the flow to TLS.
+    Stls,
+    /// Anything else: one line.
+    Single,
+}
+
+/// What the server's next lines are.
+#[derive(Debug)]
+enum ServerMode {
+    /// Status lines.
+    Lines,
+    /// A multi-line response; the message when it is one.
+    MultiLine(Option<Msg>),
+}
+
+/// The POP3 parser of one flow.
+#[derive(Debug)]
+pub struct Pop3Parser {
+    transport: Transport,
+    client: LineReader,
+    server: LineReader,
+    greeted: bool,
+    pending: VecDeque<Cmd>,
+    mode: ServerMode,
+    sasl: Option<Sasl>,
+    user: Option<String>,
+    mechanism: Option<String>,
+    starttls: bool,
+    /// The TLS parser, once STLS succeeded.
+    tls: Option<Box<dyn AppParser>>,
+    /// Messages delivered, for the unit tests.
+    #[cfg(test)]
+    messages: Vec<Vec<u8>>,
+}
+
+impl Pop3Parser {
+    /// A parser for a new flow.
+    pub fn new(transport: Transport) -> Pop3Parser {
+        Pop3Parser {
+            transport,
+            client: LineReader::default(),
+            server: LineReader::default(),
+            greeted: false,
+            pending: VecDeque::new(),
+            mode: ServerMode::Lines,
+            sasl: None,
+            user: None,
+            mechanism: None,
+            starttls: false,
+            tls: None,
+            #[cfg(test)]
+            messages: Vec::new(),
+        }
+    }
+
+    fn envelope(&self) -> Envelope {
+        Envelope {
+            protocol: "pop3",
+            starttls: self.starttls,
+            auth_mechanism: self.mechanism.clone(),
+            auth_user: self.user.clone(),
+            ..Envelope::default()
+        }
+    }
+
+    fn finish(&mut self, msg: Msg, ctx: &mut ParseCtx<'_>) {
+        let env = self.envelope();
+        let _bytes = msg.finish(&env, ctx);
+        #[cfg(test)]
+        self.messages.push(_bytes);
+    }
+
+    fn on_client(&mut self, mut rest: &[u8], ctx: &mut ParseCtx<'_>) {
+        while let Some(piece) = self.client.next(&mut rest) {
+            if !piece.whole() {
+                if piece.start {
+                    ctx.anomaly("pop3.line_too_long");
+                }
+                continue;
+            }
+            let line = std::mem::take(&mut self.client.buf);
+            self.client_line(&line);
+            self.client.buf = line;
+        }
+    }
+
+    fn client_line(&mut self, line: &[u8]) {
+        if let Some(sasl) = self.sasl {
+            self.sasl = Some(sasl.client_line(line, &mut self.user));
+            return;
+        }
+        let line = trim_eol(line);
+        if line.is_empty() {
+            return;
+        }
+        let (verb, arg) = match line.iter().position(|&b| b == b' ') {
+            Some(i) => (
+                line.get(..i).unwrap_or_default(),
+                line.get(i + 1..).unwrap_or_default(),
+            ),
+            None => (line, &b""[..]),
+        };
+        let verb = verb.to_ascii_uppercase();
+        let arg = arg.trim_ascii();
+        let cmd = match verb.as_slice() {
+            b"RETR" | b"TOP" => Cmd::Message,
+            b"CAPA" => Cmd::MultiLine,
+            b"LIST" | b"UIDL" if arg.is_empty() => Cmd::MultiLine,
+            b"USER" => {
+                if let Some(u) = user_name(arg) {
+                    self.user = Some(u);
+                }
+                Cmd::Single
+            }
+            b"APOP" => {
+                let name = arg.split(|&b| b == b' ').next().unwrap_or_default();
+                if let Some(u) = user_name(name) {
+                    self.user = Some(u);
+                }
+                Cmd::Single
+            }
+            b"AUTH" if arg.is_empty() => Cmd::MultiLine,
+            b"AUTH" => {
+                let mut parts = arg.split(|&b| b == b' ').filter(|p| !p.is_empty());
+                let mech =
+                    String::from_utf8_lossy(parts.next().unwrap_or_default()).to_ascii_uppercase();
+                let mech: String = mech.chars().take(64).collect();
+                self.sasl = Some(Sasl::start(&mech, parts.next(), &mut self.user));
+                self.mechanism = Some(mech);
+                Cmd::Auth
+            }
+            b"STLS" => Cmd::Stls,
+            _ => Cmd::Single,
+        };
+        if self.pending.len() < MAX_PENDING {
+            self.pending.push_back(cmd);
+        }
+    }
+
+    fn on_server(&mut self, mut rest: &[u8], ctx: &mut ParseCtx<'_>) {
+        while let Some(piece) = self.server.next(&mut rest) {
+            let line = std::mem::take(&mut self.server.buf);
+            match &mut self.mode {
+                ServerMode::MultiLine(msg) => {
+                    if piece.whole() && trim_eol(&line) == b"." {
+                        if let Some(m) = msg.take() {
+                            self.finish(m, ctx);
+                        }
+                        self.mode = ServerMode::Lines;
+                    } else if let Some(m) = msg {
+                        let unstuffed = match line.first() {
+                            Some(b'.') if piece.start => line.get(1..).unwrap_or_default(),
+                            _ => &line[..],
+                        };
+                        m.push(unstuffed);
+                    }
+                }
+                ServerMode::Lines => {
+                    if piece.whole() {
+                        self.server_line(&line);
+                    } else if piece.start {
+                        ctx.anomaly("pop3.line_too_long");
+                    }
+                }
+            }
+            self.server.buf = line;
+            if self.tls.is_some() {
+                let pending = self.client.take_pending();
+                if let Some(t) = self.tls.as_mut() {
+                    if !pending.is_empty() {
+                        t.on_data(Direction::ToServer, &pending, ctx);
+                    }
+                    if !rest.is_empty() {
+                        t.on_data(Direction::ToClient, rest, ctx);
+                    }
+                }
+                return;
+            }
+        }
+    }
+
+    fn server_line(&mut self, line: &[u8]) {
+        let ok = starts_nocase(line, b"+OK");
+        let err = starts_nocase(line, b"-ERR");
+        if !self.greeted && self.pending.is_empty() {
+            self.greeted = true;
+            return;
+        }
+        self.greeted = true;
+        if !ok && !err {
+            // "+ challenge" continues an AUTH exchange; other lines are not responses.
+            return;
+        }
+        let Some(cmd) = self.pending.pop_front() else {
+            return;
+        };
+        if cmd == Cmd::Auth {
+            self.sasl = None;
+        }
+        if !ok {
+            return;
+        }
+        match cmd {
+            Cmd::Message => self.mode = ServerMode::MultiLine(Some(Msg::new())),
+            Cmd::MultiLine => self.mode = ServerMode::MultiLine(None),
+            Cmd::Stls => {
+                self.starttls = true;
+                self.tls = Some(tls::new_parser(self.transport));
+            }
+            Cmd::Auth | Cmd::Single => {}
+        }
+    }
+}
+
+impl AppParser for Pop3Parser {
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>) {
+        if let Some(t) = self.tls.as_mut() {
+            t.on_data(dir, data, ctx);
+            return;
+        }
+        match dir {
+            Direction::ToServer => self.on_client(data, ctx),
+            Direction::ToClient => self.on_server(data, ctx),
+        }
+    }
+
+    fn on_gap(&mut self, dir: Direction, len: u32, ctx: &mut ParseCtx<'_>) {
+        if let Some(t) = self.tls.as_mut() {
+            t.on_gap(dir, len, ctx);
+            return;
+        }
+        ctx.anomaly("pop3.gap");
+        match dir {
+            Direction::ToServer => {
+                self.client.resync();
+                self.sasl = None;
+            }
+            Direction::ToClient => {
+                self.server.resync();
+                self.mode = ServerMode::Lines;
+                self.pending.clear();
+                self.greeted = true;
+            }
+        }
+    }
+
+    fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {
+        if let Some(t) = self.tls.as_mut() {
+            t.on_close(ctx);
+            return;
+        }
+        if let ServerMode::MultiLine(Some(_)) = self.mode {
+            if let ServerMode::MultiLine(Some(m)) =
+                std::mem::replace(&mut self.mode, ServerMode::Lines)
+            {
+                let partial = self.server.take_pending();
+                let mut m = m;
+                m.push(&partial);
+                self.finish(m, ctx);
+            }
+        }
+    }
+}
+
+/// A POP3 parser for a flow.
+pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
+    Box::new(Pop3Parser::new(transport))
+}
