@@ -3,6 +3,7 @@
 //! `mail-parser` and the `email` record and one `file` record per attachment are emitted.
 
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+use base64::Engine;
 use md5::Md5;
 use sha2::Digest;
 
@@ -213,6 +214,29 @@ fn hashed(rec: &EmailBody) -> Hashed {
     }
 }
 
+/// mail-parser hands back the raw text of a base64 part whose multipart is cut short (no
+/// closing boundary): such a part is decoded here, leniently (whole 4-character groups).
+fn undecoded_base64(msg: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> Option<Vec<u8>> {
+    let cte = part.content_transfer_encoding()?;
+    if !cte.trim().eq_ignore_ascii_case("base64") {
+        return None;
+    }
+    let raw = msg
+        .raw_message()
+        .get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)?;
+    if raw.is_empty() || part.contents() != raw {
+        return None;
+    }
+    let mut text: Vec<u8> = raw
+        .iter()
+        .copied()
+        .take_while(|&c| c != b'=' && c != b'-')
+        .filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        .collect();
+    text.truncate(text.len() / 4 * 4);
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
 /// Walks a parsed message for attachments.
 struct Walk<'a, 'b> {
     env: &'a Envelope,
@@ -235,7 +259,7 @@ impl Walk<'_, '_> {
                 .is_some_and(|d| d.is_attachment());
             let name = part.attachment_name().map(str::to_string);
             if disposition_attachment || name.is_some() {
-                self.attachment(part, name);
+                self.attachment(msg, part, name);
             }
             if let PartType::Message(inner) = &part.body {
                 if depth < MAX_DEPTH {
@@ -247,7 +271,12 @@ impl Walk<'_, '_> {
         }
     }
 
-    fn attachment(&mut self, part: &mail_parser::MessagePart<'_>, name: Option<String>) {
+    fn attachment(
+        &mut self,
+        msg: &Message<'_>,
+        part: &mail_parser::MessagePart<'_>,
+        name: Option<String>,
+    ) {
         if self.rec.attachments.len() >= self.limits.max_attachments {
             self.rec.attachments_dropped += 1;
             return;
@@ -267,7 +296,10 @@ impl Walk<'_, '_> {
             mime_type: content_type.clone(),
             ..FileMeta::default()
         });
-        file.update(part.contents());
+        match undecoded_base64(msg, part) {
+            Some(decoded) => file.update(&decoded),
+            None => file.update(part.contents()),
+        }
         let id = format!("F{:x}-{:08x}-{}-email", self.ctx.ts_ns, self.tag, self.n);
         self.n += 1;
         let body = file.finish(id.clone(), !self.truncated);

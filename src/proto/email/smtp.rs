@@ -153,6 +153,14 @@ impl SmtpParser {
 
     /// Ends the message in progress (if any) and the transaction.
     fn end_message(&mut self, complete: bool, ctx: &mut ParseCtx<'_>) {
+        if !self.data_line.is_empty() {
+            // The partial last line of a message cut short.
+            let line = std::mem::take(&mut self.data_line);
+            let body = line.strip_prefix(b".").unwrap_or(&line);
+            if let Some(m) = self.msg.as_mut() {
+                m.push(body);
+            }
+        }
         if let Some(mut m) = self.msg.take() {
             if !complete {
                 m.mark_truncated();
