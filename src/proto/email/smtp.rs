@@ -236,6 +236,8 @@ impl SmtpParser {
             if line == b".\r\n" || line == b".\n" {
                 self.client = Client::Command;
                 self.end_message(true, ctx);
+                // The end of the content gets a reply of its own.
+                self.push_pending(Cmd::Other, ctx);
             } else {
                 let body = line.strip_prefix(b".").unwrap_or(&line);
                 self.builder().push(body);
