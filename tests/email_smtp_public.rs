@@ -16,7 +16,10 @@ fn message_matches(e: &Value, r: &Value, files: &[Value]) -> Result<(), String> 
     // mail-parser trims the whitespace that ends an unstructured header ("Re: " → "Re:").
     let subject = |v: &Value| v.as_str().map(|s| s.trim().to_string());
     if subject(&e["subject"]) != subject(&m["subject"]) {
-        return Err(format!("subject: expected {} got {}", e["subject"], m["subject"]));
+        return Err(format!(
+            "subject: expected {} got {}",
+            e["subject"], m["subject"]
+        ));
     }
     for (ek, rk) in [
         ("helo", "helo"),
@@ -34,7 +37,10 @@ fn message_matches(e: &Value, r: &Value, files: &[Value]) -> Result<(), String> 
     }
     for (w, g) in want.iter().zip(got.iter()) {
         if w["name"] != g["name"] {
-            return Err(format!("attachment name: expected {} got {}", w["name"], g["name"]));
+            return Err(format!(
+                "attachment name: expected {} got {}",
+                w["name"], g["name"]
+            ));
         }
         // The oracle gives no hashes for attached messages (message/rfc822).
         if w["sha256"].is_null() {

@@ -2,8 +2,8 @@
 //! into a [`MessageBuilder`]; at [`MessageBuilder::finish`] the message is parsed with
 //! `mail-parser` and the `email` record and one `file` record per attachment are emitted.
 
-use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 use base64::Engine;
+use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 use md5::Md5;
 use sha2::Digest;
 
@@ -288,11 +288,7 @@ impl Walk<'_, '_> {
         let mut file = FileTracker::new(FileMeta {
             name: name.clone(),
             source: self.env.protocol,
-            sender: self
-                .env
-                .mail_from
-                .clone()
-                .or_else(|| self.rec.from.clone()),
+            sender: self.env.mail_from.clone().or_else(|| self.rec.from.clone()),
             mime_type: content_type.clone(),
             ..FileMeta::default()
         });

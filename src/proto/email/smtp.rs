@@ -414,7 +414,10 @@ impl SmtpParser {
         match cmd {
             Cmd::Auth => {
                 if self.client == Client::AuthOther
-                    || matches!(self.client, Client::AuthLoginUser | Client::AuthSecret { .. })
+                    || matches!(
+                        self.client,
+                        Client::AuthLoginUser | Client::AuthSecret { .. }
+                    )
                 {
                     self.client = Client::Command;
                 }
@@ -480,7 +483,11 @@ fn path_arg(arg: &str, prefix: &str) -> (String, Option<String>) {
 }
 
 fn decode_b64(b: &[u8]) -> Option<Vec<u8>> {
-    let t: Vec<u8> = b.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
+    let t: Vec<u8> = b
+        .iter()
+        .copied()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
     base64::engine::general_purpose::STANDARD.decode(t).ok()
 }
 

@@ -46,7 +46,8 @@ fn run(steps: &[(Direction, &[u8])], chunk: usize) -> Out {
         ..Out::default()
     };
     for e in out {
-        o.json.push_str(&serde_json::to_string(&record_json(&e.body)).unwrap());
+        o.json
+            .push_str(&serde_json::to_string(&record_json(&e.body)).unwrap());
         match e.body {
             Body::Email(m) => o.emails.push(m),
             Body::File(f) => o.files.push(f),
@@ -65,7 +66,10 @@ fn record_json(b: &Body) -> serde_json::Value {
 }
 
 fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 const MSG: &[u8] = b"From: Alice <alice@Example.COM>\r\n\
@@ -131,7 +135,11 @@ fn check_session(o: &Out) {
     assert_eq!(m.message_id.as_deref(), Some("abc@example.com"));
     assert_eq!(m.x_mailer.as_deref(), Some("TestMailer 1.0"));
     assert_eq!(m.received.len(), 1);
-    assert!(m.date.as_deref().unwrap().starts_with("2022-02-25T23:01:14"));
+    assert!(m
+        .date
+        .as_deref()
+        .unwrap()
+        .starts_with("2022-02-25T23:01:14"));
     assert_eq!(m.auth_mechanism.as_deref(), Some("PLAIN"));
     assert_eq!(m.auth_user.as_deref(), Some("alice"));
     assert!(!m.truncated);
@@ -193,7 +201,10 @@ fn auth_login_keeps_only_the_user() {
             (S, b"334 UGFzc3dvcmQ6\r\n"),
             (C, b"aHVudGVyMg==\r\n"),
             (S, b"235 ok\r\n"),
-            (C, b"MAIL FROM:<user@example.com>\r\nRCPT TO:<x@y.z>\r\nDATA\r\n"),
+            (
+                C,
+                b"MAIL FROM:<user@example.com>\r\nRCPT TO:<x@y.z>\r\nDATA\r\n",
+            ),
             (S, b"250 ok\r\n250 ok\r\n354 go\r\n"),
             (C, b"Subject: hi\r\n\r\nbody\r\n.\r\n"),
             (S, b"250 ok\r\n"),
@@ -316,9 +327,17 @@ fn gap_abandons_message_and_resyncs() {
         out: &mut out,
         anomalies: &mut anomalies,
     };
-    p.on_data(C, b"MAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\nSubject: g\r\n\r\nab", &mut ctx);
+    p.on_data(
+        C,
+        b"MAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\nSubject: g\r\n\r\nab",
+        &mut ctx,
+    );
     p.on_gap(C, 100, &mut ctx);
-    p.on_data(C, b"junk\r\nMAIL FROM:<x@y.z>\r\nRCPT TO:<d@e.f>\r\nDATA\r\nSubject: h\r\n\r\nb\r\n.\r\n", &mut ctx);
+    p.on_data(
+        C,
+        b"junk\r\nMAIL FROM:<x@y.z>\r\nRCPT TO:<d@e.f>\r\nDATA\r\nSubject: h\r\n\r\nb\r\n.\r\n",
+        &mut ctx,
+    );
     let emails: Vec<EmailBody> = out
         .into_iter()
         .filter_map(|e| match e.body {
@@ -336,7 +355,9 @@ fn gap_abandons_message_and_resyncs() {
 #[test]
 fn long_line_is_skipped() {
     let mut long = vec![b'A'; super::MAX_LINE + 100];
-    long.extend_from_slice(b"\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\nSubject: s\r\n\r\n.\r\n");
+    long.extend_from_slice(
+        b"\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\nSubject: s\r\n\r\n.\r\n",
+    );
     let o = run(&[(C, &long)], 1000);
     assert!(o.anomalies.contains(&"smtp.line_too_long"));
     assert_eq!(o.emails.len(), 1);
@@ -349,7 +370,9 @@ fn garbage_does_not_panic() {
     let mut bytes = Vec::new();
     for _ in 0..20_000 {
         x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        bytes.push(b"DATA\r\n.BDAT 5 LAST\r\nAUTH LOGIN\r\nSTARTTLS\r\n220 \x00"[(x >> 16) as usize % 44]);
+        bytes.push(
+            b"DATA\r\n.BDAT 5 LAST\r\nAUTH LOGIN\r\nSTARTTLS\r\n220 \x00"[(x >> 16) as usize % 44],
+        );
     }
     for chunk in [1, 3, 64] {
         let _ = run(&[(C, &bytes), (S, &bytes), (C, &bytes)], chunk);
