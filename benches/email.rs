@@ -1,2 +1,74 @@
-//! Placeholder: criterion benchmark of the email parsers.
-fn main() {}
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+//! Criterion: the email parsers. Group `smtp`: pipelined SMTP sessions (EHLO, MAIL, RCPT, DATA
+//! with a multipart message carrying a base64 attachment), throughput in bytes and messages.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tapir::proto::{email::smtp, Direction, ParseCtx, Transport};
+
+/// A message with a text part and a 24 KiB base64 attachment.
+fn message() -> Vec<u8> {
+    let mut m = b"From: Alice <alice@example.com>\r\nTo: bob@example.org\r\nSubject: =?UTF-8?B?SMOpbGxv?=\r\nMessage-ID: <1@example.com>\r\nDate: Fri, 25 Feb 2022 23:01:14 +0000\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nHello Bob,\r\n.see attached\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"data.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n".to_vec();
+    let line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n";
+    for _ in 0..430 {
+        m.extend_from_slice(line);
+    }
+    m.extend_from_slice(b"--b--\r\n");
+    m
+}
+
+/// (client stream, server stream, messages)
+fn session(n: usize) -> (Vec<u8>, Vec<u8>, u64) {
+    let msg = message();
+    let mut c = b"EHLO client.example.com\r\n".to_vec();
+    let mut s = b"220 mx.example.org ESMTP\r\n250-mx.example.org\r\n250 PIPELINING\r\n".to_vec();
+    for _ in 0..n {
+        c.extend_from_slice(
+            b"MAIL FROM:<alice@example.com> SIZE=40000\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n",
+        );
+        for l in msg.split_inclusive(|&b| b == b'\n') {
+            if l.first() == Some(&b'.') {
+                c.push(b'.');
+            }
+            c.extend_from_slice(l);
+        }
+        c.extend_from_slice(b".\r\n");
+        s.extend_from_slice(b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n");
+    }
+    c.extend_from_slice(b"QUIT\r\n");
+    s.extend_from_slice(b"221 bye\r\n");
+    (c, s, n as u64)
+}
+
+fn bench_smtp(c: &mut Criterion) {
+    let mut g = c.benchmark_group("smtp");
+    let (cl, sv, n) = session(50);
+    let run = || {
+        let mut out = Vec::new();
+        let mut anomalies = Vec::new();
+        let mut ctx = ParseCtx {
+            ts_ns: 1,
+            transport: Transport::Tcp,
+            out: &mut out,
+            anomalies: &mut anomalies,
+        };
+        let mut p = smtp::new_parser(Transport::Tcp);
+        for (a, b) in cl
+            .chunks(1460)
+            .zip(sv.chunks(1460).chain(std::iter::repeat(&[][..])))
+        {
+            p.on_data(Direction::ToServer, a, &mut ctx);
+            p.on_data(Direction::ToClient, b, &mut ctx);
+        }
+        p.on_close(&mut ctx);
+        out.len()
+    };
+    assert!(run() as u64 >= 2 * n);
+    g.throughput(Throughput::Bytes((cl.len() + sv.len()) as u64));
+    g.bench_function("session_bytes", |b| b.iter(run));
+    g.throughput(Throughput::Elements(n));
+    g.bench_function("session_messages", |b| b.iter(run));
+    g.finish();
+}
+
+criterion_group!(benches, bench_smtp);
+criterion_main!(benches);

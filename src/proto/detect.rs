@@ -110,7 +110,7 @@ fn port_proto(transport: Transport, port: u16) -> AppProto {
         // 993 imaps, 995 pop3s, 465 smtps, 636 ldaps: TLS first.
         (Transport::Tcp, 443 | 8443 | 993 | 995 | 465 | 636) => AppProto::Tls,
         (Transport::Tcp, 3268) => AppProto::Ldap,
-        (Transport::Tcp, 25 | 587) => AppProto::Smtp,
+        (Transport::Tcp, 25 | 587 | 2525) => AppProto::Smtp,
         (Transport::Tcp, 110) => AppProto::Pop3,
         (Transport::Tcp, 143) => AppProto::Imap,
         (Transport::Tcp, 22) => AppProto::Ssh,

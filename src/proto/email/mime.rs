@@ -1,9 +1,21 @@
-//! PLACEHOLDER: message assembly and MIME parsing (to be completed). The API is stable.
+//! Message assembly and MIME parsing: the carrier (SMTP, POP3, IMAP) pushes a message's bytes
+//! into a [`MessageBuilder`]; at [`MessageBuilder::finish`] the message is parsed with
+//! `mail-parser` and the `email` record and one `file` record per attachment are emitted.
 
+use base64::Engine;
+use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+use md5::Md5;
+use sha2::Digest;
+
+use crate::files::{FileMeta, FileTracker};
 use crate::proto::ParseCtx;
 use crate::record::Body;
 
+use super::record::{Attachment, Hashed, HashedAddr};
 use super::EmailBody;
+
+/// Nesting depth of attached messages followed.
+const MAX_DEPTH: usize = 8;
 
 /// What the carrying protocol knows of a message besides its bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -20,7 +32,10 @@ pub struct Envelope {
     pub starttls: bool,
     /// AUTH mechanism and user name (never a password).
     pub auth_mechanism: Option<String>,
+    /// AUTH user name (never a password).
     pub auth_user: Option<String>,
+    /// SMTP MAIL FROM parameters as sent ("SIZE=123 BODY=8BITMIME").
+    pub mail_params: Option<String>,
 }
 
 /// Limits on what one message may cost.
@@ -48,14 +63,17 @@ pub struct MessageBuilder {
     limits: MessageLimits,
     buf: Vec<u8>,
     size: u64,
+    cut: bool,
 }
 
 impl MessageBuilder {
+    /// An empty message under `limits`.
     pub fn new(limits: MessageLimits) -> MessageBuilder {
         MessageBuilder {
             limits,
             buf: Vec::new(),
             size: 0,
+            cut: false,
         }
     }
 
@@ -72,10 +90,228 @@ impl MessageBuilder {
         self.size
     }
 
+    /// The carrier lost part of the message (a gap, the end of the flow): the record is marked
+    /// truncated and attachments are reported incomplete.
+    pub fn mark_truncated(&mut self) {
+        self.cut = true;
+    }
+
+    /// Whether the message went past the size cap or was marked truncated.
+    pub fn is_truncated(&self) -> bool {
+        self.cut || self.size > self.buf.len() as u64
+    }
+
     /// The message is complete: emits the `email` record and the attachments' `file` records.
     pub fn finish(self, env: &Envelope, ctx: &mut ParseCtx<'_>) {
-        ctx.emit(Body::Email(EmailBody {
+        let over_cap = self.size > self.buf.len() as u64;
+        if over_cap {
+            ctx.anomaly("email.message_too_large");
+        }
+        let truncated = over_cap || self.cut;
+        let mut rec = EmailBody {
             protocol: env.protocol,
-        }));
+            helo: env.helo.clone(),
+            mail_from: env.mail_from.clone(),
+            mail_params: env.mail_params.clone(),
+            rcpt_to: env.rcpt_to.clone(),
+            starttls: env.starttls,
+            auth_mechanism: env.auth_mechanism.clone(),
+            auth_user: env.auth_user.clone(),
+            size: self.size,
+            truncated,
+            ..EmailBody::default()
+        };
+        let tag = fnv(self.buf.get(..4096.min(self.buf.len())).unwrap_or_default());
+        if let Some(msg) = MessageParser::default().parse(&self.buf) {
+            headers(&msg, &mut rec);
+            let mut walk = Walk {
+                env,
+                limits: self.limits,
+                truncated,
+                tag,
+                n: 0,
+                rec: &mut rec,
+                ctx,
+            };
+            walk.message(&msg, 0);
+        } else if !self.buf.is_empty() {
+            ctx.anomaly("email.unparsable");
+        }
+        rec.hashed = hashed(&rec);
+        ctx.emit(Body::Email(rec));
     }
 }
+
+/// FNV-1a over a few bytes: distinguishes file ids of messages finished at the same instant.
+fn fnv(b: &[u8]) -> u32 {
+    b.iter().fold(0x811c_9dc5u32, |h, &x| {
+        (h ^ u32::from(x)).wrapping_mul(0x0100_0193)
+    })
+}
+
+fn addresses(a: Option<&Address<'_>>) -> Vec<String> {
+    a.map(|a| {
+        a.iter()
+            .filter_map(|x| x.address())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn header_text(msg: &Message<'_>, name: &str) -> Option<String> {
+    match msg.header(name)? {
+        HeaderValue::Text(t) => Some(t.trim().to_string()),
+        HeaderValue::TextList(l) => Some(l.join(", ")),
+        _ => msg.header_raw(name).map(|s| s.trim().to_string()),
+    }
+}
+
+fn headers(msg: &Message<'_>, rec: &mut EmailBody) {
+    rec.from = addresses(msg.from()).into_iter().next();
+    rec.to = addresses(msg.to());
+    rec.cc = addresses(msg.cc());
+    rec.subject = msg.subject().map(str::to_string);
+    rec.message_id = msg.message_id().map(str::to_string);
+    rec.date = msg.date().map(|d| d.to_rfc3339());
+    rec.x_mailer = header_text(msg, "X-Mailer");
+    rec.received = msg
+        .headers_raw()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("Received"))
+        .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+}
+
+fn md5_hex(b: &[u8]) -> String {
+    Md5::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Splits an address at its last '@' and hashes both parts, lower-cased.
+fn hash_addr(a: &str) -> HashedAddr {
+    let a = a.trim().to_lowercase();
+    let (local, domain) = a.rsplit_once('@').unwrap_or((a.as_str(), ""));
+    HashedAddr {
+        local_md5: md5_hex(local.as_bytes()),
+        domain_md5: md5_hex(domain.as_bytes()),
+    }
+}
+
+fn hashed(rec: &EmailBody) -> Hashed {
+    let sender = rec.from.as_ref().or(rec.mail_from.as_ref());
+    let from = sender.filter(|s| !s.is_empty()).map(|s| hash_addr(s));
+    let header_rcpt: Vec<&String> = rec.to.iter().chain(rec.cc.iter()).collect();
+    let rcpt = if header_rcpt.is_empty() {
+        rec.rcpt_to.iter().collect()
+    } else {
+        header_rcpt
+    };
+    Hashed {
+        from_local_md5: from.as_ref().map(|h| h.local_md5.clone()),
+        from_domain_md5: from.map(|h| h.domain_md5),
+        to: rcpt.into_iter().map(|a| hash_addr(a)).collect(),
+        subject_md5: rec.subject.as_ref().map(|s| md5_hex(s.as_bytes())),
+    }
+}
+
+/// mail-parser hands back the raw text of a base64 part whose multipart is cut short (no
+/// closing boundary): such a part is decoded here, leniently (whole 4-character groups).
+fn undecoded_base64(msg: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> Option<Vec<u8>> {
+    let cte = part.content_transfer_encoding()?;
+    if !cte.trim().eq_ignore_ascii_case("base64") {
+        return None;
+    }
+    let raw = msg
+        .raw_message()
+        .get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)?;
+    if raw.is_empty() || part.contents() != raw {
+        return None;
+    }
+    let mut text: Vec<u8> = raw
+        .iter()
+        .copied()
+        .take_while(|&c| c != b'=' && c != b'-')
+        .filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        .collect();
+    text.truncate(text.len() / 4 * 4);
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
+/// Walks a parsed message for attachments.
+struct Walk<'a, 'b> {
+    env: &'a Envelope,
+    limits: MessageLimits,
+    truncated: bool,
+    tag: u32,
+    n: usize,
+    rec: &'a mut EmailBody,
+    ctx: &'a mut ParseCtx<'b>,
+}
+
+impl Walk<'_, '_> {
+    fn message(&mut self, msg: &Message<'_>, depth: usize) {
+        for part in &msg.parts {
+            if matches!(part.body, PartType::Multipart(_)) {
+                continue;
+            }
+            let disposition_attachment = part
+                .content_disposition()
+                .is_some_and(|d| d.is_attachment());
+            let name = part.attachment_name().map(str::to_string);
+            if disposition_attachment || name.is_some() {
+                self.attachment(msg, part, name);
+            }
+            if let PartType::Message(inner) = &part.body {
+                if depth < MAX_DEPTH {
+                    self.message(inner, depth + 1);
+                } else {
+                    self.ctx.anomaly("email.nesting_too_deep");
+                }
+            }
+        }
+    }
+
+    fn attachment(
+        &mut self,
+        msg: &Message<'_>,
+        part: &mail_parser::MessagePart<'_>,
+        name: Option<String>,
+    ) {
+        if self.rec.attachments.len() >= self.limits.max_attachments {
+            self.rec.attachments_dropped += 1;
+            return;
+        }
+        let content_type = part.content_type().map(|ct| match ct.subtype() {
+            Some(s) => format!("{}/{}", ct.ctype(), s).to_ascii_lowercase(),
+            None => ct.ctype().to_ascii_lowercase(),
+        });
+        let mut file = FileTracker::new(FileMeta {
+            name: name.clone(),
+            source: self.env.protocol,
+            sender: self.env.mail_from.clone().or_else(|| self.rec.from.clone()),
+            mime_type: content_type.clone(),
+            ..FileMeta::default()
+        });
+        match undecoded_base64(msg, part) {
+            Some(decoded) => file.update(&decoded),
+            None => file.update(part.contents()),
+        }
+        let id = format!("F{:x}-{:08x}-{}-email", self.ctx.ts_ns, self.tag, self.n);
+        self.n += 1;
+        let body = file.finish(id.clone(), !self.truncated);
+        self.rec.attachments.push(Attachment {
+            name,
+            content_type,
+            size: body.size,
+            md5: body.md5.clone(),
+            sha256: body.sha256.clone(),
+            format: body.format.clone(),
+            file_id: id.clone(),
+        });
+        self.rec.file_ids.push(id);
+        self.ctx.emit(Body::File(body));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,14 +1,554 @@
-//! PLACEHOLDER: the smtp parser (to be replaced).
+//! SMTP (RFC 5321) parser: commands from the client, replies from the server paired in order
+//! (pipelining, RFC 2920), DATA with dot-unstuffing, BDAT chunks (RFC 3030), AUTH (mechanism and
+//! user name only, never a password), STARTTLS hand-over to the TLS parser. Each message goes
+//! through [`MessageBuilder`] which emits the `email` record and the attachments' `file` records.
+
+use std::collections::VecDeque;
+
+use base64::Engine;
 
 use crate::proto::{AppParser, Direction, ParseCtx, Transport};
 
+use super::mime::{Envelope, MessageBuilder, MessageLimits};
+
+/// Longest command or reply line kept; longer lines raise `smtp.line_too_long` and are skipped.
+pub const MAX_LINE: usize = 16 << 10;
+/// Commands awaiting a reply kept at most (pipelining).
+const MAX_PENDING: usize = 512;
+/// Client bytes kept while STARTTLS awaits its reply.
+const MAX_TLS_WAIT: usize = 64 << 10;
+/// A DATA line longer than this is passed on in pieces.
+const DATA_LINE_FLUSH: usize = 4096;
+
+/// What the client side is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Client {
+    /// Reading command lines.
+    Command,
+    /// AUTH LOGIN: the next line is the base64 user name.
+    AuthLoginUser,
+    /// AUTH LOGIN / PLAIN: the next line holds the password (PLAIN: with the user name).
+    AuthSecret { plain: bool },
+    /// Another SASL mechanism: lines are exchanged until the server's final reply.
+    AuthOther,
+    /// DATA content until "<CRLF>.<CRLF>".
+    Data,
+    /// BDAT: `remaining` raw bytes of the chunk follow.
+    Bdat { remaining: u64, last: bool },
+    /// STARTTLS sent, its reply not yet seen.
+    TlsWait,
+}
+
+/// A command awaiting its reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cmd {
+    Auth,
+    StartTls,
+    Data,
+    Other,
+}
+
+/// Reads lines out of a byte stream, with a length cap.
 #[derive(Debug, Default)]
-struct Placeholder;
-
-impl AppParser for Placeholder {
-    fn on_data(&mut self, _dir: Direction, _data: &[u8], _ctx: &mut ParseCtx<'_>) {}
+struct Lines {
+    buf: Vec<u8>,
+    skipping: bool,
 }
 
+impl Lines {
+    /// Takes bytes up to and including the next '\n'. Returns the bytes consumed and the line
+    /// when complete (without its line ending).
+    fn next(&mut self, data: &[u8], ctx: &mut ParseCtx<'_>) -> (usize, Option<Vec<u8>>) {
+        let (used, complete) = match data.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (data.len(), false),
+        };
+        let piece = data.get(..used).unwrap_or_default();
+        if !self.skipping {
+            if self.buf.len() + piece.len() > MAX_LINE + 2 {
+                ctx.anomaly("smtp.line_too_long");
+                self.buf.clear();
+                self.skipping = true;
+            } else {
+                self.buf.extend_from_slice(piece);
+            }
+        }
+        if !complete {
+            return (used, None);
+        }
+        if self.skipping {
+            self.skipping = false;
+            return (used, None);
+        }
+        let mut line = std::mem::take(&mut self.buf);
+        while matches!(line.last(), Some(b'\n' | b'\r')) {
+            line.pop();
+        }
+        (used, Some(line))
+    }
+
+    fn reset(&mut self, skip_to_eol: bool) {
+        self.buf.clear();
+        self.skipping = skip_to_eol;
+    }
+}
+
+/// The SMTP parser of one flow.
+#[derive(Debug)]
+pub struct SmtpParser {
+    limits: MessageLimits,
+    client: Client,
+    client_lines: Lines,
+    server_lines: Lines,
+    /// DATA: the current line so far (from its start), and whether its start was handled.
+    data_line: Vec<u8>,
+    data_mid_line: bool,
+    pending: VecDeque<Cmd>,
+    greeted: bool,
+    env: Envelope,
+    msg: Option<MessageBuilder>,
+    tls_wait: Vec<u8>,
+    tls: Option<Box<dyn AppParser>>,
+}
+
+impl SmtpParser {
+    /// A parser for a new flow with the default message limits.
+    pub fn new() -> SmtpParser {
+        SmtpParser::with_limits(MessageLimits::default())
+    }
+
+    /// A parser for a new flow.
+    pub fn with_limits(limits: MessageLimits) -> SmtpParser {
+        SmtpParser {
+            limits,
+            client: Client::Command,
+            client_lines: Lines::default(),
+            server_lines: Lines::default(),
+            data_line: Vec::new(),
+            data_mid_line: false,
+            pending: VecDeque::new(),
+            greeted: false,
+            env: Envelope {
+                protocol: "smtp",
+                ..Envelope::default()
+            },
+            msg: None,
+            tls_wait: Vec::new(),
+            tls: None,
+        }
+    }
+
+    fn push_pending(&mut self, cmd: Cmd, ctx: &mut ParseCtx<'_>) {
+        if self.pending.len() >= MAX_PENDING {
+            ctx.anomaly("smtp.too_many_pending");
+            self.pending.pop_front();
+        }
+        self.pending.push_back(cmd);
+    }
+
+    fn builder(&mut self) -> &mut MessageBuilder {
+        let limits = self.limits;
+        self.msg.get_or_insert_with(|| MessageBuilder::new(limits))
+    }
+
+    /// Ends the message in progress (if any) and the transaction.
+    fn end_message(&mut self, complete: bool, ctx: &mut ParseCtx<'_>) {
+        if !self.data_line.is_empty() {
+            // The partial last line of a message cut short.
+            let line = std::mem::take(&mut self.data_line);
+            let body = line.strip_prefix(b".").unwrap_or(&line);
+            if let Some(m) = self.msg.as_mut() {
+                m.push(body);
+            }
+        }
+        if let Some(mut m) = self.msg.take() {
+            if !complete {
+                m.mark_truncated();
+            }
+            m.finish(&self.env, ctx);
+        }
+        self.env.mail_from = None;
+        self.env.mail_params = None;
+        self.env.rcpt_to.clear();
+        self.data_line.clear();
+        self.data_mid_line = false;
+    }
+
+    fn client_data(&mut self, mut data: &[u8], ctx: &mut ParseCtx<'_>) {
+        while !data.is_empty() {
+            if let Some(tls) = self.tls.as_mut() {
+                tls.on_data(Direction::ToServer, data, ctx);
+                return;
+            }
+            let used = match self.client {
+                Client::Data => self.data_bytes(data, ctx),
+                Client::Bdat { remaining, last } => {
+                    let n = usize::try_from(remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(data.len());
+                    self.builder().push(data.get(..n).unwrap_or_default());
+                    let remaining = remaining - n as u64;
+                    if remaining == 0 {
+                        self.client = Client::Command;
+                        if last {
+                            self.end_message(true, ctx);
+                        }
+                    } else {
+                        self.client = Client::Bdat { remaining, last };
+                    }
+                    n
+                }
+                Client::TlsWait => {
+                    let room = MAX_TLS_WAIT.saturating_sub(self.tls_wait.len());
+                    self.tls_wait
+                        .extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+                    data.len()
+                }
+                _ => {
+                    let (used, line) = self.client_lines.next(data, ctx);
+                    if let Some(line) = line {
+                        self.client_line(&line, ctx);
+                    }
+                    used
+                }
+            };
+            data = data.get(used.max(1)..).unwrap_or_default();
+        }
+    }
+
+    /// DATA content: dot-unstuffing and the end marker. Returns the bytes consumed.
+    fn data_bytes(&mut self, data: &[u8], ctx: &mut ParseCtx<'_>) -> usize {
+        let (used, complete) = match data.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (data.len(), false),
+        };
+        let piece = data.get(..used).unwrap_or_default();
+        if self.data_mid_line {
+            self.builder().push(piece);
+            if complete {
+                self.data_mid_line = false;
+            }
+            return used;
+        }
+        self.data_line.extend_from_slice(piece);
+        if complete {
+            let line = std::mem::take(&mut self.data_line);
+            if line == b".\r\n" || line == b".\n" {
+                self.client = Client::Command;
+                self.end_message(true, ctx);
+                // The end of the content gets a reply of its own.
+                self.push_pending(Cmd::Other, ctx);
+            } else {
+                let body = line.strip_prefix(b".").unwrap_or(&line);
+                self.builder().push(body);
+            }
+        } else if self.data_line.len() > DATA_LINE_FLUSH {
+            let line = std::mem::take(&mut self.data_line);
+            let body = line.strip_prefix(b".").unwrap_or(&line);
+            self.builder().push(body);
+            self.data_mid_line = true;
+        }
+        used
+    }
+
+    fn client_line(&mut self, line: &[u8], ctx: &mut ParseCtx<'_>) {
+        match self.client {
+            Client::AuthLoginUser => {
+                if line == b"*" {
+                    self.client = Client::Command;
+                    return;
+                }
+                self.env.auth_user = decode_b64(line).map(|u| lossy(&u));
+                self.client = Client::AuthSecret { plain: false };
+                return;
+            }
+            Client::AuthSecret { plain } => {
+                if plain && line != b"*" {
+                    self.env.auth_user = decode_b64(line).and_then(|b| plain_user(&b));
+                }
+                // The password is dropped here, never stored.
+                self.client = Client::Command;
+                return;
+            }
+            Client::AuthOther => return,
+            _ => {}
+        }
+        let text = lossy(line);
+        let (verb, arg) = match text.split_once(' ') {
+            Some((v, a)) => (v.to_ascii_uppercase(), a.trim()),
+            None => (text.trim().to_ascii_uppercase(), ""),
+        };
+        let cmd = match verb.as_str() {
+            "HELO" | "EHLO" => {
+                self.env.helo = Some(arg.to_string()).filter(|s| !s.is_empty());
+                Cmd::Other
+            }
+            "AUTH" => {
+                self.auth(arg);
+                Cmd::Auth
+            }
+            "STARTTLS" => {
+                self.client = Client::TlsWait;
+                Cmd::StartTls
+            }
+            "MAIL" => {
+                if self.msg.is_some() {
+                    // A new transaction while a message is unfinished.
+                    self.end_message(false, ctx);
+                }
+                let (addr, params) = path_arg(arg, "FROM:");
+                self.env.mail_from = Some(addr);
+                self.env.mail_params = params;
+                self.env.rcpt_to.clear();
+                Cmd::Other
+            }
+            "RCPT" => {
+                let (addr, _) = path_arg(arg, "TO:");
+                if self.env.rcpt_to.len() < 1024 {
+                    self.env.rcpt_to.push(addr);
+                }
+                Cmd::Other
+            }
+            "DATA" => {
+                self.client = Client::Data;
+                self.data_line.clear();
+                self.data_mid_line = false;
+                self.builder();
+                Cmd::Data
+            }
+            "BDAT" => {
+                let mut it = arg.split_ascii_whitespace();
+                match it.next().and_then(|n| n.parse::<u64>().ok()) {
+                    Some(n) => {
+                        let last = it.next().is_some_and(|w| w.eq_ignore_ascii_case("LAST"));
+                        self.builder();
+                        if n == 0 {
+                            if last {
+                                self.end_message(true, ctx);
+                            }
+                        } else {
+                            self.client = Client::Bdat { remaining: n, last };
+                        }
+                    }
+                    None => ctx.anomaly("smtp.bad_bdat"),
+                }
+                Cmd::Other
+            }
+            "RSET" => {
+                if self.msg.is_some() {
+                    self.end_message(false, ctx);
+                } else {
+                    self.end_message(true, ctx);
+                }
+                Cmd::Other
+            }
+            _ => Cmd::Other,
+        };
+        self.push_pending(cmd, ctx);
+    }
+
+    fn auth(&mut self, arg: &str) {
+        let mut it = arg.split_ascii_whitespace();
+        let mech = it.next().unwrap_or_default().to_ascii_uppercase();
+        let initial = it.next();
+        self.env.auth_user = None;
+        self.client = match (mech.as_str(), initial) {
+            ("LOGIN", None) => Client::AuthLoginUser,
+            ("LOGIN", Some(u)) => {
+                self.env.auth_user = decode_b64(u.as_bytes()).map(|u| lossy(&u));
+                Client::AuthSecret { plain: false }
+            }
+            ("PLAIN", None) => Client::AuthSecret { plain: true },
+            ("PLAIN", Some(c)) => {
+                self.env.auth_user = decode_b64(c.as_bytes()).and_then(|b| plain_user(&b));
+                Client::Command
+            }
+            (_, _) => Client::AuthOther,
+        };
+        self.env.auth_mechanism = Some(mech).filter(|m| !m.is_empty());
+    }
+
+    fn server_data(&mut self, mut data: &[u8], ctx: &mut ParseCtx<'_>) {
+        while !data.is_empty() {
+            if let Some(tls) = self.tls.as_mut() {
+                tls.on_data(Direction::ToClient, data, ctx);
+                return;
+            }
+            let (used, line) = self.server_lines.next(data, ctx);
+            data = data.get(used.max(1)..).unwrap_or_default();
+            if let Some(line) = line {
+                self.server_line(&line, ctx);
+            }
+        }
+    }
+
+    fn server_line(&mut self, line: &[u8], ctx: &mut ParseCtx<'_>) {
+        let code = match line.get(..3).and_then(|c| std::str::from_utf8(c).ok()) {
+            Some(c) => match c.parse::<u16>() {
+                Ok(n) => n,
+                Err(_) => {
+                    ctx.anomaly("smtp.bad_reply");
+                    return;
+                }
+            },
+            None => {
+                ctx.anomaly("smtp.bad_reply");
+                return;
+            }
+        };
+        if line.get(3) == Some(&b'-') {
+            return; // more lines of the same reply follow
+        }
+        let Some(cmd) = self.pending.front().copied() else {
+            if !self.greeted && code == 220 {
+                self.greeted = true;
+            } else if code != 421 {
+                ctx.anomaly("smtp.unexpected_reply");
+            }
+            return;
+        };
+        if cmd == Cmd::Auth && code == 334 {
+            return; // a SASL challenge: the AUTH goes on
+        }
+        self.pending.pop_front();
+        match cmd {
+            Cmd::Auth => {
+                if self.client == Client::AuthOther
+                    || matches!(
+                        self.client,
+                        Client::AuthLoginUser | Client::AuthSecret { .. }
+                    )
+                {
+                    self.client = Client::Command;
+                }
+            }
+            Cmd::StartTls => {
+                if code == 220 {
+                    self.env.starttls = true;
+                    let mut tls = crate::proto::tls::new_parser(Transport::Tcp);
+                    let early = std::mem::take(&mut self.tls_wait);
+                    if !early.is_empty() {
+                        tls.on_data(Direction::ToServer, &early, ctx);
+                    }
+                    self.tls = Some(tls);
+                    self.pending.clear();
+                } else if self.client == Client::TlsWait {
+                    self.client = Client::Command;
+                    let early = std::mem::take(&mut self.tls_wait);
+                    self.client_data(&early, ctx);
+                }
+            }
+            Cmd::Data => {
+                if code != 354
+                    && self.client == Client::Data
+                    && self.data_line.is_empty()
+                    && self.msg.as_ref().is_some_and(|m| m.size() == 0)
+                {
+                    // DATA refused: no content follows.
+                    self.client = Client::Command;
+                    self.msg = None;
+                }
+            }
+            Cmd::Other => {}
+        }
+    }
+}
+
+impl Default for SmtpParser {
+    fn default() -> Self {
+        SmtpParser::new()
+    }
+}
+
+/// "FROM:<a@b> SIZE=1" → ("a@b", Some("SIZE=1")).
+fn path_arg(arg: &str, prefix: &str) -> (String, Option<String>) {
+    let rest = match arg.get(..prefix.len()) {
+        Some(p) if p.eq_ignore_ascii_case(prefix) => arg.get(prefix.len()..).unwrap_or_default(),
+        _ => arg,
+    };
+    let rest = rest.trim_start();
+    let (path, params) = if let Some(r) = rest.strip_prefix('<') {
+        match r.split_once('>') {
+            Some((p, tail)) => (p, tail),
+            None => (r, ""),
+        }
+    } else {
+        rest.split_once(' ').unwrap_or((rest, ""))
+    };
+    let params = params.trim();
+    (
+        path.trim().to_string(),
+        Some(params.to_string()).filter(|p| !p.is_empty()),
+    )
+}
+
+fn decode_b64(b: &[u8]) -> Option<Vec<u8>> {
+    let t: Vec<u8> = b
+        .iter()
+        .copied()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(t).ok()
+}
+
+/// SASL PLAIN "authzid\0authcid\0password": the authentication identity only.
+fn plain_user(b: &[u8]) -> Option<String> {
+    let mut parts = b.split(|&c| c == 0);
+    let authzid = parts.next()?;
+    let authcid = parts.next()?;
+    let user = if authcid.is_empty() { authzid } else { authcid };
+    Some(lossy(user)).filter(|u| !u.is_empty())
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+impl AppParser for SmtpParser {
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>) {
+        match dir {
+            Direction::ToServer => self.client_data(data, ctx),
+            Direction::ToClient => self.server_data(data, ctx),
+        }
+    }
+
+    fn on_gap(&mut self, dir: Direction, len: u32, ctx: &mut ParseCtx<'_>) {
+        if let Some(tls) = self.tls.as_mut() {
+            tls.on_gap(dir, len, ctx);
+            return;
+        }
+        ctx.anomaly("smtp.gap");
+        match dir {
+            Direction::ToServer => {
+                if self.msg.is_some() {
+                    self.end_message(false, ctx);
+                }
+                self.client = Client::Command;
+                self.client_lines.reset(true);
+                self.tls_wait.clear();
+            }
+            Direction::ToClient => {
+                self.pending.clear();
+                self.server_lines.reset(true);
+            }
+        }
+    }
+
+    fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {
+        if let Some(tls) = self.tls.as_mut() {
+            tls.on_close(ctx);
+            return;
+        }
+        if self.msg.is_some() {
+            self.end_message(false, ctx);
+        }
+    }
+}
+
+/// The SMTP parser, boxed for the dispatcher.
 pub fn new_parser(_transport: Transport) -> Box<dyn AppParser> {
-    Box::new(Placeholder)
+    Box::new(SmtpParser::new())
 }
+
+#[cfg(test)]
+mod tests;
