@@ -168,11 +168,23 @@ fn header_text(msg: &Message<'_>, name: &str) -> Option<String> {
     }
 }
 
+/// The subject: RFC 2047 words (and 8-bit text) decoded by mail-parser; a plain ASCII value
+/// unfolded as RFC 5322 says (only the line breaks go: the folding whitespace stays, which
+/// mail-parser would collapse).
+fn subject(msg: &Message<'_>) -> Option<String> {
+    match msg.header_raw("Subject") {
+        Some(raw) if raw.is_ascii() && !raw.contains("=?") => {
+            Some(raw.replace("\r\n", "").replace('\n', "").trim().to_string())
+        }
+        _ => msg.subject().map(|s| s.trim().to_string()),
+    }
+}
+
 fn headers(msg: &Message<'_>, rec: &mut EmailBody) {
     rec.from = addresses(msg.from()).into_iter().next();
     rec.to = addresses(msg.to());
     rec.cc = addresses(msg.cc());
-    rec.subject = msg.subject().map(str::to_string);
+    rec.subject = subject(msg);
     rec.message_id = msg.message_id().map(str::to_string);
     rec.date = msg.date().map(|d| d.to_rfc3339());
     rec.x_mailer = header_text(msg, "X-Mailer");
