@@ -3,7 +3,10 @@
 //! with a multipart message carrying a base64 attachment), throughput in bytes and messages.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tapir::proto::{email::smtp, Direction, ParseCtx, Transport};
+use tapir::proto::{
+    email::{imap, pop3, smtp},
+    AppParser, Direction, ParseCtx, Transport,
+};
 
 /// A message with a text part and a 24 KiB base64 attachment.
 fn message() -> Vec<u8> {
@@ -70,5 +73,76 @@ fn bench_smtp(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_smtp);
+/// Feeds both sides in 1460-byte pieces, alternating; returns the records emitted.
+fn feed(p: &mut dyn AppParser, cl: &[u8], sv: &[u8]) -> usize {
+    let mut out = Vec::new();
+    let mut anomalies = Vec::new();
+    let mut ctx = ParseCtx {
+        ts_ns: 1,
+        transport: Transport::Tcp,
+        out: &mut out,
+        anomalies: &mut anomalies,
+    };
+    let mut cs = cl.chunks(1460);
+    let mut ss = sv.chunks(1460);
+    loop {
+        let (a, b) = (cs.next(), ss.next());
+        if a.is_none() && b.is_none() {
+            break;
+        }
+        if let Some(a) = a {
+            p.on_data(Direction::ToServer, a, &mut ctx);
+        }
+        if let Some(b) = b {
+            p.on_data(Direction::ToClient, b, &mut ctx);
+        }
+    }
+    p.on_close(&mut ctx);
+    out.len()
+}
+
+/// POP3: USER/PASS then RETR of `n` messages; IMAP: LOGIN then FETCH BODY[] of `n` messages.
+fn bench_pop3_imap(c: &mut Criterion) {
+    let msg = message();
+    let n = 50u64;
+    let mut pc = b"USER bob\r\nPASS secret\r\n".to_vec();
+    let mut ps = b"+OK POP3 ready\r\n+OK\r\n+OK\r\n".to_vec();
+    let mut ic = b"a1 LOGIN bob secret\r\na2 SELECT INBOX\r\n".to_vec();
+    let mut is = b"* OK IMAP4rev1 ready\r\na1 OK done\r\n* 50 EXISTS\r\na2 OK done\r\n".to_vec();
+    for i in 1..=n {
+        pc.extend_from_slice(format!("RETR {i}\r\n").as_bytes());
+        ps.extend_from_slice(format!("+OK {} octets\r\n", msg.len()).as_bytes());
+        for l in msg.split_inclusive(|&b| b == b'\n') {
+            if l.first() == Some(&b'.') {
+                ps.push(b'.');
+            }
+            ps.extend_from_slice(l);
+        }
+        ps.extend_from_slice(b".\r\n");
+        ic.extend_from_slice(format!("f{i} FETCH {i} BODY[]\r\n").as_bytes());
+        is.extend_from_slice(format!("* {i} FETCH (BODY[] {{{}}}\r\n", msg.len()).as_bytes());
+        is.extend_from_slice(&msg);
+        is.extend_from_slice(format!(")\r\nf{i} OK done\r\n").as_bytes());
+    }
+    for (name, cl, sv, new) in [
+        (
+            "pop3",
+            &pc,
+            &ps,
+            pop3::new_parser as fn(Transport) -> Box<dyn AppParser>,
+        ),
+        ("imap", &ic, &is, imap::new_parser),
+    ] {
+        let mut g = c.benchmark_group(name);
+        let run = || feed(&mut *new(Transport::Tcp), cl, sv);
+        assert!(run() as u64 >= 2 * n, "{name}");
+        g.throughput(Throughput::Bytes((cl.len() + sv.len()) as u64));
+        g.bench_function("session_bytes", |b| b.iter(run));
+        g.throughput(Throughput::Elements(n));
+        g.bench_function("session_messages", |b| b.iter(run));
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench_smtp, bench_pop3_imap);
 criterion_main!(benches);
