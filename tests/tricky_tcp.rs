@@ -7,92 +7,10 @@ mod common;
 
 use std::io::Write;
 
-use etherparse::PacketBuilder;
 use sha2::{Digest, Sha256};
 use tapir::config::Config;
 
-const CLIENT: [u8; 4] = [10, 1, 1, 10];
-const SERVER: [u8; 4] = [93, 184, 216, 34];
-const CPORT: u16 = 51000;
-
-struct Cap {
-    bytes: Vec<u8>,
-    ts_us: u64,
-}
-
-impl Cap {
-    fn new() -> Cap {
-        let mut bytes = Vec::new();
-        for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
-            if v == 0x0004_0002 {
-                bytes.extend_from_slice(&2u16.to_le_bytes());
-                bytes.extend_from_slice(&4u16.to_le_bytes());
-            } else {
-                bytes.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-        Cap {
-            bytes,
-            ts_us: 1_700_000_000_000_000,
-        }
-    }
-
-    /// One TCP segment; `to_server` picks the direction.
-    fn seg(&mut self, to_server: bool, seq: u32, ack: u32, flags: &str, payload: &[u8]) {
-        let (src, dst, sp, dp) = if to_server {
-            (CLIENT, SERVER, CPORT, 80)
-        } else {
-            (SERVER, CLIENT, 80, CPORT)
-        };
-        let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-            .ipv4(src, dst, 64)
-            .tcp(sp, dp, seq, 65535);
-        if flags.contains('S') {
-            b = b.syn();
-        }
-        if flags.contains('A') {
-            b = b.ack(ack);
-        }
-        if flags.contains('F') {
-            b = b.fin();
-        }
-        if flags.contains('P') {
-            b = b.psh();
-        }
-        let mut pkt = Vec::new();
-        b.write(&mut pkt, payload).unwrap();
-        self.ts_us += 100;
-        let (s, us) = (self.ts_us / 1_000_000, self.ts_us % 1_000_000);
-        for v in [s as u32, us as u32, pkt.len() as u32, pkt.len() as u32] {
-            self.bytes.extend_from_slice(&v.to_le_bytes());
-        }
-        self.bytes.extend_from_slice(&pkt);
-    }
-
-    /// `data` sent from `isn`+1 in segments of `size`, in the given order of segment indexes
-    /// (indexes may repeat: retransmissions).
-    fn send(
-        &mut self,
-        to_server: bool,
-        isn: u32,
-        ack: u32,
-        data: &[u8],
-        size: usize,
-        order: &[usize],
-    ) {
-        let chunks: Vec<&[u8]> = data.chunks(size).collect();
-        for &i in order {
-            let off = (i * size) as u32;
-            self.seg(
-                to_server,
-                isn.wrapping_add(1).wrapping_add(off),
-                ack,
-                "AP",
-                chunks[i],
-            );
-        }
-    }
-}
+use common::{Cap, CLIENT, CPORT, SERVER};
 
 /// Segment order: pairs swapped, every third segment sent twice.
 fn shuffled(n: usize) -> Vec<usize> {

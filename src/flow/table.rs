@@ -131,6 +131,8 @@ pub struct FlowTable<S> {
     /// Deterministic hasher for flow ids (same ids whatever the worker count).
     id_state: foldhash::fast::FixedState,
     last_emergency_ns: Option<u64>,
+    /// New flows refused since the last emergency pass.
+    refused_since_emergency: u64,
     stats: FlowStats,
 }
 
@@ -166,6 +168,7 @@ impl<S: Default> FlowTable<S> {
             divisor: cfg.emergency_divisor.max(1),
             id_state: foldhash::fast::FixedState::with_seed(0x0074_6170_6972),
             last_emergency_ns: None,
+            refused_since_emergency: 0,
             stats: FlowStats::default(),
         }
     }
@@ -216,6 +219,7 @@ impl<S: Default> FlowTable<S> {
             self.emergency(ts_ns, ended);
             if self.map.len() >= self.max {
                 self.stats.cap_drops += 1;
+                self.refused_since_emergency += 1;
                 return None;
             }
         }
@@ -296,16 +300,40 @@ impl<S: Default> FlowTable<S> {
         }
     }
 
+    /// Table full: first end flows idle past the emergency timeouts; if that frees nothing,
+    /// evict one-sided flows (a SYN or a datagram never answered: what a flood is made of) so
+    /// that new connections keep being tracked. Established, two-sided flows are kept.
+    /// Runs at most once per second of packet time or per `max/16` refused flows, so its
+    /// linear scan costs O(1) amortised per new flow.
     fn emergency(&mut self, now_ns: u64, ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason)) {
-        if let Some(last) = self.last_emergency_ns {
-            if now_ns.saturating_sub(last) < NS {
-                return;
-            }
+        let recent = self
+            .last_emergency_ns
+            .is_some_and(|last| now_ns.saturating_sub(last) < NS);
+        if recent && self.refused_since_emergency < (self.max as u64 / 16).max(1) {
+            return;
         }
         self.last_emergency_ns = Some(now_ns);
+        self.refused_since_emergency = 0;
         self.stats.emergency_sweeps += 1;
         let before = self.stats.ended;
         self.sweep(now_ns, self.divisor, ended);
+        if self.map.len() >= self.max {
+            let mut budget = (self.max / 8).max(1);
+            let victims: Vec<(FlowKey, Flow<S>)> = self
+                .map
+                .extract_if(|_, f| {
+                    let one_sided = f.pkts[0] == 0 || f.pkts[1] == 0;
+                    let take = budget > 0 && one_sided && !f.tcp.established;
+                    if take {
+                        budget -= 1;
+                    }
+                    take
+                })
+                .collect();
+            for (k, f) in victims {
+                self.end(k, f, EndReason::Emergency, ended);
+            }
+        }
         self.stats.emergency_evictions += self.stats.ended - before;
     }
 
@@ -495,18 +523,56 @@ mod tests {
         let mut t = table(4);
         let mut n = 0;
         let mut e = |_, _, _| n += 1;
+        // Four answered (two-sided) flows fill the table.
         for i in 0..4u16 {
             t.track(&udp(1, 1000 + i, 2, 53), 0, 80, &mut e).unwrap();
+            t.track(&udp(2, 53, 1, 1000 + i), 0, 80, &mut e).unwrap();
         }
-        // Full, nothing old enough: the fifth is dropped and counted.
+        // Full, nothing idle long enough and nothing one-sided: dropped and counted.
         assert!(t.track(&udp(1, 2000, 2, 53), NS, 80, &mut e).is_none());
         assert_eq!(t.stats().cap_drops, 1);
-        // 3.1 s later the emergency timeout (30 s / 10) evicts the four.
-        assert!(t.track(&udp(1, 2001, 2, 53), 4 * NS, 80, &mut e).is_some());
+        // Past the emergency timeout of answered UDP flows (120 s / 10) the four are evicted.
+        assert!(t.track(&udp(1, 2001, 2, 53), 13 * NS, 80, &mut e).is_some());
         assert_eq!(t.stats().emergency_evictions, 4);
         assert!(t.len() <= 4);
         let _ = e;
         assert_eq!(n, 4);
+    }
+
+    #[test]
+    fn syn_flood_evicts_half_open_flows_and_keeps_established_ones() {
+        use tcp_flags::*;
+        let mut t = table(64);
+        let mut e = |_, _, _| {};
+        // One real connection.
+        t.track(&tcp(1, 40000, 2, 80, SYN), 0, 60, &mut e).unwrap();
+        t.track(&tcp(2, 80, 1, 40000, SYN | ACK), 0, 60, &mut e)
+            .unwrap();
+        t.track(&tcp(1, 40000, 2, 80, ACK), 0, 60, &mut e).unwrap();
+        // A flood of SYNs from ever new ports within one millisecond.
+        let mut tracked = 0;
+        for i in 0..10_000u32 {
+            let src = (i % 200) as u8 + 3;
+            if t.track(
+                &tcp(src, (i % 60000) as u16 + 1024, 2, 80, SYN),
+                1000,
+                60,
+                &mut e,
+            )
+            .is_some()
+            {
+                tracked += 1;
+            }
+        }
+        assert!(t.len() <= 64);
+        // New flows keep being tracked (half-open ones are evicted), and the real one survives.
+        assert!(tracked > 5_000, "{tracked}");
+        assert!(t.stats().emergency_evictions > 0);
+        let tr = t
+            .track(&tcp(1, 40000, 2, 80, ACK), 2000, 60, &mut e)
+            .unwrap();
+        assert!(!tr.new);
+        assert!(tr.flow.tcp.established);
     }
 
     #[test]

@@ -171,3 +171,102 @@ pub fn captures(root: &std::path::Path) -> Vec<(String, PathBuf)> {
     v.sort();
     v
 }
+
+pub const CLIENT: [u8; 4] = [10, 1, 1, 10];
+pub const SERVER: [u8; 4] = [93, 184, 216, 34];
+pub const CPORT: u16 = 51000;
+
+/// Builds a classic pcap of Ethernet/IPv4/TCP segments in memory.
+pub struct Cap {
+    pub bytes: Vec<u8>,
+    pub ts_us: u64,
+}
+
+impl Cap {
+    pub fn new() -> Cap {
+        let mut bytes = Vec::new();
+        for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+            if v == 0x0004_0002 {
+                bytes.extend_from_slice(&2u16.to_le_bytes());
+                bytes.extend_from_slice(&4u16.to_le_bytes());
+            } else {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        Cap {
+            bytes,
+            ts_us: 1_700_000_000_000_000,
+        }
+    }
+
+    /// One TCP segment of the test connection; `to_server` picks the direction.
+    pub fn seg(&mut self, to_server: bool, seq: u32, ack: u32, flags: &str, payload: &[u8]) {
+        if to_server {
+            self.tcp(CLIENT, SERVER, CPORT, 80, seq, ack, flags, payload);
+        } else {
+            self.tcp(SERVER, CLIENT, 80, CPORT, seq, ack, flags, payload);
+        }
+    }
+
+    /// Any TCP segment; `flags` letters: S(YN) A(CK) F(IN) P(SH).
+    #[allow(clippy::too_many_arguments)]
+    pub fn tcp(
+        &mut self,
+        src: [u8; 4],
+        dst: [u8; 4],
+        sp: u16,
+        dp: u16,
+        seq: u32,
+        ack: u32,
+        flags: &str,
+        payload: &[u8],
+    ) {
+        let mut b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(src, dst, 64)
+            .tcp(sp, dp, seq, 65535);
+        if flags.contains('S') {
+            b = b.syn();
+        }
+        if flags.contains('A') {
+            b = b.ack(ack);
+        }
+        if flags.contains('F') {
+            b = b.fin();
+        }
+        if flags.contains('P') {
+            b = b.psh();
+        }
+        let mut pkt = Vec::new();
+        b.write(&mut pkt, payload).unwrap();
+        self.ts_us += 10;
+        let (s, us) = (self.ts_us / 1_000_000, self.ts_us % 1_000_000);
+        for v in [s as u32, us as u32, pkt.len() as u32, pkt.len() as u32] {
+            self.bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        self.bytes.extend_from_slice(&pkt);
+    }
+
+    /// `data` sent from `isn`+1 in segments of `size`, in the given order of segment indexes
+    /// (indexes may repeat: retransmissions).
+    pub fn send(
+        &mut self,
+        to_server: bool,
+        isn: u32,
+        ack: u32,
+        data: &[u8],
+        size: usize,
+        order: &[usize],
+    ) {
+        let chunks: Vec<&[u8]> = data.chunks(size).collect();
+        for &i in order {
+            let off = (i * size) as u32;
+            self.seg(
+                to_server,
+                isn.wrapping_add(1).wrapping_add(off),
+                ack,
+                "AP",
+                chunks[i],
+            );
+        }
+    }
+}
