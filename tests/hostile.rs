@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Cap, CLIENT, SERVER};
+use common::{Cap, SERVER};
 use tapir::config::Config;
 
 /// 60 000 SYNs from random sources around one real HTTP connection, with room for 1 000 flows.
@@ -54,7 +54,6 @@ fn syn_flood_is_bounded_and_the_real_connection_is_reported() {
         "AF",
         &[],
     );
-    let _ = CLIENT;
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("flood.pcap");

@@ -10,7 +10,7 @@ use std::io::Write;
 use sha2::{Digest, Sha256};
 use tapir::config::Config;
 
-use common::{Cap, CLIENT, CPORT, SERVER};
+use common::Cap;
 
 /// Segment order: pairs swapped, every third segment sent twice.
 fn shuffled(n: usize) -> Vec<usize> {
