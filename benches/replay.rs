@@ -2,8 +2,9 @@
 //! End-to-end replay benchmark: generates a realistic capture (default 400 MB; set
 //! TAPIR_BENCH_MB), then measures
 //!   1. just reading it (the capture reader alone: the floor),
-//!   2. the whole pipeline with 1 worker, and with each worker count in TAPIR_BENCH_WORKERS
-//!      (default "1,2"), records counted but not written;
+//!   2. for each worker count in TAPIR_BENCH_WORKERS (default "1,2"): the pipeline alone
+//!      (decode, flows, reassembly, detection; `proto.parsers = false`) and the complete
+//!      sensor (all protocol parsers, file hashing), records counted but not written;
 //!
 //! and prints Gbit/s and Mpkt/s in total and per worker. The file is kept under
 //! target/bench-data/ between runs.
@@ -75,9 +76,14 @@ fn main() {
         bytes as f64 / 1e6
     );
 
-    let mut cfg = Config::default();
-    cfg.output.path = None;
-    for &w in &workers {
+    let mut sensor = Config::default();
+    sensor.output.path = None;
+    let mut pipeline = sensor.clone();
+    pipeline.proto.parsers = false;
+    for (what, cfg, w) in workers
+        .iter()
+        .flat_map(|&w| [("pipeline", &pipeline, w), ("sensor  ", &sensor, w)])
+    {
         let mut best = f64::MAX;
         let mut flows = 0;
         for _ in 0..2 {
@@ -86,7 +92,7 @@ fn main() {
             let t = Instant::now();
             let s = replay(
                 vec![src],
-                &cfg,
+                cfg,
                 sink,
                 ReplayOptions {
                     workers: w,
@@ -100,7 +106,7 @@ fn main() {
         let gbps = bytes as f64 * 8.0 / best / 1e9;
         let mpps = pkts as f64 / best / 1e6;
         println!(
-            "pipeline {w:>2} wk : {gbps:>7.2} Gbit/s  {mpps:>6.2} Mpkt/s  = {:.2} Gbit/s, {:.2} Mpkt/s per worker; {flows} flows; {:.2}x read time",
+            "{what} {w:>2} wk : {gbps:>7.2} Gbit/s  {mpps:>6.2} Mpkt/s  = {:.2} Gbit/s, {:.2} Mpkt/s per worker; {flows} flows; {:.2}x read time",
             gbps / w as f64,
             mpps / w as f64,
             best / best_read

@@ -37,6 +37,7 @@ pub struct Config {
     pub output: OutputSection,
     pub enrich: EnrichSection,
     pub files: FilesSection,
+    pub proto: ProtoSection,
 }
 
 impl Default for Config {
@@ -62,6 +63,7 @@ impl Default for Config {
             output: OutputSection::default(),
             enrich: EnrichSection::default(),
             files: FilesSection::default(),
+            proto: ProtoSection::default(),
         }
     }
 }
@@ -195,6 +197,20 @@ impl Default for ReassemblySection {
             max_buffered_per_dir: 256 << 10,
             memcap: 256 << 20,
         }
+    }
+}
+
+/// Application layer.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProtoSection {
+    /// Run the protocol parsers (false: detect `app_proto` only, no protocol records).
+    pub parsers: bool,
+}
+
+impl Default for ProtoSection {
+    fn default() -> Self {
+        ProtoSection { parsers: true }
     }
 }
 

@@ -37,6 +37,8 @@ pub struct WorkerShared {
     pub dns_cache: crate::enrich::DnsCache,
     /// File extraction, when configured (one disk cap for all workers).
     pub extractor: Option<crate::files::extract::Shared>,
+    /// Application-layer parsers on (`proto.parsers`).
+    pub parsers: bool,
 }
 
 impl WorkerShared {
@@ -63,6 +65,7 @@ impl WorkerShared {
             reasm_memcap: cfg.reassembly.memcap / w,
             home_net: cfg.home_net.clone(),
             dns_cache: crate::enrich::DnsCache::new(cfg.enrich.max_dns_names),
+            parsers: cfg.proto.parsers,
             extractor: cfg.files.extract_dir.as_ref().and_then(|_| {
                 match crate::files::extract::Extractor::new(cfg.files.extract_config()) {
                     Ok(x) => Some(std::sync::Arc::new(std::sync::Mutex::new(x))),
@@ -377,6 +380,7 @@ impl Worker {
                         payload_seen: &mut flow.app.payload_seen,
                         gap_bytes: &mut flow.app.gap_bytes,
                         parser: &mut flow.app.parser,
+                        parsers: shared.parsers,
                     },
                     probe,
                     ctx: ParseCtx {
@@ -417,6 +421,7 @@ impl Worker {
                     payload_seen: &mut flow.app.payload_seen,
                     gap_bytes: &mut flow.app.gap_bytes,
                     parser: &mut flow.app.parser,
+                    parsers: shared.parsers,
                 };
                 *st.payload_seen = true;
                 if let Some(p) = st.parser.as_mut() {
@@ -561,13 +566,20 @@ struct AppState<'a> {
     payload_seen: &'a mut bool,
     gap_bytes: &'a mut u64,
     parser: &'a mut Option<Box<dyn AppParser>>,
+    /// Application parsers are on (else detection only).
+    parsers: bool,
 }
 
 impl AppState<'_> {
     /// The protocol is known: start its parser, or stop inspecting when there is none.
     fn found(&mut self, p: AppProto, transport: Transport) {
         *self.proto = p;
-        match proto::parser_for(p, transport) {
+        let parser = if self.parsers {
+            proto::parser_for(p, transport)
+        } else {
+            None
+        };
+        match parser {
             Some(parser) => *self.parser = Some(parser),
             None => *self.done = true,
         }
