@@ -15,8 +15,8 @@ for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
   if [ -d "$shared" ] && [ -z "$(ls -A "corpus/$t")" ]; then
     case "$t" in
-      capture_file) find "$shared" -name '*.pcap*' -size -256k -exec cp {} "corpus/$t/" \; ;;
-      *) find "$shared" -name '*.pcap' -size -64k -exec cp {} "corpus/$t/" \; ;;
+      capture_file) find "$shared" -type f -name '*.pcap*' -size -256k -exec cp {} "corpus/$t/" \; ;;
+      *) find "$shared" -type f -name '*.pcap' -size -64k -exec cp {} "corpus/$t/" \; ;;
     esac
   fi
   echo "== $t for ${secs}s"
