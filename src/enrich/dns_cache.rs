@@ -18,6 +18,8 @@ const MAX_IPS: usize = 16;
 
 pub struct DnsCache {
     shards: Vec<RwLock<HashMap<String, Vec<IpAddr>>>>,
+    /// Address → the first name seen resolving to it (A/AAAA) or named by a PTR answer.
+    names: Vec<RwLock<HashMap<IpAddr, String>>>,
     per_shard: usize,
     hasher: foldhash::fast::FixedState,
     dropped: AtomicU64,
@@ -50,6 +52,7 @@ impl DnsCache {
     pub fn new(max_names: usize) -> DnsCache {
         DnsCache {
             shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            names: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             per_shard: max_names.div_ceil(SHARDS).max(1),
             hasher: foldhash::fast::FixedState::with_seed(0x0064_6e73),
             dropped: AtomicU64::new(0),
@@ -61,8 +64,32 @@ impl DnsCache {
         self.shards.get(i)
     }
 
+    /// `ip` goes by `name` (a PTR answer; A/AAAA answers call this through [`Self::insert`]).
+    pub fn name_ip(&self, ip: IpAddr, name: &str) {
+        let i = (self.hasher.hash_one(ip) % SHARDS as u64) as usize;
+        let Some(shard) = self.names.get(i) else {
+            return;
+        };
+        let Ok(mut m) = shard.write() else { return };
+        if m.contains_key(&ip) {
+            return;
+        }
+        if m.len() >= self.per_shard {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        m.insert(ip, normalise_host(name));
+    }
+
+    /// The name `ip` goes by, when one was learnt.
+    pub fn name_of(&self, ip: IpAddr) -> Option<String> {
+        let i = (self.hasher.hash_one(ip) % SHARDS as u64) as usize;
+        self.names.get(i)?.read().ok()?.get(&ip).cloned()
+    }
+
     /// `name` resolved to `ip`.
     pub fn insert(&self, name: &str, ip: IpAddr) {
+        self.name_ip(ip, name);
         let name = normalise_host(name);
         let Some(shard) = self.shard(&name) else {
             return;
@@ -119,6 +146,10 @@ mod tests {
             vec!["2001:db8::2".parse::<IpAddr>().unwrap()]
         );
         assert!(c.lookup("other.example").is_empty());
+        assert_eq!(
+            c.name_of("192.0.2.1".parse().unwrap()).as_deref(),
+            Some("www.example.com")
+        );
         for i in 0..100u8 {
             c.insert(&format!("n{i}.example"), "192.0.2.2".parse().unwrap());
         }

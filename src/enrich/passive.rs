@@ -173,7 +173,7 @@ impl Learned {
 }
 
 /// The address of a reverse-lookup name (`4.3.2.1.in-addr.arpa`, nibbles `.ip6.arpa`).
-fn ptr_ip(name: &str) -> Option<IpAddr> {
+pub fn ptr_ip(name: &str) -> Option<IpAddr> {
     let n = name.trim_end_matches('.').to_ascii_lowercase();
     if let Some(v4) = n.strip_suffix(".in-addr.arpa") {
         let mut parts: Vec<&str> = v4.split('.').collect();

@@ -76,6 +76,9 @@ pub struct KerberosBody {
     pub request_auth_data_md5: Option<String>,
     /// "tcp" or "udp".
     pub transport: &'static str,
+    /// The KDC's host name, when the sensor learnt it (DNS answers for the KDC's address);
+    /// the KDC's address is the record's `dest_ip`.
+    pub kdc_name: Option<String>,
 }
 
 /// The name of a message type ("AS_REQ", ..., "MSG_<n>").
