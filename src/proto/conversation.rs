@@ -1,11 +1,12 @@
-//! Plays arbitrary bytes to a parser as a two-sided conversation: the harness of the fuzz
-//! targets of the stream protocols (and handy in tests). Each piece starts with a control byte:
-//! bit 0 the direction, bits 1..7 the piece length; 0xfe/0xff announce a gap whose size is the
-//! next byte + 1. The parser's `on_close` ends it.
+//! Plays bytes to a parser as a two-sided conversation, outside the pipeline: [`play`] reads
+//! arbitrary bytes as pieces and gaps (the harness of the stream parsers' fuzz targets);
+//! [`play_steps`] replays a scripted exchange in pieces of a chosen size (unit tests, benches).
 
 use super::{AppParser, Direction, Emitted, ParseCtx, Transport};
 
-/// Feeds `data` to `p` as described above; returns what the parser emitted.
+/// Each piece of `data` starts with a control byte: bit 0 the direction, bits 1..7 the piece
+/// length; 0xfe/0xff announce a gap whose size is the next byte + 1. Ends with `on_close`.
+/// Returns what the parser emitted.
 pub fn play(p: &mut dyn AppParser, transport: Transport, data: &[u8]) -> Vec<Emitted> {
     let mut out = Vec::new();
     let mut anomalies = Vec::new();
@@ -35,6 +36,39 @@ pub fn play(p: &mut dyn AppParser, transport: Transport, data: &[u8]) -> Vec<Emi
     }
     p.on_close(&mut ctx);
     out
+}
+
+/// What a parser produced over a conversation.
+#[derive(Debug, Default)]
+pub struct Played {
+    pub out: Vec<Emitted>,
+    pub anomalies: Vec<&'static str>,
+}
+
+/// Feeds each step's bytes in pieces of at most `chunk` bytes (step `i` at time `1000 + i`),
+/// then closes the flow (at time 9999).
+pub fn play_steps(
+    p: &mut dyn AppParser,
+    transport: Transport,
+    steps: &[(Direction, &[u8])],
+    chunk: usize,
+) -> Played {
+    let mut r = Played::default();
+    let mut ctx = ParseCtx {
+        ts_ns: 0,
+        transport,
+        out: &mut r.out,
+        anomalies: &mut r.anomalies,
+    };
+    for (i, (dir, data)) in steps.iter().enumerate() {
+        ctx.ts_ns = 1000 + i as u64;
+        for piece in data.chunks(chunk.max(1)) {
+            p.on_data(*dir, piece, &mut ctx);
+        }
+    }
+    ctx.ts_ns = 9999;
+    p.on_close(&mut ctx);
+    r
 }
 
 #[cfg(test)]

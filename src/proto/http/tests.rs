@@ -20,27 +20,13 @@ struct Out {
 }
 
 fn run_steps(steps: &[(Direction, &[u8])], chunk: usize) -> Out {
-    let mut p = super::new_parser(Transport::Tcp);
-    let mut out = Vec::new();
-    let mut anomalies = Vec::new();
-    for (i, (dir, data)) in steps.iter().enumerate() {
-        for piece in data.chunks(chunk.max(1)) {
-            let mut ctx = ParseCtx {
-                ts_ns: 1000 + i as u64,
-                transport: Transport::Tcp,
-                out: &mut out,
-                anomalies: &mut anomalies,
-            };
-            p.on_data(*dir, piece, &mut ctx);
-        }
-    }
-    let mut ctx = ParseCtx {
-        ts_ns: 9999,
-        transport: Transport::Tcp,
-        out: &mut out,
-        anomalies: &mut anomalies,
-    };
-    p.on_close(&mut ctx);
+    let played = crate::proto::conversation::play_steps(
+        &mut *super::new_parser(Transport::Tcp),
+        Transport::Tcp,
+        steps,
+        chunk,
+    );
+    let (out, anomalies) = (played.out, played.anomalies);
     let mut o = Out {
         anomalies,
         ..Out::default()
