@@ -97,6 +97,7 @@ fn main() {
                 ReplayOptions {
                     workers: w,
                     progress: None,
+                    ..Default::default()
                 },
             )
             .expect("replay");

@@ -265,11 +265,27 @@ impl Default for EnrichSection {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OutputSection {
     /// NDJSON records to this file ("-" = stdout); none = no record output.
     pub path: Option<String>,
+    /// Seconds between `sensor_status` records (packet time in replay, wall time live);
+    /// 0 = only at start and stop.
+    pub status_interval: u64,
+    /// Also write the status counters in Prometheus text format to this file (replaced
+    /// atomically at every status record), e.g. for node_exporter's textfile collector.
+    pub metrics_path: Option<String>,
+}
+
+impl Default for OutputSection {
+    fn default() -> Self {
+        OutputSection {
+            path: None,
+            status_interval: 60,
+            metrics_path: None,
+        }
+    }
 }
 
 impl Config {

@@ -19,3 +19,4 @@ pub mod pcapgen;
 pub mod pipeline;
 pub mod proto;
 pub mod record;
+pub mod status;

@@ -20,7 +20,15 @@ fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("run tapir")
 }
 
+/// The protocol records of a run (status records left out: they carry times and memory).
 fn records(out: &Output) -> Vec<serde_json::Value> {
+    all_records(out)
+        .into_iter()
+        .filter(|r| r["event_type"] != "sensor_status")
+        .collect()
+}
+
+fn all_records(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
@@ -249,4 +257,75 @@ fn files_are_extracted_by_sha256_when_asked() {
         .args(["replay", "--set", "files.extract_dir=\"/proc/no/such\""])
         .arg(demo()));
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// The run starts and ends with a `sensor_status` record; periodic ones come in between; the
+/// stop record's counters agree with what was written, and the metrics file says the same.
+#[test]
+fn status_records_frame_the_run_and_metrics_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = dir.path().join("tapir.prom");
+    let out = run(tapir()
+        .args([
+            "replay",
+            "-q",
+            "-w",
+            "2",
+            "--set",
+            "output.status_interval=1",
+        ])
+        .arg("--set")
+        .arg(format!("output.metrics_path=\"{}\"", metrics.display()))
+        .arg(demo()));
+    assert!(out.status.success());
+    let all = all_records(&out);
+    let status: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|r| r["event_type"] == "sensor_status")
+        .collect();
+    let kinds: Vec<&str> = status
+        .iter()
+        .map(|r| r["sensor_status"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"start"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"stop"), "{kinds:?}");
+    // The demo capture spans 7 s: one periodic record per second boundary crossed.
+    let periodic = kinds.iter().filter(|k| **k == "periodic").count();
+    assert!((5..=8).contains(&periodic), "{kinds:?}");
+    assert_eq!(all.first().unwrap()["event_type"], "sensor_status");
+    assert_eq!(all.last().unwrap()["event_type"], "sensor_status");
+    let stop = &all.last().unwrap()["sensor_status"];
+    assert_eq!(stop["records"]["written"], all.len() as u64);
+    let flows = all.iter().filter(|r| r["event_type"] == "flow").count() as u64;
+    assert_eq!(stop["records"]["by_type"]["flow"], flows);
+    assert_eq!(stop["flows"]["created"], flows);
+    assert_eq!(stop["capture"]["packets"], 383);
+    assert!(stop["memory"]["peak_rss_bytes"].as_u64().unwrap() > 1 << 20);
+    assert!(stop["algorithms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["name"] == "http" && a["calls"].as_u64().unwrap() > 0));
+    // Periodic counters only grow, and their periods follow each other.
+    let mut last_packets = 0;
+    let mut last_end = String::new();
+    for s in &status {
+        let s = &s["sensor_status"];
+        let p = s["capture"]["packets"].as_u64().unwrap();
+        assert!(p >= last_packets, "{s}");
+        last_packets = p;
+        if !last_end.is_empty() {
+            assert_eq!(s["period_start"].as_str().unwrap(), last_end);
+        }
+        last_end = s["period_end"].as_str().unwrap().to_string();
+    }
+    let prom = std::fs::read_to_string(&metrics).unwrap();
+    assert!(
+        prom.contains("tapir_packets_total{sensor=\"tapir\"} 383"),
+        "{prom}"
+    );
+    assert!(prom.contains(&format!(
+        "tapir_records_total{{sensor=\"tapir\",event_type=\"flow\"}} {flows}"
+    )));
+    assert!(prom.contains("tapir_limit_hits_total{sensor=\"tapir\",limit=\"flow.max_flows\"} 0"));
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{parse, public_pcaps, replay_files};
+use common::{parse, public_pcaps, replay_files, replay_files_all};
 use tapir::config::Config;
 
 /// (proto, endpoint A, endpoint B) with the endpoints in sorted order.
@@ -174,13 +174,24 @@ fn one_worker_and_several_give_the_same_records() {
 fn all_captures_in_one_replay_without_errors() {
     let Some(root) = public_pcaps() else { return };
     let files: Vec<_> = corpus_files().iter().map(|f| root.join(f)).collect();
-    let (summary, lines) = replay_files(&files, &test_config(), 3);
+    let (summary, lines) = replay_files_all(&files, &test_config(), 3);
     assert!(
         summary.capture_errors.is_empty(),
         "{:?}",
         summary.capture_errors
     );
     assert_eq!(summary.output.records as usize, lines.len());
+    // The last record is the stop status, and it counts every record, itself included.
+    let last: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!(last["sensor_status"]["kind"], "stop");
+    assert_eq!(
+        last["sensor_status"]["records"]["written"],
+        lines.len() as u64
+    );
+    assert_eq!(
+        last["sensor_status"]["capture"]["packets"],
+        summary.capture.packets
+    );
     // Every packet of every capture is read (MANIFEST.tsv's `packets` column, capinfos).
     let manifest = std::fs::read_to_string(root.join("MANIFEST.tsv")).expect("MANIFEST.tsv");
     let mut lines_m = manifest.lines();
@@ -195,9 +206,13 @@ fn all_captures_in_one_replay_without_errors() {
         .sum();
     assert_eq!(summary.capture.packets, want);
     for r in parse(&lines) {
+        assert!(r["event_type"].is_string(), "{r}");
+        assert!(r["timestamp"].as_str().unwrap_or("").ends_with('Z'));
+        if r["event_type"] == "sensor_status" {
+            continue;
+        }
         // Flow records, and the application records of the parsers (ldap, ...): all carry
         // the flow block.
-        assert!(r["event_type"].is_string(), "{r}");
         assert!(
             r["community_id"].as_str().unwrap_or("").starts_with("1:"),
             "{r}"

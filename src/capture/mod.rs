@@ -70,7 +70,7 @@ impl std::ops::Deref for SharedBuf {
 }
 
 /// Counters every source keeps; shown in the summary and status records.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CaptureStats {
     pub packets: u64,
     pub bytes: u64,

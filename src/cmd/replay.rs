@@ -54,6 +54,7 @@ pub fn run(args: &ReplayArgs) -> Result<Summary> {
             Box::new(move |b: u64| pb.set_position(b.min(pb.length().unwrap_or(b))))
                 as Box<dyn FnMut(u64)>
         }),
+        ..Default::default()
     };
     let summary = replay(sources, &cfg, sink, opts)?;
     if let Some(pb) = progress {

@@ -130,6 +130,7 @@ fn run_libpcap(
         ReplayOptions {
             workers: cfg.worker_count(),
             progress: None,
+            live: true,
         },
     )?)
 }

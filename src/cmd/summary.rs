@@ -31,6 +31,13 @@ pub fn render(s: &Summary) -> String {
         "flows        {:>12}   peak {}   timeouts {}   cap drops {}   emergency evictions {}",
         w.flow.created, w.flow.peak, w.flow.timeouts, w.flow.cap_drops, w.flow.emergency_evictions
     );
+    if let Some(peak) = s.peak_rss_bytes {
+        let _ = writeln!(
+            o,
+            "memory       peak RSS {:.1} MiB",
+            peak as f64 / 1048576.0
+        );
+    }
     let frags = s.defrag.fragments + w.defrag.fragments;
     if frags > 0 {
         let _ = writeln!(

@@ -120,6 +120,18 @@ impl DnsCache {
             .unwrap_or_default()
     }
 
+    /// Names held now.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .filter_map(|s| s.read().ok().map(|m| m.len()))
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Entries refused because a cap was reached.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)

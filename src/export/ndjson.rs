@@ -121,6 +121,17 @@ impl NdjsonSink {
         self.buf.clear();
     }
 
+    /// What was written so far.
+    pub fn stats(&self) -> &OutputStats {
+        &self.stats
+    }
+
+    /// Writes out what is buffered now (status records: a live sensor's trickle of records
+    /// should not wait in the buffer).
+    pub fn flush(&mut self) {
+        self.flush_buf();
+    }
+
     /// Writes out what is buffered; an error tells how many records were lost.
     pub fn finish(mut self) -> Result<OutputStats, OutputError> {
         self.flush_buf();

@@ -11,8 +11,10 @@ use crate::decode::defrag::{DefragStats, Defragmenter};
 use crate::decode::{decode, DecodeConfig};
 use crate::export::{NdjsonSink, OutputError, OutputStats};
 use crate::flow::key::FlowKey;
+use crate::pipeline::output::output_loop;
 use crate::pipeline::worker::{Worker, WorkerShared, WorkerStats};
-use crate::record::Record;
+use crate::pipeline::{wall_ns, OutMsg};
+use crate::status::{FinalStatus, Reporter, Snapshot};
 
 /// Packets per batch handed to a worker.
 const BATCH: usize = 256;
@@ -52,10 +54,13 @@ impl Batch {
     }
 }
 
+#[derive(Default)]
 pub struct ReplayOptions {
     pub workers: usize,
     /// Called with (bytes read so far) now and then, for a progress bar.
     pub progress: Option<Box<dyn FnMut(u64)>>,
+    /// The source is a live capture (libpcap), not files: status records say so.
+    pub live: bool,
 }
 
 /// The end-of-run summary.
@@ -72,6 +77,8 @@ pub struct Summary {
     pub extract: Option<crate::files::extract::ExtractStats>,
     /// Capture errors met (the replay goes on with the next file).
     pub capture_errors: Vec<String>,
+    /// Highest resident memory of the process (Linux).
+    pub peak_rss_bytes: Option<u64>,
 }
 
 impl Summary {
@@ -103,10 +110,17 @@ pub fn replay(
     let started = Instant::now();
     let n = opts.workers.max(1);
     let shared = Arc::new(WorkerShared::from_config(cfg, n));
-    let (rec_tx, rec_rx) = bounded::<Vec<Record>>(n * 8);
+    let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
+    // Status sources: the workers, then the dispatcher (capture, fragments, tunnel carriers).
+    let reporter = Reporter::new(
+        cfg,
+        shared.clone(),
+        n + 1,
+        if opts.live { "live" } else { "replay" },
+    );
     let output = std::thread::Builder::new()
         .name("tapir-output".into())
-        .spawn(move || output_loop(sink, rec_rx))
+        .spawn(move || output_loop(sink, rec_rx, reporter))
         .map_err(|e| OutputError::Write {
             path: "(output thread)".into(),
             written: 0,
@@ -120,7 +134,9 @@ pub fn replay(
     for i in 0..n {
         let (tx, rx) = bounded::<Batch>(16);
         to_workers.push(tx);
-        let w = Worker::new(shared.clone(), rec_tx.clone()).without_carriers();
+        let w = Worker::new(shared.clone(), rec_tx.clone())
+            .without_carriers()
+            .with_source(i);
         let free = free_tx.clone();
         let h = std::thread::Builder::new()
             .name(format!("tapir-worker-{i}"))
@@ -131,7 +147,10 @@ pub fn replay(
         }
     }
     let mut d = Dispatcher {
-        carriers: Worker::new(shared.clone(), rec_tx),
+        carriers: Worker::new(shared.clone(), rec_tx.clone()).with_source(n),
+        status_tx: rec_tx,
+        started: false,
+        status_due: false,
         decode: shared.decode,
         vlan_in_key: cfg.flow.vlan_in_key,
         hasher: foldhash::fast::RandomState::default(),
@@ -170,6 +189,12 @@ pub fn replay(
             };
             read_bytes += u64::from(pkt.wire_len);
             d.dispatch(&pkt, buf.as_deref());
+            if d.status_due {
+                d.status_due = false;
+                let mut c = capture;
+                c.add(&src.stats());
+                d.send_status(c);
+            }
             since_progress += 1;
             if since_progress >= 65_536 {
                 since_progress = 0;
@@ -190,20 +215,43 @@ pub fn replay(
         carriers,
         defrag,
         to_workers,
+        status_tx,
+        now_ns,
         ..
     } = d;
     // Closing the batch channels ends the workers' loops.
     drop(to_workers);
-    let defrag = defrag.stats();
+    let mut fin = Snapshot {
+        now_ns,
+        capture,
+        defrag: defrag.stats(),
+        ..Snapshot::default()
+    };
     let mut workers = carriers.finish();
     workers.packets = 0;
     workers.bytes = 0;
     for h in handles {
         match h.join() {
             Ok(s) => workers.add(&s),
-            Err(_) => tracing::error!("a worker thread panicked"),
+            Err(_) => {
+                tracing::error!("a worker thread panicked");
+                capture_errors.push("a worker thread panicked".into());
+            }
         }
     }
+    fin.workers = workers.clone();
+    fin.workers.learned = Default::default();
+    let reason = if opts.live {
+        "capture ended"
+    } else {
+        "end of capture files"
+    };
+    let _ = status_tx.send(OutMsg::Final(Box::new(FinalStatus {
+        snap: fin,
+        errors: capture_errors.clone(),
+        reason: reason.into(),
+    })));
+    drop(status_tx);
     let output = match output.join() {
         Ok(r) => r?,
         Err(_) => {
@@ -217,13 +265,14 @@ pub fn replay(
     };
     Ok(Summary {
         capture,
+        defrag: defrag.stats(),
         workers,
-        defrag,
         output,
         elapsed: started.elapsed(),
         worker_count: n,
         extract: extract_stats(&shared),
         capture_errors,
+        peak_rss_bytes: crate::status::memory_usage().map(|m| m.peak_rss_bytes),
     })
 }
 
@@ -231,13 +280,6 @@ pub fn replay(
 pub(crate) fn extract_stats(shared: &WorkerShared) -> Option<crate::files::extract::ExtractStats> {
     let x = shared.extractor.as_ref()?;
     x.lock().ok().map(|x| x.stats().clone())
-}
-
-fn wall_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
 }
 
 fn same_buf(a: &Option<Arc<SharedBuf>>, b: &Option<Arc<SharedBuf>>) -> bool {
@@ -251,6 +293,11 @@ fn same_buf(a: &Option<Arc<SharedBuf>>, b: &Option<Arc<SharedBuf>>) -> bool {
 struct Dispatcher {
     /// Flows of UDP tunnels (VXLAN): one place for each, whichever worker gets the inner flow.
     carriers: Worker,
+    /// To the output stage: the start message, the dispatcher's status snapshots.
+    status_tx: Sender<OutMsg>,
+    started: bool,
+    /// A status period ended at the last tick: the reader sends a snapshot.
+    status_due: bool,
     decode: DecodeConfig,
     vlan_in_key: bool,
     hasher: foldhash::fast::RandomState,
@@ -266,6 +313,12 @@ struct Dispatcher {
 impl Dispatcher {
     fn dispatch(&mut self, pkt: &Packet<'_>, buf: Option<&SharedBuf>) {
         self.now_ns = self.now_ns.max(pkt.ts_ns);
+        if !self.started {
+            self.started = true;
+            let _ = self.status_tx.send(OutMsg::Started {
+                now_ns: self.now_ns,
+            });
+        }
         let n = self.pending.len();
         let target = match decode(pkt.linktype, pkt.data, &self.decode) {
             Ok(dec) if dec.frag.is_some() => {
@@ -380,7 +433,28 @@ impl Dispatcher {
             // Every worker learns the time, in the same place of the packet sequence whatever
             // the worker count, so flows time out identically with 1 or N workers.
             self.flush_all();
+            if self.carriers.status_due(self.now_ns) {
+                self.status_due = true;
+            }
         }
+    }
+
+    /// Sends the dispatcher's own counters: tunnel carriers, fragments, the capture so far.
+    fn send_status(&mut self, capture: CaptureStats) {
+        let mut snap = self.carriers.snapshot(self.now_ns, capture);
+        snap.workers.packets = 0;
+        snap.workers.bytes = 0;
+        snap.defrag = self.defrag.stats();
+        snap.defrag_bytes += self.defrag.memory() as u64;
+        self.carriers.flush();
+        let _ = self.status_tx.send(OutMsg::Status {
+            source: self.carriers_source(),
+            snap: Box::new(snap),
+        });
+    }
+
+    fn carriers_source(&self) -> usize {
+        self.pending.len()
     }
 
     fn flush_all(&mut self) {
@@ -412,6 +486,9 @@ fn worker_loop(mut w: Worker, rx: Receiver<Batch>, free: Sender<Batch>) -> Worke
         }
         if b.tick {
             w.tick(b.now_ns);
+            if w.status_due(b.now_ns) {
+                w.send_status(b.now_ns, CaptureStats::default());
+            }
         }
         b.pkts.clear();
         b.owned.clear();
@@ -419,14 +496,4 @@ fn worker_loop(mut w: Worker, rx: Receiver<Batch>, free: Sender<Batch>) -> Worke
         let _ = free.send(b);
     }
     w.finish()
-}
-
-fn output_loop(
-    mut sink: NdjsonSink,
-    rx: Receiver<Vec<Record>>,
-) -> Result<OutputStats, OutputError> {
-    for batch in rx {
-        sink.write_batch(&batch)?;
-    }
-    sink.finish()
 }

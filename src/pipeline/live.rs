@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use crossbeam_channel::bounded;
 
@@ -11,8 +11,10 @@ use crate::capture::{CaptureError, CaptureStats, Next, PacketSource};
 use crate::config::Config;
 use crate::export::{NdjsonSink, OutputError};
 use crate::pipeline::dispatch::Summary;
+use crate::pipeline::output::output_loop;
 use crate::pipeline::worker::{Worker, WorkerShared, WorkerStats};
-use crate::record::Record;
+use crate::pipeline::{wall_ns, OutMsg};
+use crate::status::{FinalStatus, Reporter, Snapshot};
 
 pub struct LiveOptions {
     pub workers: usize,
@@ -38,17 +40,13 @@ where
         sources.push(open(i)?);
     }
     let shared = Arc::new(WorkerShared::from_config(cfg, n));
-    let (rec_tx, rec_rx) = bounded::<Vec<Record>>(n * 8);
-    let output = std::thread::spawn(move || {
-        let mut sink = sink;
-        for b in rec_rx {
-            sink.write_batch(&b)?;
-        }
-        sink.finish()
-    });
+    let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
+    let reporter = Reporter::new(cfg, shared.clone(), n, "live");
+    let output = std::thread::spawn(move || output_loop(sink, rec_rx, reporter));
+    let _ = rec_tx.send(OutMsg::Started { now_ns: wall_ns() });
     let mut handles = Vec::with_capacity(n);
     for (i, src) in sources.into_iter().enumerate() {
-        let w = Worker::new(shared.clone(), rec_tx.clone());
+        let w = Worker::new(shared.clone(), rec_tx.clone()).with_source(i);
         let stop = opts.stop.clone();
         let h = std::thread::Builder::new()
             .name(format!("tapir-worker-{i}"))
@@ -56,7 +54,6 @@ where
             .map_err(|e| LiveError::Thread(e.to_string()))?;
         handles.push(h);
     }
-    drop(rec_tx);
     let mut summary = Summary {
         worker_count: n,
         ..Summary::default()
@@ -76,6 +73,24 @@ where
                 .push("a worker thread panicked".to_string()),
         }
     }
+    let mut fin = Snapshot {
+        now_ns: wall_ns(),
+        capture: summary.capture,
+        workers: workers.clone(),
+        ..Snapshot::default()
+    };
+    fin.workers.learned = Default::default();
+    let reason = if opts.stop.load(Ordering::Relaxed) {
+        "stop requested"
+    } else {
+        "capture ended"
+    };
+    let _ = rec_tx.send(OutMsg::Final(Box::new(FinalStatus {
+        snap: fin,
+        errors: summary.capture_errors.clone(),
+        reason: reason.into(),
+    })));
+    drop(rec_tx);
     summary.workers = workers;
     summary.output = match output.join() {
         Ok(r) => r?,
@@ -83,14 +98,8 @@ where
     };
     summary.extract = crate::pipeline::dispatch::extract_stats(&shared);
     summary.elapsed = started.elapsed();
+    summary.peak_rss_bytes = crate::status::memory_usage().map(|m| m.peak_rss_bytes);
     Ok(summary)
-}
-
-fn wall_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
 }
 
 fn live_loop(
@@ -123,6 +132,9 @@ fn live_loop(
         if now >= last_tick.saturating_add(1_000_000_000) {
             last_tick = now;
             w.tick(now);
+            if w.status_due(now) {
+                w.send_status(now, src.stats());
+            }
         }
         if stop.load(Ordering::Relaxed) {
             break;

@@ -6,10 +6,38 @@
 //! worker reads its own AF_PACKET ring (kernel fanout by flow hash) and needs no dispatcher.
 //! One output thread serialises what all workers produce.
 
-mod dispatch;
+pub(crate) mod dispatch;
 mod live;
+mod output;
 pub mod worker;
 
 pub use dispatch::{replay, ReplayOptions, Summary};
 pub use live::{run_live, LiveOptions};
 pub use worker::{Worker, WorkerShared, WorkerStats};
+
+use crate::record::Record;
+use crate::status::{FinalStatus, Snapshot};
+
+/// What the workers (and the replay dispatcher) send to the output stage.
+pub enum OutMsg {
+    Records(Vec<Record>),
+    /// The sensor's clock started (first packet in replay; start-up when live).
+    Started {
+        now_ns: u64,
+    },
+    /// A source's cumulative counters at the end of a status period.
+    Status {
+        source: usize,
+        snap: Box<Snapshot>,
+    },
+    /// Shutdown: the final counters, after every record was sent.
+    Final(Box<FinalStatus>),
+}
+
+/// Wall-clock time in nanoseconds since the Unix epoch.
+pub fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}

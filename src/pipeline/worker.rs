@@ -14,6 +14,7 @@ use crate::flow::community_id::community_id;
 use crate::flow::key::FlowKey;
 use crate::flow::table::{Dir, EndReason, Flow, FlowStats, FlowTable};
 use crate::flow::tcp::{DirStream, MemBudget, ReassemblyConfig, ReassemblyStats, StreamEvent};
+use crate::pipeline::OutMsg;
 use crate::proto::{
     self, AppParser, AppProto, Confidence, Direction, Emitted, ParseCtx, Transport,
 };
@@ -39,6 +40,8 @@ pub struct WorkerShared {
     pub extractor: Option<crate::files::extract::Shared>,
     /// Application-layer parsers on (`proto.parsers`).
     pub parsers: bool,
+    /// `output.status_interval` in nanoseconds (0: status records only at start and stop).
+    pub status_interval_ns: u64,
 }
 
 impl WorkerShared {
@@ -66,6 +69,7 @@ impl WorkerShared {
             home_net: cfg.home_net.clone(),
             dns_cache: crate::enrich::DnsCache::new(cfg.enrich.max_dns_names),
             parsers: cfg.proto.parsers,
+            status_interval_ns: cfg.output.status_interval.saturating_mul(1_000_000_000),
             extractor: cfg.files.extract_dir.as_ref().and_then(|_| {
                 match crate::files::extract::Extractor::new(cfg.files.extract_config()) {
                     Ok(x) => Some(std::sync::Arc::new(std::sync::Mutex::new(x))),
@@ -101,6 +105,10 @@ pub struct WorkerStats {
     pub learned: crate::enrich::Learned,
     /// Anomalies reported by application parsers, by name.
     pub app_anomalies: BTreeMap<&'static str, u64>,
+    /// Time spent in the application layer (detection, parsers) and packets handed to it, per
+    /// [`AppProto`] of the flow (`Unknown`: detection still running).
+    pub app_time_ns: [u64; AppProto::COUNT],
+    pub app_calls: [u64; AppProto::COUNT],
 }
 
 impl WorkerStats {
@@ -121,6 +129,12 @@ impl WorkerStats {
         for (k, v) in &o.app_anomalies {
             *self.app_anomalies.entry(k).or_insert(0) += v;
         }
+        for (a, b) in self.app_time_ns.iter_mut().zip(o.app_time_ns.iter()) {
+            *a += b;
+        }
+        for (a, b) in self.app_calls.iter_mut().zip(o.app_calls.iter()) {
+            *a += b;
+        }
     }
 
     /// (name, count) of every non-zero anomaly counter, for summaries and status records.
@@ -140,6 +154,10 @@ impl WorkerStats {
             ("defrag.overlaps", self.defrag.overlaps),
             ("defrag.invalid", self.defrag.invalid),
             ("defrag.too_many_fragments", self.defrag.too_many_fragments),
+            (
+                "defrag.conflicting_overlaps",
+                self.defrag.conflicting_overlaps,
+            ),
             ("stream.gaps", self.reasm.gaps),
             ("stream.overlap_conflicts", self.reasm.overlap_conflicts),
             ("stream.depth_reached", self.reasm.depth_reached),
@@ -152,7 +170,7 @@ impl WorkerStats {
     }
 }
 
-fn add_defrag(a: &mut DefragStats, b: &DefragStats) {
+pub(crate) fn add_defrag(a: &mut DefragStats, b: &DefragStats) {
     a.fragments += b.fragments;
     a.reassembled += b.reassembled;
     a.timeouts += b.timeouts;
@@ -198,8 +216,8 @@ struct TcpApp {
     probe: [Vec<u8>; 2],
 }
 
-/// Where a worker's records go.
-pub type RecordTx = crossbeam_channel::Sender<Vec<Record>>;
+/// Where a worker's records (and status snapshots) go.
+pub type RecordTx = crossbeam_channel::Sender<OutMsg>;
 
 pub struct Worker {
     shared: Arc<WorkerShared>,
@@ -214,10 +232,16 @@ pub struct Worker {
     anomalies: Vec<&'static str>,
     /// Count tunnel carrier flows here (live); in replay the dispatcher does it.
     track_carriers: bool,
+    /// This worker's index among the status sources.
+    source: usize,
+    /// Status period length (0: none) and the last period this worker's clock was in.
+    status_interval_ns: u64,
+    status_period: Option<u64>,
 }
 
 impl Worker {
     pub fn new(shared: Arc<WorkerShared>, tx: RecordTx) -> Worker {
+        let status_interval_ns = shared.status_interval_ns;
         Worker {
             table: FlowTable::new(&shared.flow, shared.max_flows_per_worker),
             defrag: Defragmenter::new(shared.defrag),
@@ -229,7 +253,16 @@ impl Worker {
             emitted: Vec::new(),
             anomalies: Vec::new(),
             track_carriers: true,
+            source: 0,
+            status_interval_ns,
+            status_period: None,
         }
+    }
+
+    /// Sets this worker's index among the status sources.
+    pub fn with_source(mut self, source: usize) -> Worker {
+        self.source = source;
+        self
     }
 
     /// Sets up what the worker's thread needs (call first thing on that thread).
@@ -350,6 +383,7 @@ impl Worker {
         if flow.app.done {
             return;
         }
+        let app_started = std::time::Instant::now();
         let mut emitted = std::mem::take(&mut self.emitted);
         let mut anomalies = std::mem::take(&mut self.anomalies);
         match d.l4 {
@@ -459,6 +493,14 @@ impl Worker {
             }
             _ => {}
         }
+        let app_idx = (flow.app_proto as usize).min(AppProto::COUNT - 1);
+        if let (Some(t), Some(c)) = (
+            self.stats.app_time_ns.get_mut(app_idx),
+            self.stats.app_calls.get_mut(app_idx),
+        ) {
+            *t += app_started.elapsed().as_nanos() as u64;
+            *c += 1;
+        }
         if !emitted.is_empty() {
             let fref = flow_ref(key, flow);
             self.out.extend(emitted.drain(..).map(|e| Record {
@@ -503,7 +545,56 @@ impl Worker {
         self.stats.records += self.out.len() as u64;
         let batch = std::mem::replace(&mut self.out, Vec::with_capacity(RECORD_BATCH));
         // The output stage only goes away on a fatal output error, which it reports itself.
-        let _ = self.tx.send(batch);
+        let _ = self.tx.send(OutMsg::Records(batch));
+    }
+
+    /// After [`Worker::tick`]: whether a status period ended on this worker's clock (the first
+    /// call only starts the clock).
+    pub fn status_due(&mut self, now_ns: u64) -> bool {
+        if self.status_interval_ns == 0 {
+            return false;
+        }
+        let period = now_ns / self.status_interval_ns;
+        match self.status_period {
+            Some(p) if period <= p => false,
+            prev => {
+                self.status_period = Some(period);
+                prev.is_some()
+            }
+        }
+    }
+
+    /// Sends this worker's counters (and its capture source's, live) to the output stage.
+    pub fn send_status(&mut self, now_ns: u64, capture: crate::capture::CaptureStats) {
+        self.flush();
+        let snap = self.snapshot(now_ns, capture);
+        let _ = self.tx.send(OutMsg::Status {
+            source: self.source,
+            snap: Box::new(snap),
+        });
+    }
+
+    /// The counters now, without the learnt names (those go to `--learned-out` at the end).
+    pub fn snapshot(
+        &mut self,
+        now_ns: u64,
+        capture: crate::capture::CaptureStats,
+    ) -> crate::status::Snapshot {
+        let learned = std::mem::take(&mut self.stats.learned);
+        let mut w = self.stats.clone();
+        self.stats.learned = learned;
+        w.flow = self.table.stats();
+        w.defrag = self.defrag.stats();
+        w.reasm_memcap_hits = self.mem.cap_hits();
+        crate::status::Snapshot {
+            now_ns,
+            workers: w,
+            capture,
+            defrag: DefragStats::default(),
+            active_flows: self.table.len() as u64,
+            reassembly_bytes: self.mem.used() as u64,
+            defrag_bytes: self.defrag.memory() as u64,
+        }
     }
 
     /// Ends all flows (shutdown) and returns the counters.

@@ -33,6 +33,30 @@ pub enum AppProto {
 }
 
 impl AppProto {
+    /// Number of variants (for per-protocol counter arrays indexed by `p as usize`).
+    pub const COUNT: usize = AppProto::Vxlan as usize + 1;
+
+    /// Every variant, in declaration order (`ALL[p as usize] == p`).
+    pub const ALL: [AppProto; AppProto::COUNT] = [
+        AppProto::Unknown,
+        AppProto::Dns,
+        AppProto::Mdns,
+        AppProto::Http,
+        AppProto::Tls,
+        AppProto::Kerberos,
+        AppProto::Ldap,
+        AppProto::Smtp,
+        AppProto::Pop3,
+        AppProto::Imap,
+        AppProto::Ssh,
+        AppProto::Dhcp,
+        AppProto::Ntp,
+        AppProto::Smb,
+        AppProto::Ftp,
+        AppProto::Quic,
+        AppProto::Vxlan,
+    ];
+
     /// Stable lower-case name, as it appears in records.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -690,6 +714,13 @@ fn imap_tagged(line: &[u8], complete: bool) -> Option<Confidence> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_is_indexed_by_discriminant() {
+        for (i, p) in AppProto::ALL.iter().enumerate() {
+            assert_eq!(*p as usize, i);
+        }
+    }
     use AppProto::*;
     use Direction::{ToClient, ToServer};
     use Transport::{Tcp, Udp};

@@ -47,6 +47,7 @@ pub enum Body {
     Kerberos(crate::proto::kerberos::KerberosBody),
     Ldap(crate::proto::ldap::LdapBody),
     Tls(crate::proto::tls::TlsBody),
+    SensorStatus(Box<crate::status::StatusBody>),
 }
 
 impl Body {
@@ -60,6 +61,7 @@ impl Body {
             Body::Kerberos(_) => "kerberos",
             Body::Ldap(_) => "ldap",
             Body::Tls(_) => "tls",
+            Body::SensorStatus(_) => "sensor_status",
         }
     }
 }
@@ -182,6 +184,7 @@ impl Serialize for RecordView<'_> {
             Body::Kerberos(b) => m.serialize_entry(key, b)?,
             Body::Ldap(b) => m.serialize_entry(key, b)?,
             Body::Tls(b) => m.serialize_entry(key, b)?,
+            Body::SensorStatus(b) => m.serialize_entry(key, b)?,
         }
         m.end()
     }

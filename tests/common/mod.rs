@@ -45,8 +45,19 @@ impl Write for SharedBuf {
     }
 }
 
-/// Replays files through `workers` workers and returns the summary and the NDJSON lines.
+/// Replays files through `workers` workers and returns the summary and the NDJSON lines of
+/// the protocol records (`sensor_status` records left out: [`replay_files_all`] has them).
 pub fn replay_files(paths: &[PathBuf], cfg: &Config, workers: usize) -> (Summary, Vec<String>) {
+    let (s, lines) = replay_files_all(paths, cfg, workers);
+    let lines = lines
+        .into_iter()
+        .filter(|l| !l.contains("\"event_type\":\"sensor_status\""))
+        .collect();
+    (s, lines)
+}
+
+/// [`replay_files`] with every record, status records included.
+pub fn replay_files_all(paths: &[PathBuf], cfg: &Config, workers: usize) -> (Summary, Vec<String>) {
     let sources: Vec<Box<dyn PacketSource>> = paths
         .iter()
         .map(|p| pcap_file::open(&p.to_string_lossy(), 1 << 30).expect("open capture"))
@@ -60,6 +71,7 @@ pub fn replay_files(paths: &[PathBuf], cfg: &Config, workers: usize) -> (Summary
         ReplayOptions {
             workers,
             progress: None,
+            ..Default::default()
         },
     )
     .expect("replay");

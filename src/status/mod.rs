@@ -1,0 +1,464 @@
+//! Sensor status: what the sensor did, what it dropped and which limits it reached, gathered
+//! from every worker into `sensor_status` records (at start, every `output.status_interval`
+//! seconds, and at stop) and, when `output.metrics_path` is set, a Prometheus text file.
+//!
+//! Workers (and, in replay, the dispatcher) send a [`Snapshot`] of their cumulative counters
+//! down the record channel when a status period ends on their clock, right after the records of
+//! that period. The output stage's [`Reporter`] keeps the latest snapshot of every source and
+//! writes a record once all of them have passed the period, so one record's counters belong
+//! together. The stop record is built from the final counters, after every record was written.
+
+mod metrics;
+mod system;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::capture::CaptureStats;
+use crate::config::Config;
+use crate::decode::defrag::DefragStats;
+use crate::export::OutputStats;
+use crate::pipeline::worker::{WorkerShared, WorkerStats};
+use crate::proto::AppProto;
+use crate::record::{rfc3339_micros, Body, Record};
+
+pub use system::{disk_usage, memory_usage, MemoryUsage};
+
+/// One source's cumulative counters at `now_ns` (its clock: packet time in replay).
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub now_ns: u64,
+    pub workers: WorkerStats,
+    pub capture: CaptureStats,
+    /// Fragments handled by the replay dispatcher (workers count their own in `workers`).
+    pub defrag: DefragStats,
+    pub active_flows: u64,
+    /// Bytes held by TCP reassembly and by IP defragmentation right now.
+    pub reassembly_bytes: u64,
+    pub defrag_bytes: u64,
+}
+
+impl Snapshot {
+    pub fn add(&mut self, o: &Snapshot) {
+        self.now_ns = self.now_ns.max(o.now_ns);
+        self.workers.add(&o.workers);
+        self.capture.add(&o.capture);
+        crate::pipeline::worker::add_defrag(&mut self.defrag, &o.defrag);
+        self.active_flows += o.active_flows;
+        self.reassembly_bytes += o.reassembly_bytes;
+        self.defrag_bytes += o.defrag_bytes;
+    }
+}
+
+/// Everything the stop record needs beyond what the reporter saw.
+#[derive(Debug, Default)]
+pub struct FinalStatus {
+    pub snap: Snapshot,
+    /// Capture errors and other failures met on the way.
+    pub errors: Vec<String>,
+    /// Why the sensor stopped ("end of capture", "interrupted").
+    pub reason: String,
+}
+
+/// `sensor_status` record body (contract: `sensor_status.*`). Counters are cumulative since
+/// start; `period_start`/`period_end` bound the interval since the previous status record.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StatusBody {
+    /// "start", "periodic" or "stop".
+    pub kind: &'static str,
+    pub period_start: String,
+    pub period_end: String,
+    /// Wall-clock seconds since the sensor started.
+    pub uptime_s: f64,
+    /// Time of the newest record written before this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_event_time: Option<String>,
+    /// The file system holding the output (or the current directory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_free_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_used_bytes: Option<u64>,
+    pub memory: MemoryBlock,
+    pub capture: CaptureStats,
+    pub decode: DecodeBlock,
+    pub flows: FlowsBlock,
+    pub tcp: TcpBlock,
+    pub records: RecordsBlock,
+    /// Every configured limit with how often it was reached.
+    pub limits: Vec<LimitHit>,
+    /// Non-zero anomaly counters (decoder, reassembly, parsers) by name.
+    pub anomalies: BTreeMap<&'static str, u64>,
+    /// Time spent in each application parser (and in protocol detection).
+    pub algorithms: Vec<AlgorithmTime>,
+    pub errors: Vec<String>,
+    pub messages: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct MemoryBlock {
+    /// Resident set size now and at its peak (Linux; absent elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
+    /// What the sensor itself accounts for: flows tracked, stream and fragment buffers.
+    pub flows: u64,
+    pub reassembly_bytes: u64,
+    pub defrag_bytes: u64,
+    pub dns_cache_names: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct DecodeBlock {
+    pub non_ip: u64,
+    pub malformed: u64,
+    pub fragments: u64,
+    pub datagrams_rebuilt: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FlowsBlock {
+    pub active: u64,
+    pub created: u64,
+    pub ended: u64,
+    pub peak: u64,
+    pub timeouts: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TcpBlock {
+    pub segments: u64,
+    pub out_of_order: u64,
+    pub retransmissions: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RecordsBlock {
+    pub written: u64,
+    pub by_type: BTreeMap<&'static str, u64>,
+}
+
+/// A configured cap: its value and how often reaching it dropped or cut something.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LimitHit {
+    pub name: &'static str,
+    pub limit: u64,
+    pub hits: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlgorithmTime {
+    pub name: &'static str,
+    pub run_time_ms: f64,
+    pub calls: u64,
+}
+
+/// Builds the status records in the output stage (sans-IO but for the clocks it is given and
+/// the memory/disk readings).
+pub struct Reporter {
+    shared: Arc<WorkerShared>,
+    cfg_limits: Vec<(&'static str, u64)>,
+    interval_ns: u64,
+    latest: Vec<Option<Snapshot>>,
+    periods: Vec<Option<u64>>,
+    emitted_period: Option<u64>,
+    first_period: Option<u64>,
+    tolerate_silent: bool,
+    period_start_ns: Option<u64>,
+    last_event_ns: Option<u64>,
+    started: Instant,
+    started_sent: bool,
+    start_message: String,
+    disk_path: PathBuf,
+    metrics_path: Option<PathBuf>,
+    sensor_id: String,
+    /// Failures of the status machinery itself (metrics file), reported once each.
+    pending_errors: Vec<String>,
+    metrics_failed: bool,
+}
+
+impl Reporter {
+    /// `sources`: how many snapshot senders there are (workers, plus the replay dispatcher).
+    pub fn new(cfg: &Config, shared: Arc<WorkerShared>, sources: usize, mode: &str) -> Reporter {
+        let out_dir = cfg
+            .output
+            .path
+            .as_deref()
+            .filter(|p| *p != "-" && *p != "none")
+            .map(PathBuf::from)
+            .and_then(|p| p.parent().map(|d| d.to_path_buf()))
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        let cfg_limits = vec![
+            ("flow.max_flows", cfg.flow.max_flows as u64),
+            ("reassembly.memcap", cfg.reassembly.memcap as u64),
+            (
+                "reassembly.max_buffered_per_dir",
+                cfg.reassembly.max_buffered_per_dir as u64,
+            ),
+            ("reassembly.depth", cfg.reassembly.depth),
+            ("defrag.memcap", cfg.defrag.memcap as u64),
+            ("defrag.max_fragments", cfg.defrag.max_fragments as u64),
+            ("enrich.max_dns_names", cfg.enrich.max_dns_names as u64),
+            ("files.extract_max_size", cfg.files.extract_max_size),
+            ("files.extract_disk_cap", cfg.files.extract_disk_cap),
+        ];
+        Reporter {
+            shared,
+            cfg_limits,
+            interval_ns: cfg.output.status_interval.saturating_mul(1_000_000_000),
+            latest: vec![None; sources.max(1)],
+            periods: vec![None; sources.max(1)],
+            emitted_period: None,
+            first_period: None,
+            tolerate_silent: mode == "live",
+            period_start_ns: None,
+            last_event_ns: None,
+            started: Instant::now(),
+            started_sent: false,
+            start_message: format!(
+                "tapir {} started: {mode}, {} workers, sensor {}",
+                env!("CARGO_PKG_VERSION"),
+                cfg.worker_count(),
+                cfg.sensor_id
+            ),
+            disk_path: out_dir,
+            metrics_path: cfg.output.metrics_path.as_ref().map(PathBuf::from),
+            sensor_id: cfg.sensor_id.clone(),
+            pending_errors: Vec::new(),
+            metrics_failed: false,
+        }
+    }
+
+    /// Notes the event times of records about to be written.
+    pub fn observe(&mut self, batch: &[Record]) {
+        if let Some(t) = batch.iter().map(|r| r.ts_ns).max() {
+            self.last_event_ns = Some(self.last_event_ns.map_or(t, |l| l.max(t)));
+        }
+    }
+
+    /// The start record, at the sensor clock's first reading.
+    pub fn started(&mut self, now_ns: u64, out: &OutputStats) -> Option<Record> {
+        if self.started_sent {
+            return None;
+        }
+        self.started_sent = true;
+        self.period_start_ns = Some(now_ns);
+        let msg = self.start_message.clone();
+        let rec = self.record(
+            "start",
+            now_ns,
+            &Snapshot::default(),
+            out,
+            Vec::new(),
+            vec![msg],
+        );
+        Some(rec)
+    }
+
+    /// A source's snapshot; returns a periodic record when every source has passed a period.
+    pub fn snapshot(&mut self, source: usize, snap: Snapshot, out: &OutputStats) -> Option<Record> {
+        if self.interval_ns == 0 {
+            return None;
+        }
+        let period = snap.now_ns / self.interval_ns;
+        let (Some(slot), Some(p)) = (self.latest.get_mut(source), self.periods.get_mut(source))
+        else {
+            return None;
+        };
+        *slot = Some(snap);
+        *p = Some(period);
+        let first = *self.first_period.get_or_insert(period);
+        // A source that has not reported yet has not passed anything.
+        let at = |p: &Option<u64>| p.unwrap_or(first.saturating_sub(1));
+        let oldest = self.periods.iter().map(at).min().unwrap_or(0);
+        let newest = self.periods.iter().map(at).max().unwrap_or(0);
+        // Live, a source silent for two periods (a worker that died) does not hold the
+        // others back; in replay every worker sees every tick, so all are waited for.
+        let due = if self.tolerate_silent && newest >= oldest.saturating_add(2) {
+            newest - 1
+        } else {
+            oldest
+        };
+        if due < first || self.emitted_period.is_some_and(|e| due <= e) {
+            return None;
+        }
+        self.emitted_period = Some(due);
+        let mut sum = Snapshot::default();
+        for s in self.latest.iter().flatten() {
+            sum.add(s);
+        }
+        let now = sum.now_ns;
+        Some(self.record("periodic", now, &sum, out, Vec::new(), Vec::new()))
+    }
+
+    /// The stop record, from the final counters.
+    pub fn finish(&mut self, fin: FinalStatus, out: &OutputStats) -> Vec<Record> {
+        let mut recs = Vec::new();
+        let now = if fin.snap.now_ns > 0 {
+            fin.snap.now_ns
+        } else {
+            crate::pipeline::wall_ns()
+        };
+        if let Some(r) = self.started(now, out) {
+            recs.push(r);
+        }
+        let reason = if fin.reason.is_empty() {
+            "stopped".to_string()
+        } else {
+            format!("stopped: {}", fin.reason)
+        };
+        let mut errors = fin.errors;
+        if let Some(x) = self.extract_stats() {
+            if x.errors > 0 {
+                errors.push(format!("file extraction: {} write errors", x.errors));
+            }
+        }
+        let mut out_now = out.clone();
+        // The stop record counts itself.
+        *out_now.by_type.entry("sensor_status").or_insert(0) += 1;
+        out_now.records += 1;
+        recs.push(self.record("stop", now, &fin.snap, &out_now, errors, vec![reason]));
+        recs
+    }
+
+    fn extract_stats(&self) -> Option<crate::files::extract::ExtractStats> {
+        crate::pipeline::dispatch::extract_stats(&self.shared)
+    }
+
+    fn record(
+        &mut self,
+        kind: &'static str,
+        now_ns: u64,
+        s: &Snapshot,
+        out: &OutputStats,
+        mut errors: Vec<String>,
+        messages: Vec<String>,
+    ) -> Record {
+        errors.append(&mut self.pending_errors);
+        let w = &s.workers;
+        let mem = memory_usage();
+        let disk = disk_usage(&self.disk_path);
+        let x = self.extract_stats().unwrap_or_default();
+        let hits = |name: &str| -> u64 {
+            match name {
+                "flow.max_flows" => w.flow.cap_drops + w.flow.emergency_evictions,
+                "reassembly.memcap" => w.reasm.memcap_drops,
+                "reassembly.max_buffered_per_dir" => w.reasm.buffer_cap_drops,
+                "reassembly.depth" => w.reasm.depth_reached,
+                "defrag.memcap" => s.defrag.memcap_drops + w.defrag.memcap_drops,
+                "defrag.max_fragments" => s.defrag.too_many_fragments + w.defrag.too_many_fragments,
+                "enrich.max_dns_names" => self.shared.dns_cache.dropped(),
+                "files.extract_max_size" => x.skipped_size,
+                "files.extract_disk_cap" => x.disk_cap_hits,
+                _ => 0,
+            }
+        };
+        let limits = self
+            .cfg_limits
+            .iter()
+            .map(|&(name, limit)| LimitHit {
+                name,
+                limit,
+                hits: hits(name),
+            })
+            .collect();
+        let mut anomalies: BTreeMap<&'static str, u64> = w.anomaly_counts().into_iter().collect();
+        for (k, v) in [
+            ("defrag.memcap_drops", s.defrag.memcap_drops),
+            ("defrag.timeouts", s.defrag.timeouts),
+            ("defrag.overlaps", s.defrag.overlaps),
+            ("defrag.invalid", s.defrag.invalid),
+            ("defrag.too_many_fragments", s.defrag.too_many_fragments),
+            ("capture.malformed", s.capture.malformed),
+        ] {
+            if v > 0 {
+                *anomalies.entry(k).or_insert(0) += v;
+            }
+        }
+        let algorithms = AppProto::ALL
+            .iter()
+            .zip(w.app_time_ns.iter().zip(w.app_calls.iter()))
+            .filter(|(_, (_, &calls))| calls > 0)
+            .map(|(p, (&ns, &calls))| AlgorithmTime {
+                name: if *p == AppProto::Unknown {
+                    "detect"
+                } else {
+                    p.as_str()
+                },
+                run_time_ms: (ns as f64 / 1e3).round() / 1e3,
+                calls,
+            })
+            .collect();
+        let start = self.period_start_ns.unwrap_or(now_ns);
+        self.period_start_ns = Some(now_ns);
+        let body = StatusBody {
+            kind,
+            period_start: rfc3339_micros(start),
+            period_end: rfc3339_micros(now_ns),
+            uptime_s: (self.started.elapsed().as_secs_f64() * 1e3).round() / 1e3,
+            last_event_time: self.last_event_ns.map(rfc3339_micros),
+            disk_free_bytes: disk.map(|d| d.0),
+            disk_used_bytes: disk.map(|d| d.1),
+            memory: MemoryBlock {
+                rss_bytes: mem.map(|m| m.rss_bytes),
+                peak_rss_bytes: mem.map(|m| m.peak_rss_bytes),
+                flows: s.active_flows,
+                reassembly_bytes: s.reassembly_bytes,
+                defrag_bytes: s.defrag_bytes,
+                dns_cache_names: self.shared.dns_cache.len() as u64,
+            },
+            capture: s.capture,
+            decode: DecodeBlock {
+                non_ip: w.non_ip,
+                malformed: w.malformed,
+                fragments: s.defrag.fragments + w.defrag.fragments,
+                datagrams_rebuilt: s.defrag.reassembled + w.defrag.reassembled,
+            },
+            flows: FlowsBlock {
+                active: s.active_flows,
+                created: w.flow.created,
+                ended: w.flow.ended,
+                peak: w.flow.peak,
+                timeouts: w.flow.timeouts,
+            },
+            tcp: TcpBlock {
+                segments: w.reasm.segments,
+                out_of_order: w.reasm.out_of_order,
+                retransmissions: w.reasm.retransmissions,
+                gaps: w.reasm.gaps,
+                gap_bytes: w.reasm.gap_bytes,
+            },
+            records: RecordsBlock {
+                written: out.records,
+                by_type: out.by_type.clone(),
+            },
+            limits,
+            anomalies,
+            algorithms,
+            errors,
+            messages,
+        };
+        if let Some(path) = &self.metrics_path {
+            if let Err(e) = metrics::write(path, &self.sensor_id, &body) {
+                if !self.metrics_failed {
+                    self.metrics_failed = true;
+                    let msg = format!("cannot write metrics to {}: {e}", path.display());
+                    tracing::error!("{msg}");
+                    self.pending_errors.push(msg);
+                }
+            }
+        }
+        Record {
+            ts_ns: now_ns,
+            flow: None,
+            body: Body::SensorStatus(Box::new(body)),
+        }
+    }
+}
