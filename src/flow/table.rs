@@ -6,6 +6,7 @@
 //! `emergency_divisor`, at most once per second of packet time); if that frees nothing the packet
 //! is not tracked and `cap_drops` counts it.
 
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash, Hasher};
 
 use hashbrown::hash_map::{Entry, HashMap};
@@ -133,8 +134,17 @@ pub struct FlowTable<S> {
     last_emergency_ns: Option<u64>,
     /// New flows refused since the last emergency pass.
     refused_since_emergency: u64,
+    /// Flows in creation order (key, id): where a full table looks for a one-sided flow to
+    /// evict, oldest first. Entries of flows already gone are skipped and, when the queue
+    /// grows past 1.5 times the table, compacted away: at most `1.5 * max + 1024` entries.
+    order: VecDeque<(FlowKey, u64)>,
     stats: FlowStats,
 }
+
+/// Queue entries a full table examines for one new flow before refusing it.
+const EVICT_PROBES: usize = 32;
+/// Most flows one emergency pass ends.
+const EMERGENCY_BATCH: usize = 4096;
 
 /// A packet's place in its flow, as returned by [`FlowTable::track`].
 pub struct Tracked<'t, S> {
@@ -169,6 +179,7 @@ impl<S: Default> FlowTable<S> {
             id_state: foldhash::fast::FixedState::with_seed(0x0074_6170_6972),
             last_emergency_ns: None,
             refused_since_emergency: 0,
+            order: VecDeque::new(),
             stats: FlowStats::default(),
         }
     }
@@ -217,7 +228,7 @@ impl<S: Default> FlowTable<S> {
             }
         } else if self.map.len() >= self.max {
             self.emergency(ts_ns, ended);
-            if self.map.len() >= self.max {
+            if self.map.len() >= self.max && !self.evict_one_sided(ended) {
                 self.stats.cap_drops += 1;
                 self.refused_since_emergency += 1;
                 return None;
@@ -237,8 +248,10 @@ impl<S: Default> FlowTable<S> {
                 let mut h = id_state.build_hasher();
                 key.hash(&mut h);
                 start.hash(&mut h);
+                let id = h.finish() & ((1 << 53) - 1);
+                self.order.push_back((key, id));
                 v.insert(Flow {
-                    id: h.finish() & ((1 << 53) - 1),
+                    id,
                     client_is_lo: client_is_src == from_lo,
                     start_ns: start,
                     last_ns: start,
@@ -260,6 +273,11 @@ impl<S: Default> FlowTable<S> {
             }
         };
         if created {
+            if self.order.len() > self.max.saturating_add(self.max / 2).saturating_add(1024) {
+                let map = &self.map;
+                self.order
+                    .retain(|(k, id)| map.get(k).is_some_and(|f| f.id == *id));
+            }
             self.stats.created += 1;
             self.stats.peak = self.stats.peak.max(self.map.len() as u64);
             if replace == Some(EndReason::Reuse) {
@@ -292,12 +310,88 @@ impl<S: Default> FlowTable<S> {
         self.sweep(now_ns, 1, ended);
     }
 
+    /// Keys of the flows idle past their timeout at packet time `now_ns`, for
+    /// [`FlowTable::end_keys`] (the caller can then end them a few at a time).
+    pub fn expired_keys(&self, now_ns: u64) -> Vec<FlowKey> {
+        let t = self.t;
+        self.map
+            .iter()
+            .filter(|(_, f)| now_ns.saturating_sub(f.last_ns) > timeout(&t, f))
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// Keys of every flow (for a shutdown a few flows at a time).
+    pub fn keys(&self) -> Vec<FlowKey> {
+        self.map.keys().copied().collect()
+    }
+
+    /// Ends the flows of `keys` still in the table. `reason`: None = timed out or closed,
+    /// from each flow's state; `now_ns` is only used then, to skip a flow active since.
+    pub fn end_keys(
+        &mut self,
+        keys: &[FlowKey],
+        now_ns: u64,
+        reason: Option<EndReason>,
+        ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason),
+    ) {
+        for key in keys {
+            let Some(f) = self.map.get(key) else { continue };
+            let r = match reason {
+                Some(r) => r,
+                None if now_ns.saturating_sub(f.last_ns) > timeout(&self.t, f) => {
+                    if f.tcp.is_closed() {
+                        EndReason::Closed
+                    } else {
+                        EndReason::Timeout
+                    }
+                }
+                None => continue,
+            };
+            if let Some((k, f)) = self.map.remove_entry(key) {
+                self.end(k, f, r, ended);
+            }
+        }
+        if self.map.is_empty() {
+            self.order.clear();
+        }
+    }
+
     /// Ends every flow (shutdown).
     pub fn drain(&mut self, ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason)) {
+        self.order.clear();
         let all: Vec<(FlowKey, Flow<S>)> = self.map.drain().collect();
         for (k, f) in all {
             self.end(k, f, EndReason::Shutdown, ended);
         }
+    }
+
+    /// Table full, for one new flow: evicts the oldest one-sided flow (a SYN or a datagram
+    /// never answered: what a flood is made of), so that new connections keep being tracked
+    /// during a flood and a real one, answered quickly, becomes two-sided and stays.
+    /// Established and two-sided flows are never taken here. Looks at [`EVICT_PROBES`] queue
+    /// entries at most; false when none could be evicted.
+    fn evict_one_sided(&mut self, ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason)) -> bool {
+        for _ in 0..EVICT_PROBES {
+            let Some((key, id)) = self.order.pop_front() else {
+                return false;
+            };
+            let victim = match self.map.get(&key) {
+                Some(f) if f.id == id => (f.pkts[0] == 0 || f.pkts[1] == 0) && !f.tcp.established,
+                // Gone already, or the key now belongs to a newer flow (queued itself).
+                _ => continue,
+            };
+            if !victim {
+                // Two-sided: it ends by timeout, not by eviction; it leaves the queue.
+                continue;
+            }
+            if let Some((k, f)) = self.map.remove_entry(&key) {
+                self.end(k, f, EndReason::Emergency, ended);
+                self.stats.emergency_evictions += 1;
+                return true;
+            }
+        }
+        false
     }
 
     /// Table full: first end flows idle past the emergency timeouts; if that frees nothing,
@@ -318,7 +412,7 @@ impl<S: Default> FlowTable<S> {
         let before = self.stats.ended;
         self.sweep(now_ns, self.divisor, ended);
         if self.map.len() >= self.max {
-            let mut budget = (self.max / 8).max(1);
+            let mut budget = (self.max / 8).clamp(1, EMERGENCY_BATCH);
             let victims: Vec<(FlowKey, Flow<S>)> = self
                 .map
                 .extract_if(|_, f| {
@@ -344,9 +438,23 @@ impl<S: Default> FlowTable<S> {
         ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason),
     ) {
         let t = self.t;
+        // An emergency pass ends a bounded number of flows, so that the records it produces
+        // at once stay small whatever the table size; the next pass takes more.
+        let mut budget = if divisor > 1 {
+            EMERGENCY_BATCH
+        } else {
+            usize::MAX
+        };
         let gone: Vec<(FlowKey, Flow<S>)> = self
             .map
-            .extract_if(|_, f| now_ns.saturating_sub(f.last_ns) > timeout(&t, f) / divisor)
+            .extract_if(|_, f| {
+                let take =
+                    budget > 0 && now_ns.saturating_sub(f.last_ns) > timeout(&t, f) / divisor;
+                if take {
+                    budget -= 1;
+                }
+                take
+            })
             .collect();
         for (k, f) in gone {
             let reason = if divisor > 1 {
@@ -565,14 +673,56 @@ mod tests {
             }
         }
         assert!(t.len() <= 64);
-        // New flows keep being tracked (half-open ones are evicted), and the real one survives.
-        assert!(tracked > 5_000, "{tracked}");
+        // Every new flow is tracked (the oldest half-open one makes room), and the real one
+        // survives.
+        assert_eq!(tracked, 10_000);
         assert!(t.stats().emergency_evictions > 0);
         let tr = t
             .track(&tcp(1, 40000, 2, 80, ACK), 2000, 60, &mut e)
             .unwrap();
         assert!(!tr.new);
         assert!(tr.flow.tcp.established);
+    }
+
+    #[test]
+    fn a_connection_opened_during_a_syn_flood_is_tracked_when_answered() {
+        use tcp_flags::*;
+        let mut t = table(32);
+        let mut e = |_, _, _| {};
+        let mut syn = |t: &mut FlowTable<()>, i: u32| {
+            let src = (i % 200) as u8 + 3;
+            t.track(
+                &tcp(src, (i % 60000) as u16 + 1024, 2, 80, SYN),
+                10,
+                60,
+                &mut e,
+            )
+            .is_some()
+        };
+        for i in 0..1000 {
+            assert!(syn(&mut t, i));
+        }
+        let mut e2 = |_, _, _| {};
+        assert!(t
+            .track(&tcp(1, 40000, 2, 80, SYN), 10, 60, &mut e2)
+            .is_some());
+        for i in 1000..1010 {
+            assert!(syn(&mut t, i));
+        }
+        assert!(t
+            .track(&tcp(2, 80, 1, 40000, SYN | ACK), 10, 60, &mut e2)
+            .is_some());
+        // Now two-sided: the flood goes on around it and never evicts it.
+        for i in 1010..5000 {
+            assert!(syn(&mut t, i));
+        }
+        let tr = t
+            .track(&tcp(1, 40000, 2, 80, ACK), 20, 60, &mut e2)
+            .unwrap();
+        assert!(!tr.new);
+        assert!(tr.flow.tcp.established);
+        assert!(t.len() <= 32);
+        assert!(t.order.len() <= 32 + 16 + 1024);
     }
 
     #[test]

@@ -521,16 +521,29 @@ impl Worker {
 
     /// Advances packet time: ends idle flows, drops stale fragments.
     pub fn tick(&mut self, now_ns: u64) {
-        let shared = &self.shared;
-        let out = &mut self.out;
-        let mem = &mut self.mem;
-        let rstats = &mut self.stats.reasm;
-        let app_anomalies = &mut self.stats.app_anomalies;
-        self.table.expire(now_ns, &mut |k, f, r| {
-            finish_flow(shared, k, f, r, mem, rstats, app_anomalies, out)
-        });
+        let keys = self.table.expired_keys(now_ns);
+        self.end_flows(&keys, now_ns, None);
         self.defrag.expire(now_ns);
         self.flush();
+    }
+
+    /// Ends the flows of `keys` a few at a time, handing their records on as they come, so
+    /// that ending many flows at once (a mass timeout, shutdown) needs no memory per flow
+    /// beyond its key. `reason`: None = timed out or closed, by the flow's state.
+    fn end_flows(&mut self, keys: &[FlowKey], now_ns: u64, reason: Option<EndReason>) {
+        for chunk in keys.chunks(64) {
+            let shared = &self.shared;
+            let out = &mut self.out;
+            let mem = &mut self.mem;
+            let rstats = &mut self.stats.reasm;
+            let app_anomalies = &mut self.stats.app_anomalies;
+            self.table.end_keys(chunk, now_ns, reason, &mut |k, f, r| {
+                finish_flow(shared, k, f, r, mem, rstats, app_anomalies, out)
+            });
+            if self.out.len() >= RECORD_BATCH {
+                self.flush();
+            }
+        }
     }
 
     /// Hands the collected records to the output stage.
@@ -599,13 +612,8 @@ impl Worker {
 
     /// Ends all flows (shutdown) and returns the counters.
     pub fn finish(mut self) -> WorkerStats {
-        let shared = &self.shared;
-        let out = &mut self.out;
-        let mem = &mut self.mem;
-        let rstats = &mut self.stats.reasm;
-        let app_anomalies = &mut self.stats.app_anomalies;
-        self.table
-            .drain(&mut |k, f, r| finish_flow(shared, k, f, r, mem, rstats, app_anomalies, out));
+        let keys = self.table.keys();
+        self.end_flows(&keys, 0, Some(EndReason::Shutdown));
         self.flush();
         self.stats.flow = self.table.stats();
         self.stats.defrag = self.defrag.stats();

@@ -258,6 +258,64 @@ impl Cap {
         self.bytes.extend_from_slice(&pkt);
     }
 
+    /// A UDP datagram.
+    pub fn udp(&mut self, src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, payload: &[u8]) {
+        let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(src, dst, 64)
+            .udp(sp, dp);
+        let mut pkt = Vec::new();
+        b.write(&mut pkt, payload).unwrap();
+        self.frame(&pkt);
+    }
+
+    /// An IPv4 packet given whole (header included), in an Ethernet frame.
+    pub fn ipv4_raw(&mut self, ip: &[u8]) {
+        let mut pkt = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        pkt.extend_from_slice(ip);
+        self.frame(&pkt);
+    }
+
+    /// Any link-layer (Ethernet) frame.
+    pub fn frame(&mut self, pkt: &[u8]) {
+        self.ts_us += 10;
+        let (s, us) = (self.ts_us / 1_000_000, self.ts_us % 1_000_000);
+        for v in [s as u32, us as u32, pkt.len() as u32, pkt.len() as u32] {
+            self.bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        self.bytes.extend_from_slice(pkt);
+    }
+
+    /// A whole TCP connection between `client`:`cport` and `server`:`sport`: handshake, the
+    /// request and the response (each in segments of at most 1400 bytes), FIN both ways.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conversation(
+        &mut self,
+        client: [u8; 4],
+        cport: u16,
+        server: [u8; 4],
+        sport: u16,
+        request: &[u8],
+        response: &[u8],
+    ) {
+        let (mut c, mut s) = (1000u32, 900_000u32);
+        self.tcp(client, server, cport, sport, c, 0, "S", &[]);
+        self.tcp(server, client, sport, cport, s, c + 1, "SA", &[]);
+        c += 1;
+        s += 1;
+        self.tcp(client, server, cport, sport, c, s, "A", &[]);
+        for chunk in request.chunks(1400) {
+            self.tcp(client, server, cport, sport, c, s, "AP", chunk);
+            c = c.wrapping_add(chunk.len() as u32);
+        }
+        for chunk in response.chunks(1400) {
+            self.tcp(server, client, sport, cport, s, c, "AP", chunk);
+            s = s.wrapping_add(chunk.len() as u32);
+        }
+        self.tcp(client, server, cport, sport, c, s, "AF", &[]);
+        self.tcp(server, client, sport, cport, s, c + 1, "AF", &[]);
+        self.tcp(client, server, cport, sport, c + 1, s + 1, "A", &[]);
+    }
+
     /// `data` sent from `isn`+1 in segments of `size`, in the given order of segment indexes
     /// (indexes may repeat: retransmissions).
     pub fn send(
@@ -280,5 +338,97 @@ impl Cap {
                 chunks[i],
             );
         }
+    }
+}
+
+/// What one run of the `tapir` binary produced.
+pub struct SensorRun {
+    pub status: std::process::ExitStatus,
+    pub stderr: String,
+    /// Every record, status records included, in output order.
+    pub records: Vec<serde_json::Value>,
+}
+
+impl SensorRun {
+    /// The records of one type.
+    pub fn of(&self, event_type: &str) -> Vec<&serde_json::Value> {
+        self.records
+            .iter()
+            .filter(|r| r["event_type"] == event_type)
+            .collect()
+    }
+
+    /// The body of the final `sensor_status` record.
+    pub fn stop(&self) -> &serde_json::Value {
+        let last = self.records.last().expect("at least the stop record");
+        assert_eq!(last["sensor_status"]["kind"], "stop", "{last}");
+        &last["sensor_status"]
+    }
+
+    /// Hits of the named limit in the stop record.
+    pub fn limit_hits(&self, name: &str) -> u64 {
+        self.stop()["limits"]
+            .as_array()
+            .expect("limits")
+            .iter()
+            .find(|l| l["name"] == name)
+            .unwrap_or_else(|| panic!("no limit {name}"))["hits"]
+            .as_u64()
+            .expect("hits")
+    }
+
+    /// An anomaly counter of the stop record (0 when absent).
+    pub fn anomaly(&self, name: &str) -> u64 {
+        self.stop()["anomalies"][name].as_u64().unwrap_or(0)
+    }
+
+    /// The process's peak resident memory, from the stop record.
+    pub fn peak_rss(&self) -> u64 {
+        self.stop()["memory"]["peak_rss_bytes"]
+            .as_u64()
+            .expect("peak_rss_bytes (Linux)")
+    }
+}
+
+/// Runs `tapir replay -` with the capture on standard input (streamed, so the capture itself
+/// never sits in the sensor's memory and the peak RSS is the sensor's own) and `args`.
+pub fn run_sensor(capture: &[u8], args: &[&str]) -> SensorRun {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("records.ndjson");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tapir"))
+        .args(["replay", "-q", "--no-progress", "-o"])
+        .arg(&out)
+        .args(args)
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start tapir");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let data = capture.to_vec();
+    let feeder = std::thread::spawn(move || stdin.write_all(&data));
+    let output = child.wait_with_output().expect("tapir runs");
+    let _ = feeder.join();
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    SensorRun {
+        status: output.status,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        records: text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+            .collect(),
+    }
+}
+
+/// A small xorshift generator: the same "random" traffic on every run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
     }
 }
