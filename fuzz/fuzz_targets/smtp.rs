@@ -1,11 +1,5 @@
-//! Feeds arbitrary bytes to the SMTP parser as a conversation (pieces in both directions,
-//! gaps, then close; see `tapir::proto::conversation`). It must never panic.
+//! Fuzz target `smtp`: the body is `tapir::fuzz_harness::smtp` (documented there), which
+//! `tests/fuzz_regress.rs` also replays over `fuzz/regress/smtp/`.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use tapir::proto::{conversation, email::smtp, Transport};
-
-fuzz_target!(|data: &[u8]| {
-    let mut p = smtp::new_parser(Transport::Tcp);
-    let _ = conversation::play(&mut *p, Transport::Tcp, data);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tapir::fuzz_harness::smtp(data));
