@@ -48,11 +48,21 @@ enum Cmd {
     Other,
 }
 
-/// Reads lines out of a byte stream, with a length cap.
-#[derive(Debug, Default)]
+/// Reads lines out of a byte stream, with a length cap. Its `Debug` shows the length of a
+/// partial line, never its bytes (it may be a password).
+#[derive(Default)]
 struct Lines {
     buf: Vec<u8>,
     skipping: bool,
+}
+
+impl std::fmt::Debug for Lines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lines")
+            .field("buf_len", &self.buf.len())
+            .field("skipping", &self.skipping)
+            .finish()
+    }
 }
 
 impl Lines {
@@ -491,11 +501,13 @@ fn decode_b64(b: &[u8]) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(t).ok()
 }
 
-/// SASL PLAIN "authzid\0authcid\0password": the authentication identity only.
+/// SASL PLAIN "authzid\0authcid\0password": the authentication identity only. A response
+/// without both NULs is malformed and gives nothing: its second field may be the password.
 fn plain_user(b: &[u8]) -> Option<String> {
-    let mut parts = b.split(|&c| c == 0);
+    let mut parts = b.splitn(3, |&c| c == 0);
     let authzid = parts.next()?;
     let authcid = parts.next()?;
+    parts.next()?;
     let user = if authcid.is_empty() { authzid } else { authcid };
     Some(lossy(user)).filter(|u| !u.is_empty())
 }

@@ -257,8 +257,8 @@ pub fn framing(headers: &[(String, String)], is_response: bool) -> Result<Framin
 /// What the Authorization header tells.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Auth {
-    /// Canonical scheme name ("Basic", "NTLM", "Negotiate", "Kerberos", "Bearer", "Digest") or
-    /// the token as sent.
+    /// Canonical scheme name ("Basic", "NTLM", "Negotiate", "Kerberos", "Bearer", "Digest"),
+    /// another scheme name as sent, or "other" (no recognisable scheme).
     pub scheme: String,
     /// Basic / Digest user name (never the password).
     pub user: Option<String>,
@@ -278,10 +278,13 @@ pub fn parse_auth(v: &str) -> Option<Auth> {
     if token.is_empty() {
         return None;
     }
-    let scheme = SCHEMES
-        .iter()
-        .find(|s| s.eq_ignore_ascii_case(token))
-        .map_or_else(|| token.to_string(), |s| (*s).to_string());
+    let scheme = match SCHEMES.iter().find(|s| s.eq_ignore_ascii_case(token)) {
+        Some(s) => (*s).to_string(),
+        // An unknown scheme name is kept only when it looks like one and credentials follow:
+        // a value without a scheme ("Authorization: <api key>") is itself the secret.
+        None if !rest.is_empty() && looks_like_scheme(token) => token.to_string(),
+        None => "other".to_string(),
+    };
     let mut auth = Auth {
         scheme,
         ..Auth::default()
@@ -296,8 +299,11 @@ pub fn parse_auth(v: &str) -> Option<Auth> {
     };
     match auth.scheme.as_str() {
         "Basic" => {
-            if let Some(raw) = b64() {
-                let user = raw.split(|b| *b == b':').next().unwrap_or_default();
+            // "user:password"; without the colon the whole value may be the secret.
+            if let Some((user, _password)) = b64().as_deref().and_then(|raw| {
+                let i = raw.iter().position(|b| *b == b':')?;
+                Some(raw.split_at(i))
+            }) {
                 auth.user = Some(String::from_utf8_lossy(user).into_owned());
             }
         }
@@ -313,6 +319,43 @@ pub fn parse_auth(v: &str) -> Option<Auth> {
         _ => {}
     }
     Some(auth)
+}
+
+/// Whether an unknown Authorization token looks like a scheme name ("AWS4-HMAC-SHA256",
+/// "token", "SharedKey"): a letter, then at most 31 letters, digits, `-`, `_` or `.`.
+fn looks_like_scheme(t: &str) -> bool {
+    t.len() <= 32
+        && t.starts_with(|c: char| c.is_ascii_alphabetic())
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A URI or URL without the password of its userinfo: "http://user:secret@host/" →
+/// "http://user@host/". Only the URL the string starts with is looked at (a scheme, "://",
+/// the authority up to `/`, `?` or `#`); anything else comes back as it is.
+pub fn strip_url_password(s: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let Some(i) = s.find("://") else {
+        return Cow::Borrowed(s);
+    };
+    let scheme = &s[..i];
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok {
+        return Cow::Borrowed(s);
+    }
+    let start = i + 3;
+    let rest = &s[start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return Cow::Borrowed(s);
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return Cow::Borrowed(s);
+    };
+    Cow::Owned(format!("{}{}", &s[..start + colon], &s[start + at..]))
 }
 
 /// A `name=value` / `name="value"` parameter of a Digest credential.
@@ -416,6 +459,45 @@ mod tests {
         assert_eq!(a.user.as_deref(), Some("bob"));
         assert_eq!(parse_auth("Bearer abc").unwrap().scheme, "Bearer");
         assert_eq!(parse_auth("NTLM TlRMTVNTUAABAAAA").unwrap().scheme, "NTLM");
+    }
+
+    #[test]
+    fn auth_never_keeps_a_secret() {
+        // Basic without the colon: the value may be a bare secret; no user is made of it.
+        let a = parse_auth("Basic c2VjcmV0b25seQ==").unwrap(); // "secretonly"
+        assert_eq!((a.scheme.as_str(), a.user), ("Basic", None));
+        // Basic with an empty password or a password holding colons.
+        let a = parse_auth("Basic YWxpY2U6").unwrap(); // "alice:"
+        assert_eq!(a.user.as_deref(), Some("alice"));
+        let a = parse_auth("Basic YWxpY2U6czpl").unwrap(); // "alice:s:e"
+        assert_eq!(a.user.as_deref(), Some("alice"));
+        // No scheme at all: the value is the credential, not a scheme name.
+        assert_eq!(parse_auth("dXNlcjpzZWNyZXQ=").unwrap().scheme, "other");
+        assert_eq!(parse_auth("sk_live_0123456789").unwrap().scheme, "other");
+        assert_eq!(parse_auth("a=b c").unwrap().scheme, "other");
+        let long = format!("{} x", "k".repeat(33));
+        assert_eq!(parse_auth(&long).unwrap().scheme, "other");
+        // Unknown schemes followed by credentials keep their name.
+        let a = parse_auth("AWS4-HMAC-SHA256 Credential=AKIA/x, Signature=ab").unwrap();
+        assert_eq!(a.scheme, "AWS4-HMAC-SHA256");
+        assert_eq!(parse_auth("token ghp_abc").unwrap().scheme, "token");
+    }
+
+    #[test]
+    fn url_passwords_are_stripped() {
+        let s = |u: &str| strip_url_password(u).into_owned();
+        assert_eq!(
+            s("http://bob:hunter2@example.org/a?b"),
+            "http://bob@example.org/a?b"
+        );
+        assert_eq!(s("ftp://bob:@h"), "ftp://bob@h");
+        assert_eq!(s("http://a:b:c@d@h:8080/"), "http://a@h:8080/");
+        assert_eq!(s("http://bob@h/"), "http://bob@h/");
+        assert_eq!(s("http://h:8080/p@x:y"), "http://h:8080/p@x:y");
+        assert_eq!(s("/path?u=http://a:b@c"), "/path?u=http://a:b@c");
+        assert_eq!(s("http://h/?q=a:b@c"), "http://h/?q=a:b@c");
+        assert_eq!(s("h:1://x:y@z"), "h:1://x:y@z");
+        assert_eq!(s("é://x:y@z"), "é://x:y@z");
     }
 
     #[test]

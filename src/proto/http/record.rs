@@ -13,15 +13,15 @@ pub struct HttpBody {
     pub method: Option<String>,
     /// Host header as sent (may carry a port).
     pub host: Option<String>,
-    /// Request target as sent.
+    /// Request target as sent, less the password of an absolute URL's userinfo.
     pub uri: Option<String>,
-    /// Full URL: "http://" + Host + URI; absolute-form URIs as they are.
+    /// Full URL: "http://" + Host + URI; absolute-form URIs as they are (less the password).
     pub url: Option<String>,
     /// Protocol version of the request ("HTTP/1.1"), else of the response.
     pub version: Option<String>,
     /// User-Agent header.
     pub user_agent: Option<String>,
-    /// Referer header.
+    /// Referer header (less the password of its userinfo).
     pub referrer: Option<String>,
     /// Content-Type of the request.
     pub request_content_type: Option<String>,
@@ -37,14 +37,15 @@ pub struct HttpBody {
     pub response_body_len: u64,
     /// Server header.
     pub server: Option<String>,
-    /// Location header (redirects).
+    /// Location header (redirects; less the password of its userinfo).
     pub location: Option<String>,
     /// Content-Encoding of the response ("gzip", "br", ...).
     pub content_encoding: Option<String>,
     /// Content-Disposition of the response.
     pub content_disposition: Option<String>,
     /// Authentication scheme of the request's Authorization (or Proxy-Authorization):
-    /// "Basic", "NTLM", "Negotiate", "Kerberos", "Bearer", "Digest", or as sent.
+    /// "Basic", "NTLM", "Negotiate", "Kerberos", "Bearer", "Digest", another scheme name as sent,
+    /// or "other" when the value has none (it is then the credential itself).
     pub auth_scheme: Option<String>,
     /// Basic: the user name (the password is never kept). Digest: the `username` parameter.
     pub auth_user: Option<String>,

@@ -10,7 +10,8 @@ use crate::record::Body;
 use super::body::{BodyIssue, BodySink, Coding};
 use super::parser::{
     disposition_filename, framing, header, looks_like_request_line, looks_like_status_line,
-    parse_auth, parse_request, parse_response, uri_filename, Framing, Head, HeadError, MAX_HEAD,
+    parse_auth, parse_request, parse_response, strip_url_password, uri_filename, Framing, Head,
+    HeadError, MAX_HEAD,
 };
 use super::record::HttpBody;
 
@@ -333,12 +334,14 @@ impl HttpParser {
         self.txs.next_seq += 1;
         let host = header(&h.headers, "host").map(str::to_string);
         let connect = h.method.eq_ignore_ascii_case("CONNECT");
-        let url = if h.uri.contains("://") {
-            Some(h.uri.clone())
+        // An absolute-form URI ("http://user:password@host/", proxies) loses its password.
+        let uri = strip_url_password(&h.uri).into_owned();
+        let url = if uri.contains("://") {
+            Some(uri.clone())
         } else if connect {
-            Some(format!("http://{}", host.as_deref().unwrap_or(&h.uri)))
+            Some(format!("http://{}", host.as_deref().unwrap_or(&uri)))
         } else {
-            host.as_ref().map(|host| format!("http://{host}{}", h.uri))
+            host.as_ref().map(|host| format!("http://{host}{uri}"))
         };
         let auth = header(&h.headers, "authorization")
             .or_else(|| header(&h.headers, "proxy-authorization"))
@@ -346,11 +349,11 @@ impl HttpParser {
         let mut rec = HttpBody {
             method: Some(h.method.clone()),
             host,
-            uri: Some(h.uri.clone()),
+            uri: Some(uri.clone()),
             url,
             version: (!h.version.is_empty()).then(|| h.version.clone()),
             user_agent: header(&h.headers, "user-agent").map(str::to_string),
-            referrer: header(&h.headers, "referer").map(str::to_string),
+            referrer: header(&h.headers, "referer").map(|r| strip_url_password(r).into_owned()),
             request_content_type: header(&h.headers, "content-type").map(str::to_string),
             ..HttpBody::default()
         };
@@ -366,7 +369,7 @@ impl HttpParser {
         let meta = FileMeta {
             name: header(&h.headers, "content-disposition")
                 .and_then(disposition_filename)
-                .or_else(|| uri_filename(&h.uri)),
+                .or_else(|| uri_filename(&uri)),
             source: "http",
             url: rec.url.clone(),
             referrer: rec.referrer.clone(),
@@ -428,7 +431,7 @@ impl HttpParser {
         rec.status_msg = Some(h.reason.clone());
         rec.response_content_type = header(&h.headers, "content-type").map(str::to_string);
         rec.server = header(&h.headers, "server").map(str::to_string);
-        rec.location = header(&h.headers, "location").map(str::to_string);
+        rec.location = header(&h.headers, "location").map(|l| strip_url_password(l).into_owned());
         rec.content_encoding = header(&h.headers, "content-encoding").map(str::to_string);
         rec.content_disposition = header(&h.headers, "content-disposition").map(str::to_string);
         let tunnel = h.status == 101 || (tx.connect && (200..300).contains(&h.status));

@@ -330,6 +330,48 @@ pub fn escape_value(b: &[u8], out: &mut String) {
     }
 }
 
+/// What a filter prints instead of the value asserted for a password attribute.
+pub const REDACTED: &str = "<redacted>";
+
+/// Attributes whose values are passwords or password hashes (names lower-case, and OIDs):
+/// a filter that tests them ("(&(uid=bob)(userPassword=secret))", authentication by search)
+/// carries a credential, which is never printed.
+const SECRET_ATTRS: &[&str] = &[
+    "userpassword",
+    "2.5.4.35",
+    "authpassword",
+    "1.3.6.1.4.1.4203.1.3.4",
+    "unicodepwd",
+    "1.2.840.113556.1.4.90",
+    "dbcspwd",
+    "ntpwdhistory",
+    "lmpwdhistory",
+    "supplementalcredentials",
+    "sambantpassword",
+    "sambalmpassword",
+    "ms-mcs-admpwd",
+    "mslaps-password",
+    "msds-managedpassword",
+];
+
+/// Whether an attribute description (options such as ";binary" ignored) holds passwords.
+pub fn is_secret_attr(attr: &[u8]) -> bool {
+    let base = attr.split(|&b| b == b';').next().unwrap_or_default();
+    let base = base.strip_prefix(b"OID.").unwrap_or(base);
+    SECRET_ATTRS
+        .iter()
+        .any(|s| s.as_bytes().eq_ignore_ascii_case(base))
+}
+
+/// Appends an assertion value, or [`REDACTED`] when the attribute holds passwords.
+fn push_value(attr: &[u8], val: &[u8], out: &mut String) {
+    if is_secret_attr(attr) {
+        out.push_str(REDACTED);
+    } else {
+        escape_value(val, out);
+    }
+}
+
 /// Appends an attribute description (printed as text, never escaped).
 fn push_attr(b: &[u8], out: &mut String) {
     out.push_str(&String::from_utf8_lossy(b));
@@ -366,7 +408,7 @@ pub fn write_filter(f: Tlv<'_>, depth: usize, out: &mut String) -> Result<(), Be
                 0xa6 => "<=",
                 _ => "~=",
             });
-            escape_value(val, out);
+            push_value(attr, val, out);
         }
         0xa4 => {
             let (attr, r) = octets(f.value, "substrings type")?;
@@ -385,13 +427,17 @@ pub fn write_filter(f: Tlv<'_>, depth: usize, out: &mut String) -> Result<(), Be
                 }
                 subs = rest;
             }
-            escape_value(initial, out);
-            out.push('*');
-            for a in anys {
-                escape_value(a, out);
+            if is_secret_attr(attr) {
+                out.push_str(REDACTED);
+            } else {
+                escape_value(initial, out);
                 out.push('*');
+                for a in anys {
+                    escape_value(a, out);
+                    out.push('*');
+                }
+                escape_value(fin, out);
             }
-            escape_value(fin, out);
         }
         0x87 => {
             push_attr(f.value, out);
@@ -421,7 +467,7 @@ pub fn write_filter(f: Tlv<'_>, depth: usize, out: &mut String) -> Result<(), Be
                 push_attr(rule, out);
             }
             out.push_str(":=");
-            escape_value(value, out);
+            push_value(typ, value, out);
         }
         _ => return Err(BerError::Malformed("filter choice")),
     }
@@ -469,6 +515,29 @@ mod tests {
 
     fn f(enc: &[u8]) -> String {
         filter_to_string(enc).unwrap()
+    }
+
+    #[test]
+    fn password_attributes_are_redacted_in_filters() {
+        let mut and = ava(0xa3, "uid", b"bob");
+        and.extend(ava(0xa3, "userPassword", b"hunter2"));
+        assert_eq!(f(&tlv(0xa0, &and)), "(&(uid=bob)(userPassword=<redacted>))");
+        assert_eq!(
+            f(&ava(0xa8, "unicodePwd;binary", b"hunter2")),
+            "(unicodePwd;binary~=<redacted>)"
+        );
+        assert_eq!(
+            f(&ava(0xa3, "2.5.4.35", b"hunter2")),
+            "(2.5.4.35=<redacted>)"
+        );
+        let mut sub = tlv(0x04, b"userpassword");
+        sub.extend(tlv(0x30, &[tlv(0x80, b"hun"), tlv(0x82, b"ter2")].concat()));
+        assert_eq!(f(&tlv(0xa4, &sub)), "(userpassword=<redacted>)");
+        let ext = [tlv(0x82, b"authPassword"), tlv(0x83, b"hunter2")].concat();
+        assert_eq!(f(&tlv(0xa9, &ext)), "(authPassword:=<redacted>)");
+        // Presence and other attributes print as they are.
+        assert_eq!(f(&tlv(0x87, b"userPassword")), "(userPassword=*)");
+        assert_eq!(f(&ava(0xa3, "pwdLastSet", b"0")), "(pwdLastSet=0)");
     }
 
     // zeek_ldap-escaping_test.pcapng, frame 8: a search with a 3-item AND.

@@ -31,7 +31,8 @@ pub struct LdapBody {
     /// Search: typesOnly.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub types_only: Option<bool>,
-    /// Search: the filter as an RFC 4515 string.
+    /// Search: the filter as an RFC 4515 string; the values of password attributes
+    /// (`userPassword`, `unicodePwd`, ...) print as `<redacted>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
     /// Search: the attributes asked for.

@@ -30,8 +30,9 @@ impl Piece {
 }
 
 /// Splits one direction's stream into lines (LF-terminated, LF kept), at most `MAX_LINE`
-/// bytes a piece; a longer line comes as several pieces.
-#[derive(Debug, Default)]
+/// bytes a piece; a longer line comes as several pieces. Its `Debug` shows lengths, never
+/// the bytes (the last line may be a password).
+#[derive(Default)]
 pub(crate) struct LineReader {
     /// The piece being assembled, or the one last returned.
     pub buf: Vec<u8>,
@@ -41,6 +42,17 @@ pub(crate) struct LineReader {
     cont: bool,
     /// Discard bytes up to the next LF (after a gap).
     skip: bool,
+}
+
+impl std::fmt::Debug for LineReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineReader")
+            .field("buf_len", &self.buf.len())
+            .field("ready", &self.ready)
+            .field("cont", &self.cont)
+            .field("skip", &self.skip)
+            .finish()
+    }
 }
 
 impl LineReader {
@@ -134,12 +146,14 @@ fn b64(line: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The authentication identity of a SASL PLAIN response (`authzid NUL authcid NUL passwd`),
-/// never the password.
+/// never the password. A response without both NULs is malformed and gives nothing: its
+/// second field may be the password.
 pub(crate) fn sasl_plain_user(b64_line: &[u8]) -> Option<String> {
     let raw = b64(b64_line)?;
-    let mut parts = raw.split(|&b| b == 0);
+    let mut parts = raw.splitn(3, |&b| b == 0);
     let authzid = parts.next()?;
     let authcid = parts.next()?;
+    parts.next()?;
     user_name(authcid).or_else(|| user_name(authzid))
 }
 

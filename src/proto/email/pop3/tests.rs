@@ -173,6 +173,39 @@ fn auth_plain_and_login_users() {
 }
 
 #[test]
+fn malformed_plain_response_gives_no_user() {
+    // "bob\0hunter2" (one NUL): the second field is the password, never a user name.
+    for conv in [
+        vec![
+            (S, &b"+OK ready\r\n"[..]),
+            (C, b"AUTH PLAIN\r\n"),
+            (S, b"+ \r\n"),
+            (C, b"Ym9iAGh1bnRlcjI=\r\n"),
+            (S, b"+OK\r\n"),
+        ],
+        vec![
+            (S, b"+OK ready\r\n"),
+            (C, b"AUTH PLAIN Ym9iAGh1bnRlcjI=\r\n"),
+            (S, b"+OK\r\n"),
+        ],
+    ] {
+        let mut p = Pop3Parser::new(Transport::Tcp);
+        run(&mut p, &conv, 3);
+        assert_eq!(p.user, None);
+        assert_eq!(p.mechanism.as_deref(), Some("PLAIN"));
+    }
+    assert_eq!(
+        lines::sasl_plain_user(b"AGJvYgBwdw==\r\n").as_deref(),
+        Some("bob")
+    );
+    // authzid only (empty authcid) names the user.
+    assert_eq!(
+        lines::sasl_plain_user(b"Ym9iAABwdw==").as_deref(),
+        Some("bob")
+    );
+}
+
+#[test]
 fn auth_without_argument_lists_mechanisms() {
     let conv: Vec<(Direction, &[u8])> = vec![
         (S, b"+OK ready\r\n"),

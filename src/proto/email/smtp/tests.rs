@@ -207,6 +207,37 @@ fn auth_login_keeps_only_the_user() {
 }
 
 #[test]
+fn malformed_plain_response_gives_no_user() {
+    // "alice\0hunter2": one NUL only; the second field is the password, not a user name.
+    for auth in [
+        &b"AUTH PLAIN YWxpY2UAaHVudGVyMg==\r\n"[..],
+        b"AUTH PLAIN\r\n",
+    ] {
+        let mut steps: Vec<(Direction, &[u8])> = vec![
+            (S, b"220 mx ESMTP\r\n"),
+            (C, b"EHLO x\r\n"),
+            (S, b"250 mx\r\n"),
+            (C, auth),
+        ];
+        if auth == b"AUTH PLAIN\r\n" {
+            steps.push((S, b"334 \r\n"));
+            steps.push((C, b"YWxpY2UAaHVudGVyMg==\r\n"));
+        }
+        steps.extend_from_slice(&[
+            (S, &b"235 ok\r\n"[..]),
+            (C, b"MAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>\r\nDATA\r\n"),
+            (S, b"250 ok\r\n250 ok\r\n354 go\r\n"),
+            (C, b"Subject: hi\r\n\r\nbody\r\n.\r\n"),
+            (S, b"250 ok\r\n"),
+        ]);
+        let o = run(&steps, 4);
+        assert_eq!(o.emails.len(), 1);
+        assert_eq!(o.emails[0].auth_user, None);
+        assert!(!o.json.contains("hunter2"));
+    }
+}
+
+#[test]
 fn pipelined_bdat() {
     let part1 = b"Subject: bdat\r\n\r\n.line with dot\r\n";
     let part2 = b"end\r\n";
