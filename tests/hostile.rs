@@ -64,10 +64,11 @@ fn syn_flood_is_bounded_and_the_real_connection_is_reported() {
     let f = &summary.workers.flow;
     // Bounded: no worker held more than its share of the cap.
     assert!(f.peak <= 1_000, "peak {}", f.peak);
-    // Half-open flows are evicted to keep tracking new ones; what could not be is counted.
-    assert!(f.emergency_evictions > 30_000, "{f:?}");
-    assert!(f.cap_drops > 0, "{f:?}");
-    assert!(f.created + f.cap_drops >= 60_151, "{f:?}");
+    // The oldest half-open flow makes room for each new one: every SYN is tracked, none is
+    // refused, and the evictions are counted.
+    assert!(f.emergency_evictions > 58_000, "{f:?}");
+    assert_eq!(f.cap_drops, 0, "{f:?}");
+    assert!(f.created >= 60_100, "{f:?}");
     assert_eq!(summary.capture.packets, 60_156);
     let recs = common::parse(&lines);
     let http: Vec<_> = recs.iter().filter(|r| r["event_type"] == "http").collect();

@@ -1,13 +1,15 @@
 //! What names resolved to, learnt from DNS answers and shared by all workers, so that an
 //! `http` record can carry the IPs its host name resolved to (a DNS flow and the HTTP flow it
 //! led to usually live on different workers). Sharded locks, touched once per DNS or HTTP
-//! record, never per packet; capped, with refused entries counted.
+//! record, never per packet; capped: when full, the oldest entry of the shard makes room (a
+//! flood of random names cannot stop the cache from learning the names that follow), and
+//! every eviction is counted.
 //!
 //! Across workers the order in which records are produced is not fixed, so with several
 //! workers an HTTP record may be written before the DNS answer it followed was learnt.
 
-use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
@@ -16,10 +18,43 @@ const SHARDS: usize = 16;
 /// Most addresses kept per name.
 const MAX_IPS: usize = 16;
 
+/// One shard: a map with its keys in insertion order, oldest evicted first when full.
+struct Fifo<K, V> {
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
+}
+
+impl<K: Hash + Eq + Clone, V> Default for Fifo<K, V> {
+    fn default() -> Self {
+        Fifo {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> Fifo<K, V> {
+    /// Inserts a key not present yet; true when an old entry was evicted for it.
+    fn insert_new(&mut self, k: K, v: V, cap: usize) -> bool {
+        let mut evicted = false;
+        while self.map.len() >= cap.max(1) {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if self.map.remove(&old).is_some() {
+                evicted = true;
+            }
+        }
+        self.order.push_back(k.clone());
+        self.map.insert(k, v);
+        evicted
+    }
+}
+
 pub struct DnsCache {
-    shards: Vec<RwLock<HashMap<String, Vec<IpAddr>>>>,
+    shards: Vec<RwLock<Fifo<String, Vec<IpAddr>>>>,
     /// Address → the first name seen resolving to it (A/AAAA) or named by a PTR answer.
-    names: Vec<RwLock<HashMap<IpAddr, String>>>,
+    names: Vec<RwLock<Fifo<IpAddr, String>>>,
     per_shard: usize,
     hasher: foldhash::fast::FixedState,
     dropped: AtomicU64,
@@ -51,15 +86,15 @@ impl DnsCache {
     /// A cache holding at most `max_names` names.
     pub fn new(max_names: usize) -> DnsCache {
         DnsCache {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
-            names: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| RwLock::new(Fifo::default())).collect(),
+            names: (0..SHARDS).map(|_| RwLock::new(Fifo::default())).collect(),
             per_shard: max_names.div_ceil(SHARDS).max(1),
             hasher: foldhash::fast::FixedState::with_seed(0x0064_6e73),
             dropped: AtomicU64::new(0),
         }
     }
 
-    fn shard(&self, name: &str) -> Option<&RwLock<HashMap<String, Vec<IpAddr>>>> {
+    fn shard(&self, name: &str) -> Option<&RwLock<Fifo<String, Vec<IpAddr>>>> {
         let i = (self.hasher.hash_one(name) % SHARDS as u64) as usize;
         self.shards.get(i)
     }
@@ -71,20 +106,18 @@ impl DnsCache {
             return;
         };
         let Ok(mut m) = shard.write() else { return };
-        if m.contains_key(&ip) {
+        if m.map.contains_key(&ip) {
             return;
         }
-        if m.len() >= self.per_shard {
+        if m.insert_new(ip, normalise_host(name), self.per_shard) {
             self.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
         }
-        m.insert(ip, normalise_host(name));
     }
 
     /// The name `ip` goes by, when one was learnt.
     pub fn name_of(&self, ip: IpAddr) -> Option<String> {
         let i = (self.hasher.hash_one(ip) % SHARDS as u64) as usize;
-        self.names.get(i)?.read().ok()?.get(&ip).cloned()
+        self.names.get(i)?.read().ok()?.map.get(&ip).cloned()
     }
 
     /// `name` resolved to `ip`.
@@ -95,11 +128,12 @@ impl DnsCache {
             return;
         };
         let Ok(mut m) = shard.write() else { return };
-        if !m.contains_key(&name) && m.len() >= self.per_shard {
+        if !m.map.contains_key(&name) && m.insert_new(name.clone(), Vec::new(), self.per_shard) {
             self.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
         }
-        let ips = m.entry(name).or_default();
+        let Some(ips) = m.map.get_mut(&name) else {
+            return;
+        };
         if !ips.contains(&ip) {
             if ips.len() >= MAX_IPS {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -116,7 +150,7 @@ impl DnsCache {
             return vec![ip];
         }
         self.shard(&name)
-            .and_then(|s| s.read().ok().and_then(|m| m.get(&name).cloned()))
+            .and_then(|s| s.read().ok().and_then(|m| m.map.get(&name).cloned()))
             .unwrap_or_default()
     }
 
@@ -124,7 +158,7 @@ impl DnsCache {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .filter_map(|s| s.read().ok().map(|m| m.len()))
+            .filter_map(|s| s.read().ok().map(|m| m.map.len()))
             .sum()
     }
 
@@ -132,7 +166,7 @@ impl DnsCache {
         self.len() == 0
     }
 
-    /// Entries refused because a cap was reached.
+    /// Entries evicted (or addresses refused) because a cap was reached.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
@@ -166,5 +200,8 @@ mod tests {
             c.insert(&format!("n{i}.example"), "192.0.2.2".parse().unwrap());
         }
         assert!(c.dropped() > 0);
+        // The newest names are always there: the oldest made room.
+        assert_eq!(c.lookup("n99.example").len(), 1);
+        assert!(c.len() <= 16 + SHARDS);
     }
 }

@@ -18,6 +18,8 @@ pub struct LearnedCaps {
     pub max_hosts: usize,
     /// Most values per host.
     pub max_per_host: usize,
+    /// Most values (accounts and names) kept in all, whatever their spread over hosts.
+    pub max_values: usize,
 }
 
 impl Default for LearnedCaps {
@@ -25,6 +27,7 @@ impl Default for LearnedCaps {
         LearnedCaps {
             max_hosts: 100_000,
             max_per_host: 64,
+            max_values: 100_000,
         }
     }
 }
@@ -49,25 +52,33 @@ pub struct Learned {
     pub dropped: u64,
     #[serde(skip)]
     caps: LearnedCaps,
+    /// Values kept (for `caps.max_values`).
+    #[serde(skip)]
+    values: usize,
 }
 
 fn insert<K: Ord + Clone>(
     map: &mut BTreeMap<K, BTreeSet<String>>,
     caps: LearnedCaps,
+    values: &mut usize,
     key: &K,
     value: String,
 ) -> bool {
     if !map.contains_key(key) && map.len() >= caps.max_hosts {
         return false;
     }
-    let set = map.entry(key.clone()).or_default();
-    if set.contains(&value) {
+    if map.get(key).is_some_and(|s| s.contains(&value)) {
         return true;
     }
+    if *values >= caps.max_values {
+        return false;
+    }
+    let set = map.entry(key.clone()).or_default();
     if set.len() >= caps.max_per_host {
         return false;
     }
     set.insert(value);
+    *values += 1;
     true
 }
 
@@ -88,13 +99,25 @@ impl Learned {
                 if let (Some(name), Some(realm)) = (k.cname.as_deref(), realm) {
                     if k.success != Some(false) {
                         let account = format!("{name}@{}", realm.to_uppercase());
-                        if !insert(&mut self.accounts_by_host, self.caps, &f.src_ip, account) {
+                        if !insert(
+                            &mut self.accounts_by_host,
+                            self.caps,
+                            &mut self.values,
+                            &f.src_ip,
+                            account,
+                        ) {
                             self.dropped += 1;
                         }
                         // A computer account names the host it logs on from.
                         if let Some(host) = name.strip_suffix('$') {
                             let host = format!("{}.{}", host.to_lowercase(), realm.to_lowercase());
-                            if !insert(&mut self.names_by_ip, self.caps, &f.src_ip, host) {
+                            if !insert(
+                                &mut self.names_by_ip,
+                                self.caps,
+                                &mut self.values,
+                                &f.src_ip,
+                                host,
+                            ) {
                                 self.dropped += 1;
                             }
                         }
@@ -137,7 +160,13 @@ impl Learned {
             if name.is_empty() {
                 continue;
             }
-            if !insert(&mut self.names_by_ip, self.caps, &ip, name) {
+            if !insert(
+                &mut self.names_by_ip,
+                self.caps,
+                &mut self.values,
+                &ip,
+                name,
+            ) {
                 self.dropped += 1;
             }
         }
@@ -148,14 +177,20 @@ impl Learned {
         self.dropped += o.dropped;
         for (ip, set) in o.accounts_by_host {
             for v in set {
-                if !insert(&mut self.accounts_by_host, self.caps, &ip, v) {
+                if !insert(
+                    &mut self.accounts_by_host,
+                    self.caps,
+                    &mut self.values,
+                    &ip,
+                    v,
+                ) {
                     self.dropped += 1;
                 }
             }
         }
         for (ip, set) in o.names_by_ip {
             for v in set {
-                if !insert(&mut self.names_by_ip, self.caps, &ip, v) {
+                if !insert(&mut self.names_by_ip, self.caps, &mut self.values, &ip, v) {
                     self.dropped += 1;
                 }
             }
@@ -216,15 +251,20 @@ mod tests {
         let caps = LearnedCaps {
             max_hosts: 2,
             max_per_host: 2,
+            max_values: 3,
         };
+        let mut n = 0;
         let mut m: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
-        assert!(insert(&mut m, caps, &1, "a".into()));
-        assert!(insert(&mut m, caps, &1, "b".into()));
-        assert!(insert(&mut m, caps, &1, "b".into()));
-        assert!(!insert(&mut m, caps, &1, "c".into()));
-        assert!(insert(&mut m, caps, &2, "a".into()));
-        assert!(!insert(&mut m, caps, &3, "a".into()));
+        assert!(insert(&mut m, caps, &mut n, &1, "a".into()));
+        assert!(insert(&mut m, caps, &mut n, &1, "b".into()));
+        assert!(insert(&mut m, caps, &mut n, &1, "b".into()));
+        assert!(!insert(&mut m, caps, &mut n, &1, "c".into()));
+        assert!(insert(&mut m, caps, &mut n, &2, "a".into()));
+        assert!(!insert(&mut m, caps, &mut n, &3, "a".into()));
         assert_eq!(m.len(), 2);
         assert_eq!(m[&1].len(), 2);
+        // Three values in all: a second value for host 2 does not fit.
+        assert_eq!(n, 3);
+        assert!(!insert(&mut m, caps, &mut n, &2, "b".into()));
     }
 }

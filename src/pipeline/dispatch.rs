@@ -232,15 +232,14 @@ pub fn replay(
     workers.bytes = 0;
     for h in handles {
         match h.join() {
-            Ok(s) => workers.add(&s),
+            Ok(s) => workers.absorb(s),
             Err(_) => {
                 tracing::error!("a worker thread panicked");
                 capture_errors.push("a worker thread panicked".into());
             }
         }
     }
-    fin.workers = workers.clone();
-    fin.workers.learned = Default::default();
+    fin.workers = workers.counters();
     let reason = if opts.live {
         "capture ended"
     } else {

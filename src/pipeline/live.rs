@@ -62,7 +62,7 @@ where
     for h in handles {
         match h.join() {
             Ok((s, c, err)) => {
-                workers.add(&s);
+                workers.absorb(s);
                 summary.capture.add(&c);
                 if let Some(e) = err {
                     summary.capture_errors.push(e);
@@ -73,13 +73,12 @@ where
                 .push("a worker thread panicked".to_string()),
         }
     }
-    let mut fin = Snapshot {
+    let fin = Snapshot {
         now_ns: wall_ns(),
         capture: summary.capture,
-        workers: workers.clone(),
+        workers: workers.counters(),
         ..Snapshot::default()
     };
-    fin.workers.learned = Default::default();
     let reason = if opts.stop.load(Ordering::Relaxed) {
         "stop requested"
     } else {

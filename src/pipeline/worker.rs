@@ -112,7 +112,31 @@ pub struct WorkerStats {
 }
 
 impl WorkerStats {
+    /// Adds another worker's final counters, taking over what it learnt (no copy).
+    pub fn absorb(&mut self, mut o: WorkerStats) {
+        let learned = std::mem::take(&mut o.learned);
+        self.add(&o);
+        self.learned.merge(learned);
+    }
+
+    /// The counters without what was learnt (that goes to `--learned-out`, not to status
+    /// records), keeping only its drop count.
+    pub fn counters(&self) -> WorkerStats {
+        let mut c = WorkerStats {
+            learned: Default::default(),
+            ..Default::default()
+        };
+        c.add_counters(self);
+        c.learned.dropped = self.learned.dropped;
+        c
+    }
+
     pub fn add(&mut self, o: &WorkerStats) {
+        self.add_counters(o);
+        self.learned.merge(o.learned.clone());
+    }
+
+    fn add_counters(&mut self, o: &WorkerStats) {
         self.packets += o.packets;
         self.bytes += o.bytes;
         self.non_ip += o.non_ip;
@@ -125,7 +149,6 @@ impl WorkerStats {
         add_reasm(&mut self.reasm, &o.reasm);
         self.reasm_memcap_hits += o.reasm_memcap_hits;
         self.records += o.records;
-        self.learned.merge(o.learned.clone());
         for (k, v) in &o.app_anomalies {
             *self.app_anomalies.entry(k).or_insert(0) += v;
         }
@@ -593,9 +616,7 @@ impl Worker {
         now_ns: u64,
         capture: crate::capture::CaptureStats,
     ) -> crate::status::Snapshot {
-        let learned = std::mem::take(&mut self.stats.learned);
-        let mut w = self.stats.clone();
-        self.stats.learned = learned;
+        let mut w = self.stats.counters();
         w.flow = self.table.stats();
         w.defrag = self.defrag.stats();
         w.reasm_memcap_hits = self.mem.cap_hits();
