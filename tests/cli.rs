@@ -163,8 +163,19 @@ fn damaged_capture_gives_a_clear_message_and_keeps_earlier_records() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("damaged capture at byte"), "{stderr}");
-    // The flows of the first ten packets are still reported.
+    // The flows of the first ten packets are still reported, and the stop status record
+    // carries the error.
     assert!(!records(&out).is_empty());
+    let all = all_records(&out);
+    let stop = &all.last().unwrap()["sensor_status"];
+    assert_eq!(stop["kind"], "stop");
+    assert!(
+        stop["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("damaged capture at byte"),
+        "{stop}"
+    );
 
     let garbage = dir.path().join("garbage.pcap");
     std::fs::write(&garbage, b"this is not a capture file at all").unwrap();
