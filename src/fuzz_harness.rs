@@ -36,6 +36,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("pop3", pop3),
     ("imap", imap),
     ("mime", mime),
+    ("pipeline", pipeline),
 ];
 
 /// The capture file reader: arbitrary bytes (pcap, pcapng, gzip or garbage) must never panic,
@@ -409,4 +410,32 @@ pub fn mime(data: &[u8]) {
         ..Envelope::default()
     };
     b.finish(&env, &mut ctx);
+}
+
+/// The whole sensor on arbitrary capture bytes: reader, dispatcher, defragmentation, flows,
+/// reassembly, detection, every parser, enrichment, status records, serialisation. Small caps,
+/// so that reaching them is exercised too. The replay must succeed and count every packet.
+pub fn pipeline(data: &[u8]) {
+    let Ok(src) = CaptureFile::from_bytes(data.to_vec(), "fuzz") else {
+        return;
+    };
+    let mut cfg = crate::config::Config::default();
+    cfg.flow.max_flows = 16;
+    cfg.defrag.memcap = 16 << 10;
+    cfg.reassembly.memcap = 256 << 10;
+    cfg.reassembly.depth = 64 << 10;
+    cfg.enrich.max_dns_names = 16;
+    cfg.output.status_interval = 1;
+    let sink = crate::export::NdjsonSink::with_writer("fuzz", Some(Box::new(std::io::sink())), "f");
+    let opts = crate::pipeline::ReplayOptions {
+        workers: 2,
+        ..Default::default()
+    };
+    let summary = crate::pipeline::replay(vec![Box::new(src)], &cfg, sink, opts);
+    assert!(summary.is_ok(), "{:?}", summary.err());
+    if let Ok(s) = summary {
+        assert!(s.workers.packets <= s.capture.packets);
+        // Start and stop status records at least.
+        assert!(s.output.by_type.get("sensor_status").copied().unwrap_or(0) >= 2);
+    }
 }
