@@ -446,6 +446,7 @@ impl Worker {
                         out: &mut emitted,
                         anomalies: &mut anomalies,
                     },
+                    port_proto: proto::by_port(Transport::Tcp, key.lo_port, key.hi_port),
                 };
                 if flags & crate::decode::tcp_flags::ACK != 0 {
                     other.acked(ack, &shared.reasm, mem, rstats, &mut |ev| {
@@ -723,9 +724,29 @@ struct AppSink<'a, 'c> {
     state: AppState<'a>,
     probe: &'a mut [Vec<u8>; 2],
     ctx: ParseCtx<'c>,
+    /// The protocol the flow's ports name.
+    port_proto: AppProto,
 }
 
 impl AppSink<'_, '_> {
+    /// The protocol is known: its parser gets every byte seen so far (the other side first: this
+    /// side's bytes completed the detection), then `rest`, this side's bytes past the probe.
+    fn start(&mut self, p: AppProto, dir: Dir, rest: &[u8]) {
+        self.state.found(p, Transport::Tcp);
+        if let Some(parser) = self.state.parser.as_mut() {
+            let o = dir.other();
+            if !self.probe[o.idx()].is_empty() {
+                parser.on_data(direction(o), &self.probe[o.idx()], &mut self.ctx);
+            }
+            parser.on_data(direction(dir), &self.probe[dir.idx()], &mut self.ctx);
+            if !rest.is_empty() {
+                parser.on_data(direction(dir), rest, &mut self.ctx);
+            }
+        }
+        self.probe[0] = Vec::new();
+        self.probe[1] = Vec::new();
+    }
+
     fn event(&mut self, dir: Dir, ev: StreamEvent<'_>) {
         match ev {
             StreamEvent::Data(bytes) if !bytes.is_empty() => {
@@ -742,27 +763,18 @@ impl AppSink<'_, '_> {
                 let taken = bytes.len().min(room);
                 self.probe[i].extend_from_slice(&bytes[..taken]);
                 match proto::probe(Transport::Tcp, direction(dir), &self.probe[i]) {
-                    Some((p, Confidence::High)) => {
-                        self.state.found(p, Transport::Tcp);
-                        if let Some(parser) = self.state.parser.as_mut() {
-                            // The parser gets every byte seen so far, the other side first
-                            // (it spoke first: this side's bytes completed the detection).
-                            let o = dir.other();
-                            if !self.probe[o.idx()].is_empty() {
-                                parser.on_data(direction(o), &self.probe[o.idx()], &mut self.ctx);
-                            }
-                            parser.on_data(direction(dir), &self.probe[i], &mut self.ctx);
-                            if taken < bytes.len() {
-                                parser.on_data(direction(dir), &bytes[taken..], &mut self.ctx);
-                            }
+                    Some((p, Confidence::High)) => self.start(p, dir, &bytes[taken..]),
+                    found => {
+                        if let Some((p, _)) = found {
+                            self.state.guess.get_or_insert(p);
                         }
-                        self.probe[0] = Vec::new();
-                        self.probe[1] = Vec::new();
+                        // On the port of a binary protocol, bytes its probe rules out still go
+                        // to its parser, which reports what is wrong with them (as for UDP):
+                        // hostile or broken streams are counted, not silently left alone.
+                        if proto::tcp_rules_out(self.port_proto, &self.probe[i]) {
+                            self.start(self.port_proto, dir, &bytes[taken..]);
+                        }
                     }
-                    Some((p, Confidence::Low)) => {
-                        self.state.guess.get_or_insert(p);
-                    }
-                    None => {}
                 }
                 // Give up when both sides said enough without a match (a capture that starts
                 // mid-stream may only make sense from the other side).

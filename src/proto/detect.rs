@@ -187,6 +187,19 @@ pub fn probe(transport: Transport, dir: Direction, data: &[u8]) -> Option<(AppPr
     best
 }
 
+/// Whether the first bytes of a TCP direction rule `proto` out: its probe says they cannot
+/// start one of its messages (not merely that more bytes are needed). For the binary protocols
+/// whose port decides when nothing else matches (DNS, Kerberos, LDAP); false for the others.
+pub fn tcp_rules_out(proto: AppProto, data: &[u8]) -> bool {
+    let f: Probe = match proto {
+        AppProto::Dns => dns_tcp,
+        AppProto::Kerberos => kerberos_tcp,
+        AppProto::Ldap => ldap,
+        _ => return false,
+    };
+    f(data) == P::No
+}
+
 /// Combines ports and content: a `High` probe wins over the ports (correcting a port guess the
 /// content contradicts, e.g. TLS on port 80); otherwise the ports decide, and a `Low` probe is
 /// used only when the ports say nothing.
@@ -933,6 +946,28 @@ mod tests {
                 let _ = detect(tr, 40000, 40001, dir, &bytes[..n]);
             }
         }
+    }
+
+    #[test]
+    fn tcp_rules_out_only_what_cannot_be_the_protocol() {
+        // A record mark of 0x7fffffff, an LDAPMessage of 0x7fffffff bytes, a DNS length of 3.
+        assert!(tcp_rules_out(Kerberos, &[0x7f, 0xff, 0xff, 0xff, 0x6a]));
+        assert!(tcp_rules_out(
+            Ldap,
+            &[0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 2, 1, 1, 0x5a]
+        ));
+        assert!(tcp_rules_out(Dns, &[0, 3, 1, 2, 3]));
+        // Prefixes of real messages are never ruled out, whatever their length.
+        for (tr, _, bytes, proto, _) in fixtures() {
+            if tr == Tcp && matches!(proto, Dns | Kerberos | Ldap) {
+                for n in 0..=bytes.len() {
+                    assert!(!tcp_rules_out(proto, &bytes[..n]), "{proto:?} prefix {n}");
+                }
+            }
+        }
+        // Only the binary protocols whose port decides.
+        assert!(!tcp_rules_out(Http, b"\x00\x01 junk"));
+        assert!(!tcp_rules_out(Unknown, b"junk"));
     }
 
     #[test]

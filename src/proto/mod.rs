@@ -13,7 +13,9 @@ pub mod kerberos;
 pub mod ldap;
 pub mod tls;
 
-pub use detect::{by_port, detect, probe, AppProto, Confidence, Direction, Transport};
+pub use detect::{
+    by_port, detect, probe, tcp_rules_out, AppProto, Confidence, Direction, Transport,
+};
 
 use crate::record::Body;
 

@@ -16,6 +16,15 @@ use super::EmailBody;
 
 /// Nesting depth of attached messages followed.
 const MAX_DEPTH: usize = 8;
+/// Most structure lines (see [`structure_cut`]) of a message handed to mail-parser, whose
+/// memory grows by a few hundred bytes for each header and part it finds (a message made of
+/// nothing else costs about 30 times its size): past it only the start of the message is parsed,
+/// the message is reported truncated and `email.mime_too_complex` is counted. About 25 MB at
+/// most; ordinary messages have a few hundred.
+pub const MAX_STRUCTURE_LINES: usize = 32 << 10;
+/// Multipart nesting beyond which a message counts `email.mime_nesting_too_deep` (its parts
+/// are still walked: mail-parser keeps them in one flat list).
+pub const MAX_MULTIPART_DEPTH: usize = 64;
 
 /// What the carrying protocol knows of a message besides its bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -107,7 +116,15 @@ impl MessageBuilder {
         if over_cap {
             ctx.anomaly("email.message_too_large");
         }
-        let truncated = over_cap || self.cut;
+        let cut = structure_cut(&self.buf, MAX_STRUCTURE_LINES);
+        if cut.is_some() {
+            ctx.anomaly("email.mime_too_complex");
+        }
+        let parsed = self
+            .buf
+            .get(..cut.unwrap_or(self.buf.len()))
+            .unwrap_or_default();
+        let truncated = over_cap || self.cut || cut.is_some();
         let mut rec = EmailBody {
             protocol: env.protocol,
             helo: env.helo.clone(),
@@ -122,7 +139,7 @@ impl MessageBuilder {
             ..EmailBody::default()
         };
         let tag = fnv(self.buf.get(..4096.min(self.buf.len())).unwrap_or_default());
-        if let Some(msg) = MessageParser::default().parse(&self.buf) {
+        if let Some(msg) = MessageParser::default().parse(parsed) {
             headers(&msg, &mut rec);
             let mut walk = Walk {
                 env,
@@ -130,16 +147,124 @@ impl MessageBuilder {
                 truncated,
                 tag,
                 n: 0,
+                too_deep: false,
                 rec: &mut rec,
                 ctx,
             };
             walk.message(&msg, 0);
+            dismantle(msg);
         } else if !self.buf.is_empty() {
             ctx.anomaly("email.unparsable");
         }
         rec.hashed = hashed(&rec);
         ctx.emit(Body::Email(rec));
     }
+}
+
+/// Where to cut `msg` so that mail-parser meets at most `max` structure lines; `None` when the
+/// whole message fits. A line counts when it
+/// - holds "--" anywhere (a boundary may create a part; mail-parser finds boundaries mid-line),
+/// - is in a header block and holds a ':' (may become a header), or ends one (blank line),
+/// - belongs to the transfer-encoded body of an attached message (which mail-parser decodes and
+///   parses in turn): a count for every 4 bytes, as the decoded message may be all headers.
+///
+/// Header blocks are where mail-parser looks for headers: the message's start, after a
+/// boundary-like line, and after the header block of an attached message (`message/rfc822`,
+/// `message/global`, or a part of a `multipart/digest`). The scan overcounts rather than
+/// undercounts (any "--" line opens a header block); body lines cost nothing otherwise, so that
+/// large attachments and texts are never cut.
+fn structure_cut(msg: &[u8], max: usize) -> Option<usize> {
+    let has = |line: &[u8], pat: &[u8]| line.windows(pat.len()).any(|w| w == pat);
+    let has_ci =
+        |line: &[u8], pat: &[u8]| line.windows(pat.len()).any(|w| w.eq_ignore_ascii_case(pat));
+    let mut count = 0usize;
+    let mut in_headers = true;
+    // The header block follows a boundary-like line.
+    let mut from_boundary = false;
+    // It declares an attached message, with a transfer encoding.
+    let mut message = false;
+    let mut encoded = false;
+    // A multipart/digest was declared: its parts default to attached messages.
+    let mut digest = false;
+    let mut encoded_body = false;
+    let mut start = 0;
+    while start < msg.len() {
+        let rest = msg.get(start..).unwrap_or_default();
+        let len = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let line = rest.get(..len).unwrap_or_default();
+        let dashes = has(line, b"--");
+        if dashes {
+            count += 1;
+            if !in_headers {
+                in_headers = true;
+                message = false;
+                encoded = false;
+                encoded_body = false;
+            }
+            from_boundary = true;
+        }
+        if in_headers {
+            if !dashes && line.iter().all(u8::is_ascii_whitespace) {
+                count += 1;
+                let nested = message || (from_boundary && digest);
+                in_headers = nested && !encoded;
+                encoded_body = nested && encoded;
+                from_boundary = false;
+                message = false;
+                encoded = false;
+            } else {
+                if line.contains(&b':') {
+                    count += 1;
+                }
+                message |= has_ci(line, b"message/");
+                digest |= has_ci(line, b"digest");
+                encoded |= has_ci(line, b"base64") || has_ci(line, b"quoted-printable");
+            }
+        } else if encoded_body {
+            count += line.len() / 4 + 1;
+        }
+        if count > max {
+            return Some(start);
+        }
+        start += len + 1;
+    }
+    None
+}
+
+/// Drops a parsed message without recursion. Attached messages (`message/rfc822`) nest as a
+/// tree that mail-parser builds without recursing, but whose drop glue recurses once per
+/// level: a few megabytes of nested attached messages would overflow a worker's stack.
+fn dismantle(msg: Message<'_>) {
+    let mut stack = vec![msg];
+    while let Some(mut m) = stack.pop() {
+        for part in m.parts.drain(..) {
+            if let PartType::Message(inner) = part.body {
+                stack.push(inner);
+            }
+        }
+    }
+}
+
+/// The deepest multipart nesting of a message (0: not multipart), without recursion: parents
+/// come before their children in mail-parser's flat list of parts.
+fn multipart_depth(msg: &Message<'_>) -> usize {
+    let mut depth = vec![0usize; msg.parts.len()];
+    let mut max = 0;
+    for (i, part) in msg.parts.iter().enumerate() {
+        if let PartType::Multipart(children) = &part.body {
+            let d = depth.get(i).copied().unwrap_or(0) + 1;
+            max = max.max(d);
+            for &c in children {
+                let c = c as usize;
+                if c > i {
+                    if let Some(x) = depth.get_mut(c) {
+                        *x = d;
+                    }
+                }
+            }
+        }
+    }
+    max
 }
 
 /// FNV-1a over a few bytes: distinguishes file ids of messages finished at the same instant.
@@ -256,12 +381,18 @@ struct Walk<'a, 'b> {
     truncated: bool,
     tag: u32,
     n: usize,
+    /// `email.mime_nesting_too_deep` was counted for this message.
+    too_deep: bool,
     rec: &'a mut EmailBody,
     ctx: &'a mut ParseCtx<'b>,
 }
 
 impl Walk<'_, '_> {
     fn message(&mut self, msg: &Message<'_>, depth: usize) {
+        if !self.too_deep && multipart_depth(msg) > MAX_MULTIPART_DEPTH {
+            self.too_deep = true;
+            self.ctx.anomaly("email.mime_nesting_too_deep");
+        }
         for part in &msg.parts {
             if matches!(part.body, PartType::Multipart(_)) {
                 continue;

@@ -42,11 +42,45 @@ impl Coding {
     }
 }
 
+/// Where decoded bytes go: straight into the file's hashes, never into a buffer, up to a limit
+/// raised as coded bytes are fed. A write past the limit takes what fits and then fails, which
+/// stops the decoder: however much a bomb would inflate to, memory stays that of the decoder
+/// (its window and a few kilobytes of output).
+#[derive(Debug, Default)]
+struct Out {
+    /// `None` only while moved out (see [`BodySink::take_out`]).
+    file: Option<FileTracker>,
+    /// Bytes written.
+    len: u64,
+    limit: u64,
+    /// A write went past the limit.
+    over: bool,
+}
+
+impl Write for Out {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let room = usize::try_from(self.limit.saturating_sub(self.len)).unwrap_or(usize::MAX);
+        if room == 0 && !b.is_empty() {
+            self.over = true;
+            return Err(std::io::Error::other("decoded size cap"));
+        }
+        let take = b.get(..room.min(b.len())).unwrap_or_default();
+        if let Some(f) = self.file.as_mut() {
+            f.update(take);
+        }
+        self.len += take.len() as u64;
+        Ok(take.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 enum Decoder {
-    Gzip(GzDecoder<Vec<u8>>),
-    Zlib(ZlibDecoder<Vec<u8>>),
-    Raw(DeflateDecoder<Vec<u8>>),
-    Brotli(Box<brotli::DecompressorWriter<Vec<u8>>>),
+    Gzip(GzDecoder<Out>),
+    Zlib(ZlibDecoder<Out>),
+    Raw(DeflateDecoder<Out>),
+    Brotli(Box<brotli::DecompressorWriter<Out>>),
 }
 
 impl std::fmt::Debug for Decoder {
@@ -77,12 +111,12 @@ impl Decoder {
             Decoder::Brotli(d) => d.flush(),
         }
     }
-    fn take(&mut self) -> Vec<u8> {
+    fn out(&mut self) -> &mut Out {
         match self {
-            Decoder::Gzip(d) => std::mem::take(d.get_mut()),
-            Decoder::Zlib(d) => std::mem::take(d.get_mut()),
-            Decoder::Raw(d) => std::mem::take(d.get_mut()),
-            Decoder::Brotli(d) => std::mem::take(d.get_mut()),
+            Decoder::Gzip(d) => d.get_mut(),
+            Decoder::Zlib(d) => d.get_mut(),
+            Decoder::Raw(d) => d.get_mut(),
+            Decoder::Brotli(d) => d.get_mut(),
         }
     }
 }
@@ -99,14 +133,16 @@ pub enum BodyIssue {
 /// One body being received.
 #[derive(Debug)]
 pub struct BodySink {
-    file: FileTracker,
+    /// The file and the decoded bytes' count, while no decoder holds them.
+    out: Out,
     coding: Coding,
     decoder: Option<Decoder>,
     /// Deflate: first bytes held until zlib and raw can be told apart.
     held: Vec<u8>,
     /// Entity bytes on the wire (after de-chunking).
     pub wire_len: u64,
-    decoded_len: u64,
+    /// Coded bytes handed to the decoder.
+    fed: u64,
     /// Decoding stopped (error, bomb or gap): the file is incomplete.
     broken: bool,
     issue: Option<BodyIssue>,
@@ -117,29 +153,64 @@ pub struct BodySink {
 
 /// Most entity bytes kept for the mislabelled-coding fallback.
 const RAW_PREFIX: usize = 64 << 10;
+/// Coded bytes fed to the decoder at a time, the decoded-size limit raised before each.
+const DECODE_PIECE: usize = 16 << 10;
 
 impl BodySink {
     /// A body with the given file metadata and content coding.
     pub fn new(meta: FileMeta, coding: Coding) -> BodySink {
-        let decoder = match coding {
-            Coding::Gzip => Some(Decoder::Gzip(GzDecoder::new(Vec::new()))),
-            Coding::Brotli => Some(Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(
-                Vec::new(),
-                4096,
-            )))),
-            Coding::Identity | Coding::Deflate => None,
-        };
-        BodySink {
-            file: FileTracker::new(meta),
+        let mut sink = BodySink {
+            out: Out {
+                file: Some(FileTracker::new(meta)),
+                len: 0,
+                limit: u64::MAX,
+                over: false,
+            },
             coding,
-            decoder,
+            decoder: None,
             held: Vec::new(),
             wire_len: 0,
-            decoded_len: 0,
+            fed: 0,
             broken: false,
             issue: None,
             raw_prefix: (coding != Coding::Identity).then(Vec::new),
+        };
+        match coding {
+            Coding::Gzip => sink.decoder = Some(Decoder::Gzip(GzDecoder::new(sink.take_out()))),
+            Coding::Brotli => {
+                sink.decoder = Some(Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(
+                    sink.take_out(),
+                    4096,
+                ))));
+            }
+            Coding::Identity | Coding::Deflate => {}
         }
+        sink
+    }
+
+    /// The file and its count, out of the sink (for a decoder to own).
+    fn take_out(&mut self) -> Out {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Ends the decoder, if any, taking the file back (what it still holds is dropped).
+    fn drop_decoder(&mut self) {
+        if let Some(mut d) = self.decoder.take() {
+            self.out = std::mem::take(d.out());
+        }
+    }
+
+    /// Decoded bytes so far.
+    fn decoded_len(&mut self) -> u64 {
+        match self.decoder.as_mut() {
+            Some(d) => d.out().len,
+            None => self.out.len,
+        }
+    }
+
+    /// Most decoded bytes allowed for the coded bytes fed so far.
+    fn limit(&self) -> u64 {
+        MAX_DECODED.min(RATIO_FLOOR.max(self.fed.saturating_mul(MAX_RATIO)))
     }
 
     /// The next entity bytes.
@@ -148,8 +219,9 @@ impl BodySink {
         if self.broken {
             return;
         }
+        let nothing_decoded = self.raw_prefix.is_some() && self.decoded_len() == 0;
         if let Some(p) = self.raw_prefix.as_mut() {
-            if self.decoded_len == 0 && p.len() + data.len() <= RAW_PREFIX {
+            if nothing_decoded && p.len() + data.len() <= RAW_PREFIX {
                 p.extend_from_slice(data);
             } else {
                 self.raw_prefix = None;
@@ -157,8 +229,7 @@ impl BodySink {
         }
         match self.coding {
             Coding::Identity => {
-                self.decoded_len += data.len() as u64;
-                self.file.update(data);
+                let _ = self.out.write_all(data);
             }
             Coding::Deflate if self.decoder.is_none() => {
                 self.held.extend_from_slice(data);
@@ -174,61 +245,51 @@ impl BodySink {
         let b0 = self.held.first().copied().unwrap_or(0);
         let b1 = self.held.get(1).copied().unwrap_or(0);
         let zlib = b0 & 0x0f == 8 && (u16::from(b0) << 8 | u16::from(b1)) % 31 == 0;
+        let out = self.take_out();
         self.decoder = Some(if zlib {
-            Decoder::Zlib(ZlibDecoder::new(Vec::new()))
+            Decoder::Zlib(ZlibDecoder::new(out))
         } else {
-            Decoder::Raw(DeflateDecoder::new(Vec::new()))
+            Decoder::Raw(DeflateDecoder::new(out))
         });
         let held = std::mem::take(&mut self.held);
         self.decode(&held);
     }
 
     fn decode(&mut self, data: &[u8]) {
-        // Feed in slices so that a bomb is caught before it fills memory.
-        for piece in data.chunks(16 << 10) {
+        for piece in data.chunks(DECODE_PIECE) {
+            self.fed += piece.len() as u64;
+            let limit = self.limit();
             let Some(dec) = self.decoder.as_mut() else {
                 return;
             };
-            let res = dec.write(piece);
-            let out = dec.take();
-            if !self.push_decoded(&out) {
-                return;
-            }
-            if res.is_err() {
-                self.fail(BodyIssue::DecodeError);
+            dec.out().limit = limit;
+            if dec.write(piece).is_err() {
+                let issue = if dec.out().over {
+                    BodyIssue::Bomb
+                } else {
+                    BodyIssue::DecodeError
+                };
+                self.fail(issue);
                 return;
             }
         }
-    }
-
-    /// Hashes decoded bytes; false when the bomb cap stopped decoding.
-    fn push_decoded(&mut self, out: &[u8]) -> bool {
-        self.decoded_len += out.len() as u64;
-        let ratio_bad = self.decoded_len > RATIO_FLOOR
-            && self.decoded_len > self.wire_len.saturating_mul(MAX_RATIO);
-        if self.decoded_len > MAX_DECODED || ratio_bad {
-            self.fail(BodyIssue::Bomb);
-            return false;
-        }
-        self.file.update(out);
-        true
     }
 
     fn fail(&mut self, issue: BodyIssue) {
-        if issue == BodyIssue::DecodeError && self.decoded_len == 0 {
+        if issue == BodyIssue::DecodeError && self.decoded_len() == 0 {
             if let Some(raw) = self.raw_prefix.take() {
                 // Not coded after all: the entity is the file.
+                self.drop_decoder();
                 self.coding = Coding::Identity;
-                self.decoder = None;
                 self.held.clear();
-                self.decoded_len = raw.len() as u64;
-                self.file.update(&raw);
+                self.out.limit = u64::MAX;
+                let _ = self.out.write_all(&raw);
                 self.issue.get_or_insert(issue);
                 return;
             }
         }
         self.broken = true;
-        self.decoder = None;
+        self.drop_decoder();
         if self.issue.is_none() {
             self.issue = Some(issue);
         }
@@ -237,11 +298,13 @@ impl BodySink {
     /// `len` entity bytes were never captured.
     pub fn gap(&mut self, len: u64) {
         self.wire_len += len;
-        self.file.gap(len);
         if self.coding != Coding::Identity {
             // The decoder cannot go on past a hole.
             self.broken = true;
-            self.decoder = None;
+            self.drop_decoder();
+        }
+        if let Some(f) = self.out.file.as_mut() {
+            f.gap(len);
         }
     }
 
@@ -255,15 +318,25 @@ impl BodySink {
         if self.coding == Coding::Deflate && self.decoder.is_none() && !self.broken {
             self.start_deflate();
         }
-        if let Some(mut dec) = self.decoder.take() {
-            let res = dec.flush();
-            let out = dec.take();
-            if self.push_decoded(&out) && res.is_err() && complete {
-                self.fail(BodyIssue::DecodeError);
+        let limit = self.limit();
+        if let Some(dec) = self.decoder.as_mut() {
+            dec.out().limit = limit;
+            if dec.flush().is_err() {
+                if dec.out().over {
+                    self.fail(BodyIssue::Bomb);
+                } else if complete {
+                    self.fail(BodyIssue::DecodeError);
+                }
             }
         }
+        self.drop_decoder();
         let ok = complete && !self.broken;
         let issue = self.issue.take();
-        (self.file.finish(id, ok), issue)
+        let file = self
+            .out
+            .file
+            .take()
+            .unwrap_or_else(|| FileTracker::new(FileMeta::default()));
+        (file.finish(id, ok), issue)
     }
 }

@@ -224,6 +224,39 @@ fn decompression_bomb_is_capped() {
     assert!(o.anomalies.contains(&"http.decompression_bomb"));
     assert!(!o.files[0].complete);
     assert_eq!(o.http[0].response_body_len, gz.len() as u64);
+    // Decoded up to the limit of the first 16 KiB fed (1000 times as much), hashed as such.
+    assert_eq!(o.files[0].size, 16_384_000);
+    assert_eq!(o.files[0].sha256, sha(&plain[..16_384_000]));
+}
+
+#[test]
+fn brotli_bomb_is_cut_while_decoding() {
+    // 256 MiB of zeros in a few hundred bytes: the decoder's output used to be collected whole
+    // before the size was checked (a 1 GiB bomb took 1 GiB of memory).
+    let mut c = brotli::CompressorWriter::new(Vec::new(), 1 << 16, 5, 24);
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..256 {
+        c.write_all(&zeros).unwrap();
+    }
+    let br = c.into_inner();
+    assert!(br.len() < 4096, "{}", br.len());
+    let mut resp = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: {}\r\n\r\n",
+        br.len()
+    )
+    .into_bytes();
+    resp.extend_from_slice(&br);
+    for chunk in [100, usize::MAX] {
+        let o = run_steps(&[(C, b"GET / HTTP/1.1\r\n\r\n"), (S, &resp)], chunk);
+        assert_eq!(o.anomalies, vec!["http.decompression_bomb"]);
+        let f = &o.files[0];
+        assert!(!f.complete);
+        // Under 1 000 coded bytes: the floor of the ratio check is the limit, and exactly
+        // that much was hashed.
+        assert_eq!(f.size, super::body::RATIO_FLOOR);
+        assert_eq!(f.sha256, sha(&zeros));
+        assert_eq!(o.http[0].response_complete, Some(true));
+    }
 }
 
 #[test]

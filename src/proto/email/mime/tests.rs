@@ -146,3 +146,130 @@ fn garbage_does_not_panic() {
         let _ = finish(&bytes, MessageLimits::default());
     }
 }
+
+/// Runs `f` on a thread with the 2 MiB stack that worker threads get.
+fn on_worker_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+/// `levels` attached messages (message/rfc822) nested in each other.
+fn nested_messages(levels: usize) -> Vec<u8> {
+    let mut msg = Vec::new();
+    for _ in 0..levels {
+        msg.extend_from_slice(b"Subject: x\r\nContent-Type: message/rfc822\r\n\r\n");
+    }
+    msg.extend_from_slice(b"Subject: bottom\r\n\r\nbody\r\n");
+    msg
+}
+
+#[test]
+fn deeply_nested_attached_messages_are_dropped_without_recursion() {
+    // mail-parser builds the tree of 100 000 nested messages without recursing, but the drop
+    // glue recursed once per level and overflowed a worker's stack.
+    let msg = nested_messages(100_000);
+    on_worker_stack(move || {
+        let m = mail_parser::MessageParser::default().parse(&msg).unwrap();
+        super::dismantle(m);
+    });
+}
+
+#[test]
+fn deeply_nested_attached_messages_are_cut_and_counted() {
+    let msg = nested_messages(100_000);
+    let (m, files, anomalies) = on_worker_stack(move || finish(&msg, MessageLimits::default()));
+    assert_eq!(m.subject.as_deref(), Some("x"));
+    assert!(m.truncated);
+    // Parsed up to the structure cap, followed 8 levels down, the rest counted once.
+    assert_eq!(
+        anomalies,
+        vec!["email.mime_too_complex", "email.nesting_too_deep"]
+    );
+    assert_eq!(files.len(), m.attachments.len());
+}
+
+#[test]
+fn structure_cut_counts_headers_parts_and_attached_messages() {
+    use super::structure_cut;
+    // Ordinary messages are far below any cap.
+    assert_eq!(structure_cut(NESTED, 40), None);
+    assert!(structure_cut(NESTED, 10).is_some_and(|c| c > 0 && c < NESTED.len()));
+    // A flood of header lines: the cut falls at the start of the line over the cap.
+    let flood = b"a:\r\n".repeat(1000);
+    assert_eq!(structure_cut(&flood, 100), Some(400));
+    // Empty parts (boundary, blank line): two lines each.
+    let mut parts = b"Content-Type: multipart/mixed; boundary=a\r\n\r\n".to_vec();
+    parts.extend(b"--a\r\n\r\n".repeat(1000));
+    assert_eq!(structure_cut(&parts, 100), Some(45 + 49 * 7));
+    // Headers of attached messages are headers too.
+    let nested = nested_messages(1000);
+    assert_eq!(structure_cut(&nested, 99), Some(33 * 44));
+    // ... and so is an encoded attached message, by its size.
+    let mut enc =
+        b"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n".to_vec();
+    enc.extend(b"YTpcclxuYTpcclxu\r\n".repeat(100));
+    assert!(structure_cut(&enc, 100).is_some());
+    // Body lines cost nothing: a big text with colons and blank lines, a big base64 part.
+    let mut text = b"Subject: t\r\n\r\n".to_vec();
+    text.extend(b"time: 10:30\r\n\r\nnote: a\r\n".repeat(10_000));
+    assert_eq!(structure_cut(&text, 100), None);
+    let mut b64 = b"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n".to_vec();
+    b64.extend(
+        b"QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\r\n"
+            .repeat(20_000),
+    );
+    b64.extend(b"--a--\r\n");
+    assert_eq!(structure_cut(&b64, 100), None);
+}
+
+/// A message whose text part sits under `levels` nested multiparts, with an attachment at the
+/// bottom.
+fn nested_multiparts(levels: usize) -> Vec<u8> {
+    let mut m = b"Subject: deep\r\nContent-Type: multipart/mixed; boundary=n0\r\n\r\n".to_vec();
+    for i in 1..levels {
+        m.extend_from_slice(
+            format!(
+                "--n{}\r\nContent-Type: multipart/mixed; boundary=n{i}\r\n\r\n",
+                i - 1
+            )
+            .as_bytes(),
+        );
+    }
+    m.extend_from_slice(
+        format!(
+            "--n{}\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=deep.bin\r\n\r\nbottom\r\n",
+            levels - 1
+        )
+        .as_bytes(),
+    );
+    for i in (0..levels).rev() {
+        m.extend_from_slice(format!("--n{i}--\r\n").as_bytes());
+    }
+    m
+}
+
+#[test]
+fn multipart_nesting_is_counted() {
+    use super::MAX_MULTIPART_DEPTH;
+    let msg = nested_multiparts(MAX_MULTIPART_DEPTH);
+    let (m, files, anomalies) = finish(&msg, MessageLimits::default());
+    assert!(anomalies.is_empty(), "{anomalies:?}");
+    assert_eq!(m.attachments.len(), 1);
+    assert_eq!(files.len(), 1);
+
+    // 5 000 levels: three structure lines each (boundary, Content-Type, blank line), then the
+    // closing boundaries: under the structure cap.
+    let msg = nested_multiparts(5_000);
+    let (m, files, anomalies) = on_worker_stack(move || finish(&msg, MessageLimits::default()));
+    assert_eq!(anomalies, vec!["email.mime_nesting_too_deep"]);
+    // The parts are still walked: the attachment at the bottom is reported.
+    assert_eq!(m.subject.as_deref(), Some("deep"));
+    assert_eq!(m.attachments.len(), 1);
+    assert_eq!(m.attachments[0].name.as_deref(), Some("deep.bin"));
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].size, 6);
+}
