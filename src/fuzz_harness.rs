@@ -216,23 +216,34 @@ pub fn tcp_reassembly(data: &[u8]) {
 /// The Kerberos parser over UDP (one datagram) and TCP (the bytes split at the first byte's
 /// value, both directions): it must never panic.
 pub fn kerberos(data: &[u8]) {
-    let mut out = Vec::new();
-    let mut anomalies = Vec::new();
     for t in [Transport::Udp, Transport::Tcp] {
         let mut p = kerberos_proto::new_parser(t);
-        let mut ctx = ParseCtx {
-            ts_ns: 0,
-            transport: t,
-            out: &mut out,
-            anomalies: &mut anomalies,
-        };
-        let cut = data.first().map_or(0, |b| usize::from(*b)).min(data.len());
-        let (a, b) = data.split_at(cut);
-        p.on_data(Direction::ToServer, a, &mut ctx);
-        p.on_data(Direction::ToClient, b, &mut ctx);
-        p.on_data(Direction::ToServer, b, &mut ctx);
-        p.on_close(&mut ctx);
+        feed_split(&mut *p, t, data, false);
     }
+}
+
+/// Feeds `data` to a parser cut at its first byte's value: the first part to the server, the
+/// rest to the client, then again to the server (the rest, or with `whole_again` all of
+/// `data`), then closes.
+fn feed_split(p: &mut dyn crate::proto::AppParser, t: Transport, data: &[u8], whole_again: bool) {
+    let mut out = Vec::new();
+    let mut anomalies = Vec::new();
+    let mut ctx = ParseCtx {
+        ts_ns: 0,
+        transport: t,
+        out: &mut out,
+        anomalies: &mut anomalies,
+    };
+    let cut = data.first().map_or(0, |b| usize::from(*b)).min(data.len());
+    let (a, b) = data.split_at(cut);
+    p.on_data(Direction::ToServer, a, &mut ctx);
+    p.on_data(Direction::ToClient, b, &mut ctx);
+    p.on_data(
+        Direction::ToServer,
+        if whole_again { data } else { b },
+        &mut ctx,
+    );
+    p.on_close(&mut ctx);
 }
 
 /// The LDAP parser (TCP stream split in two, and one CLDAP datagram) via the AppParser seam,
@@ -318,22 +329,9 @@ pub fn dns(data: &[u8]) {
         }
         let _ = dns_parser::opt(&msg);
     }
-    let mut out = Vec::new();
-    let mut anomalies = Vec::new();
     for t in [Transport::Udp, Transport::Tcp] {
         let mut p = dns_proto::new_parser(t);
-        let mut ctx = ParseCtx {
-            ts_ns: 0,
-            transport: t,
-            out: &mut out,
-            anomalies: &mut anomalies,
-        };
-        let cut = data.first().map_or(0, |b| usize::from(*b)).min(data.len());
-        let (a, b) = data.split_at(cut);
-        p.on_data(Direction::ToServer, a, &mut ctx);
-        p.on_data(Direction::ToClient, b, &mut ctx);
-        p.on_data(Direction::ToServer, data, &mut ctx);
-        p.on_close(&mut ctx);
+        feed_split(&mut *p, t, data, true);
     }
 }
 

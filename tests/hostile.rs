@@ -11,16 +11,10 @@ use tapir::config::Config;
 #[test]
 fn syn_flood_is_bounded_and_the_real_connection_is_reported() {
     let mut c = Cap::new();
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut rnd = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
     let mut flood = |c: &mut Cap, n: usize| {
         for _ in 0..n {
-            let r = rnd();
+            let r = rng.next();
             let src = [11, (r >> 8) as u8, (r >> 16) as u8, (r >> 24) as u8];
             c.tcp(
                 src,

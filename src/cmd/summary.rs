@@ -93,19 +93,7 @@ pub fn render(s: &Summary) -> String {
             x.errors
         );
     }
-    let mut anomalies = w.anomaly_counts();
-    let d = &s.defrag;
-    for (k, v) in [
-        ("defrag.memcap_drops", d.memcap_drops),
-        ("defrag.timeouts", d.timeouts),
-        ("defrag.overlaps", d.overlaps),
-        ("defrag.invalid", d.invalid),
-        ("capture.malformed", s.capture.malformed),
-    ] {
-        if v > 0 {
-            anomalies.push((k, v));
-        }
-    }
+    let anomalies = w.all_anomalies(&s.defrag, &s.capture);
     if anomalies.is_empty() {
         let _ = writeln!(o, "anomalies    none");
     } else {

@@ -172,25 +172,53 @@ impl WorkerStats {
             ("decode.malformed", self.malformed),
             ("flow.cap_drops", self.flow.cap_drops),
             ("flow.emergency_evictions", self.flow.emergency_evictions),
-            ("defrag.memcap_drops", self.defrag.memcap_drops),
-            ("defrag.timeouts", self.defrag.timeouts),
-            ("defrag.overlaps", self.defrag.overlaps),
-            ("defrag.invalid", self.defrag.invalid),
-            ("defrag.too_many_fragments", self.defrag.too_many_fragments),
-            (
-                "defrag.conflicting_overlaps",
-                self.defrag.conflicting_overlaps,
-            ),
             ("stream.gaps", self.reasm.gaps),
             ("stream.overlap_conflicts", self.reasm.overlap_conflicts),
             ("stream.depth_reached", self.reasm.depth_reached),
             ("stream.memcap_drops", self.reasm.memcap_drops),
             ("stream.buffer_cap_drops", self.reasm.buffer_cap_drops),
         ];
+        v.extend(
+            defrag_anomalies(&self.defrag)
+                .into_iter()
+                .filter(|(_, n)| *n > 0),
+        );
         v.extend(extra.into_iter().filter(|(_, n)| *n > 0));
         v.extend(self.app_anomalies.iter().map(|(k, n)| (*k, *n)));
         v
     }
+}
+
+impl WorkerStats {
+    /// Every non-zero anomaly counter by name, with those of the replay dispatcher (its
+    /// defragmenter) and of the capture source added in: what summaries and status records show.
+    pub fn all_anomalies(
+        &self,
+        dispatcher_defrag: &DefragStats,
+        capture: &crate::capture::CaptureStats,
+    ) -> BTreeMap<&'static str, u64> {
+        let mut m: BTreeMap<&'static str, u64> = BTreeMap::new();
+        let more = defrag_anomalies(dispatcher_defrag)
+            .into_iter()
+            .chain([("capture.malformed", capture.malformed)]);
+        for (k, v) in self.anomaly_counts().into_iter().chain(more) {
+            if v > 0 {
+                *m.entry(k).or_insert(0) += v;
+            }
+        }
+        m
+    }
+}
+
+fn defrag_anomalies(d: &DefragStats) -> [(&'static str, u64); 6] {
+    [
+        ("defrag.memcap_drops", d.memcap_drops),
+        ("defrag.timeouts", d.timeouts),
+        ("defrag.overlaps", d.overlaps),
+        ("defrag.invalid", d.invalid),
+        ("defrag.too_many_fragments", d.too_many_fragments),
+        ("defrag.conflicting_overlaps", d.conflicting_overlaps),
+    ]
 }
 
 pub(crate) fn add_defrag(a: &mut DefragStats, b: &DefragStats) {

@@ -369,19 +369,7 @@ impl Reporter {
                 hits: hits(name),
             })
             .collect();
-        let mut anomalies: BTreeMap<&'static str, u64> = w.anomaly_counts().into_iter().collect();
-        for (k, v) in [
-            ("defrag.memcap_drops", s.defrag.memcap_drops),
-            ("defrag.timeouts", s.defrag.timeouts),
-            ("defrag.overlaps", s.defrag.overlaps),
-            ("defrag.invalid", s.defrag.invalid),
-            ("defrag.too_many_fragments", s.defrag.too_many_fragments),
-            ("capture.malformed", s.capture.malformed),
-        ] {
-            if v > 0 {
-                *anomalies.entry(k).or_insert(0) += v;
-            }
-        }
+        let anomalies = w.all_anomalies(&s.defrag, &s.capture);
         let algorithms = AppProto::ALL
             .iter()
             .zip(w.app_time_ns.iter().zip(w.app_calls.iter()))
