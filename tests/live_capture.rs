@@ -361,7 +361,8 @@ fn tapir_run_writes_flow_records_for_live_traffic() {
             "--duration",
             "3",
         ])
-        .args(["--set", "capture.fanout_group=4711", "-o"])
+        .args(["--set", "capture.fanout_group=4711"])
+        .args(["--set", "output.status_interval=1", "-o"])
         .arg(&out)
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -387,5 +388,23 @@ fn tapir_run_writes_flow_records_for_live_traffic() {
     ports.sort();
     assert_eq!(ports, (40000..40020).collect::<Vec<u64>>(), "{text}");
     assert!(flows.iter().all(|r| r["flow"]["pkts_toserver"] == 1));
+    // Status records in wall-clock time: start, at least one periodic one, stop last.
+    let all: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = all
+        .iter()
+        .filter_map(|r| r["sensor_status"]["kind"].as_str())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"start"), "{kinds:?}");
+    assert!(kinds.contains(&"periodic"), "{kinds:?}");
+    let stop = &all.last().unwrap()["sensor_status"];
+    assert_eq!(stop["kind"], "stop");
+    assert!(stop["capture"]["packets"].as_u64().unwrap() >= 20, "{stop}");
+    assert!(all[0]["sensor_status"]["messages"][0]
+        .as_str()
+        .unwrap()
+        .contains("live, 2 workers"));
     let _ = std::fs::remove_dir_all(&dir);
 }
