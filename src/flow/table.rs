@@ -307,7 +307,8 @@ impl<S: Default> FlowTable<S> {
 
     /// Ends every flow idle past its timeout at packet time `now_ns`.
     pub fn expire(&mut self, now_ns: u64, ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason)) {
-        self.sweep(now_ns, 1, ended);
+        let keys = self.expired_keys(now_ns);
+        self.end_keys(&keys, now_ns, None, ended);
     }
 
     /// Keys of the flows idle past their timeout at packet time `now_ns`, for
@@ -359,11 +360,8 @@ impl<S: Default> FlowTable<S> {
 
     /// Ends every flow (shutdown).
     pub fn drain(&mut self, ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason)) {
-        self.order.clear();
-        let all: Vec<(FlowKey, Flow<S>)> = self.map.drain().collect();
-        for (k, f) in all {
-            self.end(k, f, EndReason::Shutdown, ended);
-        }
+        let keys = self.keys();
+        self.end_keys(&keys, 0, Some(EndReason::Shutdown), ended);
     }
 
     /// Table full, for one new flow: evicts the oldest one-sided flow (a SYN or a datagram
@@ -431,6 +429,9 @@ impl<S: Default> FlowTable<S> {
         self.stats.emergency_evictions += self.stats.ended - before;
     }
 
+    /// Emergency pass: ends flows idle past their timeout divided by `divisor`, at most
+    /// [`EMERGENCY_BATCH`] of them, so that the records it produces at once stay small
+    /// whatever the table size; the next pass takes more.
     fn sweep(
         &mut self,
         now_ns: u64,
@@ -438,13 +439,7 @@ impl<S: Default> FlowTable<S> {
         ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason),
     ) {
         let t = self.t;
-        // An emergency pass ends a bounded number of flows, so that the records it produces
-        // at once stay small whatever the table size; the next pass takes more.
-        let mut budget = if divisor > 1 {
-            EMERGENCY_BATCH
-        } else {
-            usize::MAX
-        };
+        let mut budget = EMERGENCY_BATCH;
         let gone: Vec<(FlowKey, Flow<S>)> = self
             .map
             .extract_if(|_, f| {
@@ -457,14 +452,7 @@ impl<S: Default> FlowTable<S> {
             })
             .collect();
         for (k, f) in gone {
-            let reason = if divisor > 1 {
-                EndReason::Emergency
-            } else if f.tcp.is_closed() {
-                EndReason::Closed
-            } else {
-                EndReason::Timeout
-            };
-            self.end(k, f, reason, ended);
+            self.end(k, f, EndReason::Emergency, ended);
         }
     }
 

@@ -19,140 +19,130 @@ pub fn render(sensor: &str, s: &StatusBody) -> String {
             let _ = writeln!(o, "tapir_{name}{{sensor=\"{sensor}\"{sep}{labels}}} {v}");
         }
     };
-    let one = |v: u64| vec![(String::new(), v as f64)];
-    family(
-        "uptime_seconds",
-        "gauge",
-        "Seconds since start.",
-        &[(String::new(), s.uptime_s)],
-    );
-    family(
-        "packets_total",
-        "counter",
-        "Packets captured.",
-        &one(s.capture.packets),
-    );
-    family(
-        "bytes_total",
-        "counter",
-        "Bytes captured (wire length).",
-        &one(s.capture.bytes),
-    );
-    family(
-        "capture_dropped_total",
-        "counter",
-        "Packets the kernel or the capture file reported as dropped.",
-        &one(s.capture.dropped),
-    );
-    family(
-        "decode_malformed_total",
-        "counter",
-        "Undecodable packets.",
-        &one(s.decode.malformed),
-    );
-    family(
-        "flows_active",
-        "gauge",
-        "Flows tracked now.",
-        &one(s.flows.active),
-    );
-    family(
-        "flows_created_total",
-        "counter",
-        "Flows created.",
-        &one(s.flows.created),
-    );
-    family(
-        "tcp_gaps_total",
-        "counter",
-        "TCP stream gaps.",
-        &one(s.tcp.gaps),
-    );
-    let by_type: Vec<(String, f64)> = s
-        .records
-        .by_type
-        .iter()
-        .map(|(k, v)| (format!("event_type=\"{}\"", escape(k)), *v as f64))
-        .collect();
+    let one = |v: f64| vec![(String::new(), v)];
+    for (name, kind, help, v) in [
+        (
+            "uptime_seconds",
+            "gauge",
+            "Seconds since start.",
+            s.uptime_s,
+        ),
+        (
+            "packets_total",
+            "counter",
+            "Packets captured.",
+            s.capture.packets as f64,
+        ),
+        (
+            "bytes_total",
+            "counter",
+            "Bytes captured (wire length).",
+            s.capture.bytes as f64,
+        ),
+        (
+            "capture_dropped_total",
+            "counter",
+            "Packets the kernel or the capture file reported as dropped.",
+            s.capture.dropped as f64,
+        ),
+        (
+            "decode_malformed_total",
+            "counter",
+            "Undecodable packets.",
+            s.decode.malformed as f64,
+        ),
+        (
+            "flows_active",
+            "gauge",
+            "Flows tracked now.",
+            s.flows.active as f64,
+        ),
+        (
+            "flows_created_total",
+            "counter",
+            "Flows created.",
+            s.flows.created as f64,
+        ),
+        (
+            "tcp_gaps_total",
+            "counter",
+            "TCP stream gaps.",
+            s.tcp.gaps as f64,
+        ),
+    ] {
+        family(name, kind, help, &one(v));
+    }
+    let by = |label: &str, it: &mut dyn Iterator<Item = (&str, f64)>| -> Vec<(String, f64)> {
+        it.map(|(k, v)| (format!("{label}=\"{}\"", escape(k)), v))
+            .collect()
+    };
     family(
         "records_total",
         "counter",
         "Records written, by type.",
-        &by_type,
+        &by(
+            "event_type",
+            &mut s.records.by_type.iter().map(|(k, v)| (*k, *v as f64)),
+        ),
     );
-    let limits: Vec<(String, f64)> = s
-        .limits
-        .iter()
-        .map(|l| (format!("limit=\"{}\"", escape(l.name)), l.hits as f64))
-        .collect();
     family(
         "limit_hits_total",
         "counter",
         "Times a configured limit was reached (something was dropped or cut).",
-        &limits,
+        &by(
+            "limit",
+            &mut s.limits.iter().map(|l| (l.name, l.hits as f64)),
+        ),
     );
-    let limit_values: Vec<(String, f64)> = s
-        .limits
-        .iter()
-        .map(|l| (format!("limit=\"{}\"", escape(l.name)), l.limit as f64))
-        .collect();
     family(
         "limit",
         "gauge",
         "Configured value of each limit.",
-        &limit_values,
+        &by(
+            "limit",
+            &mut s.limits.iter().map(|l| (l.name, l.limit as f64)),
+        ),
     );
-    let anomalies: Vec<(String, f64)> = s
-        .anomalies
-        .iter()
-        .map(|(k, v)| (format!("anomaly=\"{}\"", escape(k)), *v as f64))
-        .collect();
     family(
         "anomalies_total",
         "counter",
         "Anomalies seen, by name.",
-        &anomalies,
+        &by(
+            "anomaly",
+            &mut s.anomalies.iter().map(|(k, v)| (*k, *v as f64)),
+        ),
     );
-    let parsers: Vec<(String, f64)> = s
-        .algorithms
-        .iter()
-        .map(|a| {
-            (
-                format!("parser=\"{}\"", escape(a.name)),
-                a.run_time_ms / 1e3,
-            )
-        })
-        .collect();
     family(
         "parser_seconds_total",
         "counter",
         "Time spent in each parser.",
-        &parsers,
+        &by(
+            "parser",
+            &mut s.algorithms.iter().map(|a| (a.name, a.run_time_ms / 1e3)),
+        ),
     );
-    let mut mem = Vec::new();
-    if let Some(r) = s.memory.rss_bytes {
-        mem.push(("kind=\"rss\"".to_string(), r as f64));
-    }
-    if let Some(r) = s.memory.peak_rss_bytes {
-        mem.push(("kind=\"peak_rss\"".to_string(), r as f64));
-    }
-    mem.push((
-        "kind=\"reassembly\"".to_string(),
-        s.memory.reassembly_bytes as f64,
-    ));
-    mem.push(("kind=\"defrag\"".to_string(), s.memory.defrag_bytes as f64));
+    let m = &s.memory;
+    let mem = [
+        ("rss", m.rss_bytes),
+        ("peak_rss", m.peak_rss_bytes),
+        ("reassembly", Some(m.reassembly_bytes)),
+        ("defrag", Some(m.defrag_bytes)),
+    ];
     family(
         "memory_bytes",
         "gauge",
         "Memory: process RSS and what the sensor accounts.",
-        &mem,
+        &by(
+            "kind",
+            &mut mem.iter().filter_map(|(k, v)| Some((*k, (*v)? as f64))),
+        ),
     );
     if let Some(f) = s.disk_free_bytes {
         family(
             "disk_free_bytes",
             "gauge",
             "Free space where the output goes.",
-            &one(f),
+            &one(f as f64),
         );
     }
     o

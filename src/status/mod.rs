@@ -166,7 +166,6 @@ pub struct Reporter {
     cfg_limits: Vec<(&'static str, u64)>,
     interval_ns: u64,
     latest: Vec<Option<Snapshot>>,
-    periods: Vec<Option<u64>>,
     emitted_period: Option<u64>,
     first_period: Option<u64>,
     tolerate_silent: bool,
@@ -214,7 +213,6 @@ impl Reporter {
             cfg_limits,
             interval_ns: cfg.output.status_interval.saturating_mul(1_000_000_000),
             latest: vec![None; sources.max(1)],
-            periods: vec![None; sources.max(1)],
             emitted_period: None,
             first_period: None,
             tolerate_silent: mode == "live",
@@ -268,17 +266,18 @@ impl Reporter {
             return None;
         }
         let period = snap.now_ns / self.interval_ns;
-        let (Some(slot), Some(p)) = (self.latest.get_mut(source), self.periods.get_mut(source))
-        else {
-            return None;
-        };
+        let slot = self.latest.get_mut(source)?;
         *slot = Some(snap);
-        *p = Some(period);
         let first = *self.first_period.get_or_insert(period);
-        // A source that has not reported yet has not passed anything.
-        let at = |p: &Option<u64>| p.unwrap_or(first.saturating_sub(1));
-        let oldest = self.periods.iter().map(at).min().unwrap_or(0);
-        let newest = self.periods.iter().map(at).max().unwrap_or(0);
+        // A source's period is that of its latest snapshot; one that has not reported yet has
+        // not passed anything.
+        let interval = self.interval_ns;
+        let at = |s: &Option<Snapshot>| {
+            s.as_ref()
+                .map_or(first.saturating_sub(1), |s| s.now_ns / interval)
+        };
+        let oldest = self.latest.iter().map(at).min().unwrap_or(0);
+        let newest = self.latest.iter().map(at).max().unwrap_or(0);
         // Live, a source silent for two periods (a worker that died) does not hold the
         // others back; in replay every worker sees every tick, so all are waited for.
         let due = if self.tolerate_silent && newest >= oldest.saturating_add(2) {
