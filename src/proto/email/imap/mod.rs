@@ -24,9 +24,8 @@ mod tests;
 
 use std::collections::VecDeque;
 
-use crate::proto::email::mime::Envelope;
 use crate::proto::email::pop3::lines::{
-    starts_nocase, trim_eol, user_name, LineReader, Msg, Piece, Sasl,
+    starts_nocase, trim_eol, user_name, LineReader, Msg, Piece, Sasl, Session,
 };
 use crate::proto::{tls, AppParser, Direction, ParseCtx, Transport};
 
@@ -82,14 +81,7 @@ pub struct ImapParser {
     /// The server's next line starts a response (not the rest of one after a literal).
     server_first: bool,
     pending: VecDeque<(Vec<u8>, Kind)>,
-    sasl: Option<Sasl>,
-    user: Option<String>,
-    mechanism: Option<String>,
-    starttls: bool,
-    tls: Option<Box<dyn AppParser>>,
-    /// Messages delivered, for the unit tests.
-    #[cfg(test)]
-    messages: Vec<Vec<u8>>,
+    session: Session,
 }
 
 /// A line's trailing literal marker: the text before it, its size and whether it is
@@ -215,31 +207,8 @@ impl ImapParser {
             cur: None,
             server_first: true,
             pending: VecDeque::new(),
-            sasl: None,
-            user: None,
-            mechanism: None,
-            starttls: false,
-            tls: None,
-            #[cfg(test)]
-            messages: Vec::new(),
+            session: Session::default(),
         }
-    }
-
-    fn envelope(&self) -> Envelope {
-        Envelope {
-            protocol: "imap",
-            starttls: self.starttls,
-            auth_mechanism: self.mechanism.clone(),
-            auth_user: self.user.clone(),
-            ..Envelope::default()
-        }
-    }
-
-    fn finish(&mut self, msg: Msg, ctx: &mut ParseCtx<'_>) {
-        let env = self.envelope();
-        let _bytes = msg.finish(&env, ctx);
-        #[cfg(test)]
-        self.messages.push(_bytes);
     }
 
     /// Consumes literal bytes from `rest`; returns the literal when it is complete.
@@ -273,7 +242,7 @@ impl ImapParser {
                 }
                 if let Some(lit) = self.client_lit.take() {
                     if let Some(m) = lit.msg {
-                        self.finish(m, ctx);
+                        self.session.finish("imap", m, ctx);
                     }
                     if let Some(cmd) = self.cur.as_mut() {
                         cmd.argc += 1;
@@ -314,8 +283,8 @@ impl ImapParser {
         let text = match self.cur.as_mut() {
             Some(_) => text,
             None => {
-                if let Some(sasl) = self.sasl {
-                    self.sasl = Some(sasl.client_line(line, &mut self.user));
+                if let Some(sasl) = self.session.sasl {
+                    self.session.sasl = Some(sasl.client_line(line, &mut self.session.user));
                     return;
                 }
                 let (tag, rest) = word(text);
@@ -384,7 +353,7 @@ impl ImapParser {
         let kind = match cmd.name.as_slice() {
             b"LOGIN" => {
                 if let Some(u) = cmd.args.first().and_then(|a| user_name(a)) {
-                    self.user = Some(u);
+                    self.session.user = Some(u);
                 }
                 Kind::Other
             }
@@ -395,12 +364,12 @@ impl ImapParser {
                     .map(|m| String::from_utf8_lossy(m).to_ascii_uppercase())
                     .unwrap_or_default();
                 let mech: String = mech.chars().take(64).collect();
-                self.sasl = Some(Sasl::start(
+                self.session.sasl = Some(Sasl::start(
                     &mech,
                     cmd.args.get(1).map(Vec::as_slice),
-                    &mut self.user,
+                    &mut self.session.user,
                 ));
-                self.mechanism = Some(mech);
+                self.session.mechanism = Some(mech);
                 Kind::Authenticate
             }
             b"STARTTLS" => Kind::StartTls,
@@ -419,7 +388,7 @@ impl ImapParser {
                     return;
                 }
                 if let Some(m) = self.server_lit.take().and_then(|l| l.msg) {
-                    self.finish(m, ctx);
+                    self.session.finish("imap", m, ctx);
                 }
                 continue;
             }
@@ -429,9 +398,9 @@ impl ImapParser {
             let line = std::mem::take(&mut self.server.buf);
             self.server_piece(piece, &line, ctx);
             self.server.buf = line;
-            if self.tls.is_some() {
+            if self.session.tls.is_some() {
                 let pending = self.client.take_pending();
-                if let Some(t) = self.tls.as_mut() {
+                if let Some(t) = self.session.tls.as_mut() {
                     if !pending.is_empty() {
                         t.on_data(Direction::ToServer, &pending, ctx);
                     }
@@ -499,10 +468,10 @@ impl ImapParser {
         };
         let kind = self.pending.remove(i).map_or(Kind::Other, |(_, k)| k);
         match kind {
-            Kind::Authenticate => self.sasl = None,
+            Kind::Authenticate => self.session.sasl = None,
             Kind::StartTls if ok => {
-                self.starttls = true;
-                self.tls = Some(tls::new_parser(self.transport));
+                self.session.starttls = true;
+                self.session.tls = Some(tls::new_parser(self.transport));
             }
             Kind::StartTls | Kind::Other => {}
         }
@@ -529,7 +498,7 @@ fn gap_side(lit: &mut Option<Literal>, reader: &mut LineReader, len: u32) -> boo
 
 impl AppParser for ImapParser {
     fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>) {
-        if let Some(t) = self.tls.as_mut() {
+        if let Some(t) = self.session.tls.as_mut() {
             t.on_data(dir, data, ctx);
             return;
         }
@@ -540,7 +509,7 @@ impl AppParser for ImapParser {
     }
 
     fn on_gap(&mut self, dir: Direction, len: u32, ctx: &mut ParseCtx<'_>) {
-        if let Some(t) = self.tls.as_mut() {
+        if let Some(t) = self.session.tls.as_mut() {
             t.on_gap(dir, len, ctx);
             return;
         }
@@ -550,7 +519,7 @@ impl AppParser for ImapParser {
                 gap_side(&mut self.client_lit, &mut self.client, len);
                 if self.client_lit.is_none() {
                     self.cur = None;
-                    self.sasl = None;
+                    self.session.sasl = None;
                 }
             }
             Direction::ToClient => {
@@ -563,15 +532,15 @@ impl AppParser for ImapParser {
     }
 
     fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {
-        if let Some(t) = self.tls.as_mut() {
+        if let Some(t) = self.session.tls.as_mut() {
             t.on_close(ctx);
             return;
         }
         if let Some(m) = self.client_lit.take().and_then(|l| l.msg) {
-            self.finish(m, ctx);
+            self.session.finish("imap", m, ctx);
         }
         if let Some(m) = self.server_lit.take().and_then(|l| l.msg) {
-            self.finish(m, ctx);
+            self.session.finish("imap", m, ctx);
         }
     }
 }

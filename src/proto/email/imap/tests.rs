@@ -50,15 +50,15 @@ a4 OK done\r\n",
         assert!(anomalies.is_empty(), "{anomalies:?}");
         assert_eq!(out.len(), 3, "step {step}");
         assert_eq!(
-            p.messages,
+            p.session.messages,
             vec![
                 b"Subject: x\r\n\r\nhi".to_vec(),
                 b"A: b\n".to_vec(),
                 b"A: b\r\n".to_vec()
             ]
         );
-        assert_eq!(p.user.as_deref(), Some("al\"ice"));
-        assert!(!format!("{:?}", p.envelope()).contains("se cret"));
+        assert_eq!(p.session.user.as_deref(), Some("al\"ice"));
+        assert!(!format!("{:?}", p.session.envelope("imap")).contains("se cret"));
     }
 }
 
@@ -80,10 +80,10 @@ fn login_with_literals_and_refused_literal() {
     for step in [1, 4096] {
         let mut p = ImapParser::new(Transport::Tcp);
         let (out, _) = run(&mut p, &conv, step);
-        assert_eq!(p.user.as_deref(), Some("alice"));
-        assert!(!format!("{:?}", p.envelope()).contains("ssw0d"));
+        assert_eq!(p.session.user.as_deref(), Some("alice"));
+        assert!(!format!("{:?}", p.session.envelope("imap")).contains("ssw0d"));
         assert_eq!(out.len(), 1);
-        assert_eq!(p.messages, vec![b"A:b".to_vec()]);
+        assert_eq!(p.session.messages, vec![b"A:b".to_vec()]);
         assert!(p.pending.is_empty());
     }
 }
@@ -107,7 +107,7 @@ fn append_with_sync_and_nonsync_literals() {
         let (out, _) = run(&mut p, &conv, step);
         assert_eq!(out.len(), 2);
         assert_eq!(
-            p.messages,
+            p.session.messages,
             vec![b"Subject: a".to_vec(), b"X: y\r\n\r\n".to_vec()]
         );
     }
@@ -126,9 +126,9 @@ fn authenticate_plain_and_login() {
     ];
     let mut p = ImapParser::new(Transport::Tcp);
     run(&mut p, &conv, 1);
-    assert_eq!(p.user.as_deref(), Some("bob"));
-    assert_eq!(p.mechanism.as_deref(), Some("PLAIN"));
-    assert!(p.sasl.is_none() && p.pending.is_empty());
+    assert_eq!(p.session.user.as_deref(), Some("bob"));
+    assert_eq!(p.session.mechanism.as_deref(), Some("PLAIN"));
+    assert!(p.session.sasl.is_none() && p.pending.is_empty());
 
     let conv: Vec<(Direction, &[u8])> = vec![
         (S, b"* OK ready\r\n"),
@@ -137,7 +137,7 @@ fn authenticate_plain_and_login() {
     ];
     let mut p = ImapParser::new(Transport::Tcp);
     run(&mut p, &conv, 1);
-    assert_eq!(p.user.as_deref(), Some("dave"));
+    assert_eq!(p.session.user.as_deref(), Some("dave"));
 }
 
 #[test]
@@ -151,7 +151,7 @@ fn starttls_hands_over_to_tls() {
     ];
     let mut p = ImapParser::new(Transport::Tcp);
     let (out, _) = run(&mut p, &conv, 1);
-    assert!(p.starttls);
+    assert!(p.session.starttls);
     assert!(out
         .iter()
         .any(|e| matches!(e.body, crate::record::Body::Tls(_))));
@@ -174,7 +174,7 @@ fn gap_in_literal_and_close() {
     assert_eq!(ctx.out.len(), 0);
     p.on_close(&mut ctx);
     assert_eq!(out.len(), 1);
-    assert_eq!(p.messages, vec![b"ab".to_vec()]);
+    assert_eq!(p.session.messages, vec![b"ab".to_vec()]);
     assert!(anomalies.contains(&"imap.gap"));
 }
 
@@ -197,6 +197,6 @@ fn oversized_literal_is_skipped() {
     p.on_data(S, &chunk[..40_000_000 - 38 * (1 << 20)], &mut ctx);
     p.on_data(S, b")\r\n* 2 FETCH (BODY[] {1}\r\nz)\r\n", &mut ctx);
     assert_eq!(out.len(), 1);
-    assert_eq!(p.messages, vec![b"z".to_vec()]);
+    assert_eq!(p.session.messages, vec![b"z".to_vec()]);
     assert!(anomalies.contains(&"imap.literal_too_large"));
 }

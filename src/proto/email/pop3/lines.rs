@@ -255,3 +255,40 @@ impl Msg {
         Vec::new()
     }
 }
+
+/// The logon and transport state POP3 and IMAP share: the SASL step, the user and mechanism
+/// seen (never a password), STARTTLS and the TLS parser it hands over to; and how a message
+/// either protocol carried becomes records.
+#[derive(Debug, Default)]
+pub(crate) struct Session {
+    pub(crate) sasl: Option<Sasl>,
+    pub(crate) user: Option<String>,
+    pub(crate) mechanism: Option<String>,
+    pub(crate) starttls: bool,
+    /// After STARTTLS/STLS: every further byte goes to this TLS parser.
+    pub(crate) tls: Option<Box<dyn crate::proto::AppParser>>,
+    /// The raw messages finished (tests only).
+    #[cfg(test)]
+    pub(crate) messages: Vec<Vec<u8>>,
+}
+
+impl Session {
+    /// What the MIME stage is told about the session a message came in.
+    pub(crate) fn envelope(&self, protocol: &'static str) -> crate::proto::email::mime::Envelope {
+        crate::proto::email::mime::Envelope {
+            protocol,
+            starttls: self.starttls,
+            auth_mechanism: self.mechanism.clone(),
+            auth_user: self.user.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// Finishes a carried message into its `email` (and attachment `file`) records.
+    pub(crate) fn finish(&mut self, protocol: &'static str, msg: Msg, ctx: &mut ParseCtx<'_>) {
+        let env = self.envelope(protocol);
+        let _bytes = msg.finish(&env, ctx);
+        #[cfg(test)]
+        self.messages.push(_bytes);
+    }
+}

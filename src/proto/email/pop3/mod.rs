@@ -19,10 +19,9 @@ pub(crate) mod tests;
 
 use std::collections::VecDeque;
 
-use crate::proto::email::mime::Envelope;
 use crate::proto::{tls, AppParser, Direction, ParseCtx, Transport};
 
-use lines::{starts_nocase, trim_eol, user_name, LineReader, Msg, Sasl};
+use lines::{starts_nocase, trim_eol, user_name, LineReader, Msg, Sasl, Session};
 
 /// Commands waiting for an answer, at most (a client pipelining more is not followed).
 const MAX_PENDING: usize = 512;
@@ -60,15 +59,7 @@ pub struct Pop3Parser {
     greeted: bool,
     pending: VecDeque<Cmd>,
     mode: ServerMode,
-    sasl: Option<Sasl>,
-    user: Option<String>,
-    mechanism: Option<String>,
-    starttls: bool,
-    /// The TLS parser, once STLS succeeded.
-    tls: Option<Box<dyn AppParser>>,
-    /// Messages delivered, for the unit tests.
-    #[cfg(test)]
-    messages: Vec<Vec<u8>>,
+    session: Session,
 }
 
 impl Pop3Parser {
@@ -81,31 +72,8 @@ impl Pop3Parser {
             greeted: false,
             pending: VecDeque::new(),
             mode: ServerMode::Lines,
-            sasl: None,
-            user: None,
-            mechanism: None,
-            starttls: false,
-            tls: None,
-            #[cfg(test)]
-            messages: Vec::new(),
+            session: Session::default(),
         }
-    }
-
-    fn envelope(&self) -> Envelope {
-        Envelope {
-            protocol: "pop3",
-            starttls: self.starttls,
-            auth_mechanism: self.mechanism.clone(),
-            auth_user: self.user.clone(),
-            ..Envelope::default()
-        }
-    }
-
-    fn finish(&mut self, msg: Msg, ctx: &mut ParseCtx<'_>) {
-        let env = self.envelope();
-        let _bytes = msg.finish(&env, ctx);
-        #[cfg(test)]
-        self.messages.push(_bytes);
     }
 
     fn on_client(&mut self, mut rest: &[u8], ctx: &mut ParseCtx<'_>) {
@@ -123,8 +91,8 @@ impl Pop3Parser {
     }
 
     fn client_line(&mut self, line: &[u8]) {
-        if let Some(sasl) = self.sasl {
-            self.sasl = Some(sasl.client_line(line, &mut self.user));
+        if let Some(sasl) = self.session.sasl {
+            self.session.sasl = Some(sasl.client_line(line, &mut self.session.user));
             return;
         }
         let line = trim_eol(line);
@@ -146,14 +114,14 @@ impl Pop3Parser {
             b"LIST" | b"UIDL" if arg.is_empty() => Cmd::MultiLine,
             b"USER" => {
                 if let Some(u) = user_name(arg) {
-                    self.user = Some(u);
+                    self.session.user = Some(u);
                 }
                 Cmd::Single
             }
             b"APOP" => {
                 let name = arg.split(|&b| b == b' ').next().unwrap_or_default();
                 if let Some(u) = user_name(name) {
-                    self.user = Some(u);
+                    self.session.user = Some(u);
                 }
                 Cmd::Single
             }
@@ -163,8 +131,8 @@ impl Pop3Parser {
                 let mech =
                     String::from_utf8_lossy(parts.next().unwrap_or_default()).to_ascii_uppercase();
                 let mech: String = mech.chars().take(64).collect();
-                self.sasl = Some(Sasl::start(&mech, parts.next(), &mut self.user));
-                self.mechanism = Some(mech);
+                self.session.sasl = Some(Sasl::start(&mech, parts.next(), &mut self.session.user));
+                self.session.mechanism = Some(mech);
                 Cmd::Auth
             }
             b"STLS" => Cmd::Stls,
@@ -182,7 +150,7 @@ impl Pop3Parser {
                 ServerMode::MultiLine(msg) => {
                     if piece.whole() && trim_eol(&line) == b"." {
                         if let Some(m) = msg.take() {
-                            self.finish(m, ctx);
+                            self.session.finish("pop3", m, ctx);
                         }
                         self.mode = ServerMode::Lines;
                     } else if let Some(m) = msg {
@@ -202,9 +170,9 @@ impl Pop3Parser {
                 }
             }
             self.server.buf = line;
-            if self.tls.is_some() {
+            if self.session.tls.is_some() {
                 let pending = self.client.take_pending();
-                if let Some(t) = self.tls.as_mut() {
+                if let Some(t) = self.session.tls.as_mut() {
                     if !pending.is_empty() {
                         t.on_data(Direction::ToServer, &pending, ctx);
                     }
@@ -233,7 +201,7 @@ impl Pop3Parser {
             return;
         };
         if cmd == Cmd::Auth {
-            self.sasl = None;
+            self.session.sasl = None;
         }
         if !ok {
             return;
@@ -242,8 +210,8 @@ impl Pop3Parser {
             Cmd::Message => self.mode = ServerMode::MultiLine(Some(Msg::new())),
             Cmd::MultiLine => self.mode = ServerMode::MultiLine(None),
             Cmd::Stls => {
-                self.starttls = true;
-                self.tls = Some(tls::new_parser(self.transport));
+                self.session.starttls = true;
+                self.session.tls = Some(tls::new_parser(self.transport));
             }
             Cmd::Auth | Cmd::Single => {}
         }
@@ -252,7 +220,7 @@ impl Pop3Parser {
 
 impl AppParser for Pop3Parser {
     fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>) {
-        if let Some(t) = self.tls.as_mut() {
+        if let Some(t) = self.session.tls.as_mut() {
             t.on_data(dir, data, ctx);
             return;
         }
@@ -263,7 +231,7 @@ impl AppParser for Pop3Parser {
     }
 
     fn on_gap(&mut self, dir: Direction, len: u32, ctx: &mut ParseCtx<'_>) {
-        if let Some(t) = self.tls.as_mut() {
+        if let Some(t) = self.session.tls.as_mut() {
             t.on_gap(dir, len, ctx);
             return;
         }
@@ -271,7 +239,7 @@ impl AppParser for Pop3Parser {
         match dir {
             Direction::ToServer => {
                 self.client.resync();
-                self.sasl = None;
+                self.session.sasl = None;
             }
             Direction::ToClient => {
                 self.server.resync();
@@ -283,7 +251,7 @@ impl AppParser for Pop3Parser {
     }
 
     fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {
-        if let Some(t) = self.tls.as_mut() {
+        if let Some(t) = self.session.tls.as_mut() {
             t.on_close(ctx);
             return;
         }
@@ -294,7 +262,7 @@ impl AppParser for Pop3Parser {
                 let partial = self.server.take_pending();
                 let mut m = m;
                 m.push(&partial);
-                self.finish(m, ctx);
+                self.session.finish("pop3", m, ctx);
             }
         }
     }

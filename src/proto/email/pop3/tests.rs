@@ -81,14 +81,14 @@ fn whole_session_messages_are_unstuffed() {
         assert_eq!(out.len(), 2, "step {step}");
         assert!(anomalies.is_empty());
         assert_eq!(
-            p.messages,
+            p.session.messages,
             vec![
                 b"Subject: one\r\n\r\nhello\r\n.dot line\r\n".to_vec(),
                 b"Subject: two\r\n\r\n".to_vec()
             ]
         );
-        assert_eq!(p.user.as_deref(), Some("alice"));
-        assert!(!format!("{:?}", p.envelope()).contains("hunter2"));
+        assert_eq!(p.session.user.as_deref(), Some("alice"));
+        assert!(!format!("{:?}", p.session.envelope("pop3")).contains("hunter2"));
         for e in &out {
             let crate::record::Body::Email(b) = &e.body else {
                 panic!("not email")
@@ -110,7 +110,7 @@ fn single_line_list_with_argument_does_not_swallow_next_response() {
     let mut p = Pop3Parser::new(Transport::Tcp);
     let (out, _) = run(&mut p, &conv, 1);
     assert_eq!(out.len(), 1);
-    assert_eq!(p.messages, vec![b"A: b\r\n\r\nx\r\n".to_vec()]);
+    assert_eq!(p.session.messages, vec![b"A: b\r\n\r\nx\r\n".to_vec()]);
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn pipelined_commands_pair_in_order() {
     let mut p = Pop3Parser::new(Transport::Tcp);
     let (out, _) = run(&mut p, &conv, 2);
     assert_eq!(out.len(), 1);
-    assert_eq!(p.messages, vec![b"m: 1\r\n".to_vec()]);
+    assert_eq!(p.session.messages, vec![b"m: 1\r\n".to_vec()]);
 }
 
 #[test]
@@ -141,8 +141,8 @@ fn auth_plain_and_login_users() {
     ];
     let mut p = Pop3Parser::new(Transport::Tcp);
     run(&mut p, &conv, 1);
-    assert_eq!(p.user.as_deref(), Some("bob"));
-    assert_eq!(p.mechanism.as_deref(), Some("PLAIN"));
+    assert_eq!(p.session.user.as_deref(), Some("bob"));
+    assert_eq!(p.session.mechanism.as_deref(), Some("PLAIN"));
 
     let conv: Vec<(Direction, &[u8])> = vec![
         (S, b"+OK ready\r\n"),
@@ -157,7 +157,7 @@ fn auth_plain_and_login_users() {
     ];
     let mut p = Pop3Parser::new(Transport::Tcp);
     let (out, _) = run(&mut p, &conv, 1);
-    assert_eq!(p.user.as_deref(), Some("carol"));
+    assert_eq!(p.session.user.as_deref(), Some("carol"));
     assert_eq!(out.len(), 1);
 
     let conv: Vec<(Direction, &[u8])> = vec![
@@ -169,7 +169,7 @@ fn auth_plain_and_login_users() {
     ];
     let mut p = Pop3Parser::new(Transport::Tcp);
     run(&mut p, &conv, 5);
-    assert_eq!(p.user.as_deref(), Some("mrose"));
+    assert_eq!(p.session.user.as_deref(), Some("mrose"));
 }
 
 #[test]
@@ -191,8 +191,8 @@ fn malformed_plain_response_gives_no_user() {
     ] {
         let mut p = Pop3Parser::new(Transport::Tcp);
         run(&mut p, &conv, 3);
-        assert_eq!(p.user, None);
-        assert_eq!(p.mechanism.as_deref(), Some("PLAIN"));
+        assert_eq!(p.session.user, None);
+        assert_eq!(p.session.mechanism.as_deref(), Some("PLAIN"));
     }
     assert_eq!(
         lines::sasl_plain_user(b"AGJvYgBwdw==\r\n").as_deref(),
@@ -228,7 +228,7 @@ fn stls_hands_over_to_tls() {
     ];
     let mut p = Pop3Parser::new(Transport::Tcp);
     let (out, _) = run(&mut p, &conv, 1);
-    assert!(p.starttls);
+    assert!(p.session.starttls);
     assert!(out
         .iter()
         .any(|e| matches!(e.body, crate::record::Body::Tls(_))));
@@ -255,7 +255,7 @@ fn gap_drops_message_and_close_finishes_one() {
     p.on_data(S, b"+OK\r\nB: 2\r\npartial", &mut ctx);
     p.on_close(&mut ctx);
     assert_eq!(ctx.out.len(), 1);
-    assert_eq!(p.messages, vec![b"B: 2\r\npartial".to_vec()]);
+    assert_eq!(p.session.messages, vec![b"B: 2\r\npartial".to_vec()]);
     assert!(anomalies.contains(&"pop3.gap"));
 }
 
@@ -274,5 +274,5 @@ fn long_lines() {
     let (out, anomalies) = run(&mut p, &conv, 1000);
     assert!(anomalies.contains(&"pop3.line_too_long"));
     assert_eq!(out.len(), 1);
-    assert_eq!(p.messages, vec![long]);
+    assert_eq!(p.session.messages, vec![long]);
 }
