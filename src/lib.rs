@@ -20,3 +20,4 @@ pub mod pipeline;
 pub mod proto;
 pub mod record;
 pub mod status;
+pub mod vocab;

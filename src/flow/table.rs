@@ -15,28 +15,9 @@ use crate::config::FlowSection;
 use crate::decode::{tcp_flags, Decoded, Tunnel, Vlans, L4};
 use crate::flow::key::FlowKey;
 use crate::flow::tcp::state::TcpTrack;
-use crate::proto::AppProto;
+use crate::vocab::{AppProto, Direction};
 
 const NS: u64 = 1_000_000_000;
-
-/// Which way a packet travels within its flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dir {
-    ToServer = 0,
-    ToClient = 1,
-}
-
-impl Dir {
-    pub fn idx(self) -> usize {
-        self as usize
-    }
-    pub fn other(self) -> Dir {
-        match self {
-            Dir::ToServer => Dir::ToClient,
-            Dir::ToClient => Dir::ToServer,
-        }
-    }
-}
 
 /// Why a flow ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +52,7 @@ pub struct Flow<S> {
     pub client_is_lo: bool,
     pub start_ns: u64,
     pub last_ns: u64,
-    /// Indexed by [`Dir::idx`].
+    /// Indexed by [`Direction::idx`].
     pub pkts: [u64; 2],
     pub bytes: [u64; 2],
     pub tcp: TcpTrack,
@@ -150,7 +131,7 @@ const EMERGENCY_BATCH: usize = 4096;
 pub struct Tracked<'t, S> {
     pub key: &'t FlowKey,
     pub flow: &'t mut Flow<S>,
-    pub dir: Dir,
+    pub dir: Direction,
     /// This packet created the flow.
     pub new: bool,
 }
@@ -286,9 +267,9 @@ impl<S: Default> FlowTable<S> {
         }
         let (key, flow) = self.map.get_key_value_mut(&key)?;
         let dir = if from_lo == flow.client_is_lo {
-            Dir::ToServer
+            Direction::ToServer
         } else {
-            Dir::ToClient
+            Direction::ToClient
         };
         let i = dir.idx();
         flow.pkts[i] += 1;
@@ -574,10 +555,10 @@ mod tests {
         let tr = t
             .track(&tcp(2, 80, 1, 5000, SYN | ACK), 1, 60, &mut e)
             .unwrap();
-        assert_eq!(tr.dir, Dir::ToClient);
+        assert_eq!(tr.dir, Direction::ToClient);
         assert!(tr.new);
         let tr = t.track(&tcp(1, 5000, 2, 80, ACK), 2, 60, &mut e).unwrap();
-        assert_eq!(tr.dir, Dir::ToServer);
+        assert_eq!(tr.dir, Direction::ToServer);
         assert!(!tr.new);
         assert_eq!(tr.flow.pkts, [1, 1]);
         assert_eq!(tr.flow.bytes, [60, 60]);
@@ -718,6 +699,6 @@ mod tests {
         let mut t = table(4);
         let mut e = |_, _, _| {};
         let tr = t.track(&udp(2, 53, 1, 40000), 0, 80, &mut e).unwrap();
-        assert_eq!(tr.dir, Dir::ToClient);
+        assert_eq!(tr.dir, Direction::ToClient);
     }
 }

@@ -12,7 +12,7 @@ use crate::decode::defrag::{DefragConfig, DefragStats, Defragmenter};
 use crate::decode::{decode, Anomaly, DecodeConfig, NotIp, L4};
 use crate::flow::community_id::community_id;
 use crate::flow::key::FlowKey;
-use crate::flow::table::{Dir, EndReason, Flow, FlowStats, FlowTable};
+use crate::flow::table::{EndReason, Flow, FlowStats, FlowTable};
 use crate::flow::tcp::{DirStream, MemBudget, ReassemblyConfig, ReassemblyStats, StreamEvent};
 use crate::pipeline::OutMsg;
 use crate::proto::{
@@ -448,11 +448,11 @@ impl Worker {
                 let tcp = flow.app.tcp.get_or_insert_with(Default::default);
                 let TcpApp { streams, probe } = &mut **tcp;
                 let (mine, other) = match dir {
-                    Dir::ToServer => {
+                    Direction::ToServer => {
                         let [a, b] = streams;
                         (a, b)
                     }
-                    Dir::ToClient => {
+                    Direction::ToClient => {
                         let [a, b] = streams;
                         (b, a)
                     }
@@ -511,13 +511,13 @@ impl Worker {
                 };
                 *st.payload_seen = true;
                 if let Some(p) = st.parser.as_mut() {
-                    p.on_data(direction(dir), payload, &mut ctx);
+                    p.on_data(dir, payload, &mut ctx);
                 } else {
-                    match proto::probe(Transport::Udp, direction(dir), payload) {
+                    match proto::probe(Transport::Udp, dir, payload) {
                         Some((p, Confidence::High)) => {
                             st.found(p, Transport::Udp);
                             if let Some(parser) = st.parser.as_mut() {
-                                parser.on_data(direction(dir), payload, &mut ctx);
+                                parser.on_data(dir, payload, &mut ctx);
                             }
                         }
                         found => {
@@ -533,7 +533,7 @@ impl Worker {
                             ) {
                                 st.found(by_port, Transport::Udp);
                                 if let Some(parser) = st.parser.as_mut() {
-                                    parser.on_data(direction(dir), payload, &mut ctx);
+                                    parser.on_data(dir, payload, &mut ctx);
                                 }
                             }
                         }
@@ -711,13 +711,6 @@ fn enrich_record(cache: &crate::enrich::DnsCache, r: &mut Record) {
     }
 }
 
-fn direction(d: Dir) -> Direction {
-    match d {
-        Dir::ToServer => Direction::ToServer,
-        Dir::ToClient => Direction::ToClient,
-    }
-}
-
 /// The application-layer fields of a flow, borrowed while its bytes are handled.
 struct AppState<'a> {
     proto: &'a mut AppProto,
@@ -759,28 +752,28 @@ struct AppSink<'a, 'c> {
 impl AppSink<'_, '_> {
     /// The protocol is known: its parser gets every byte seen so far (the other side first: this
     /// side's bytes completed the detection), then `rest`, this side's bytes past the probe.
-    fn start(&mut self, p: AppProto, dir: Dir, rest: &[u8]) {
+    fn start(&mut self, p: AppProto, dir: Direction, rest: &[u8]) {
         self.state.found(p, Transport::Tcp);
         if let Some(parser) = self.state.parser.as_mut() {
             let o = dir.other();
             if !self.probe[o.idx()].is_empty() {
-                parser.on_data(direction(o), &self.probe[o.idx()], &mut self.ctx);
+                parser.on_data(o, &self.probe[o.idx()], &mut self.ctx);
             }
-            parser.on_data(direction(dir), &self.probe[dir.idx()], &mut self.ctx);
+            parser.on_data(dir, &self.probe[dir.idx()], &mut self.ctx);
             if !rest.is_empty() {
-                parser.on_data(direction(dir), rest, &mut self.ctx);
+                parser.on_data(dir, rest, &mut self.ctx);
             }
         }
         self.probe[0] = Vec::new();
         self.probe[1] = Vec::new();
     }
 
-    fn event(&mut self, dir: Dir, ev: StreamEvent<'_>) {
+    fn event(&mut self, dir: Direction, ev: StreamEvent<'_>) {
         match ev {
             StreamEvent::Data(bytes) if !bytes.is_empty() => {
                 *self.state.payload_seen = true;
                 if let Some(p) = self.state.parser.as_mut() {
-                    p.on_data(direction(dir), bytes, &mut self.ctx);
+                    p.on_data(dir, bytes, &mut self.ctx);
                     return;
                 }
                 if *self.state.done {
@@ -790,7 +783,7 @@ impl AppSink<'_, '_> {
                 let room = PROBE_BYTES.saturating_sub(self.probe[i].len());
                 let taken = bytes.len().min(room);
                 self.probe[i].extend_from_slice(&bytes[..taken]);
-                match proto::probe(Transport::Tcp, direction(dir), &self.probe[i]) {
+                match proto::probe(Transport::Tcp, dir, &self.probe[i]) {
                     Some((p, Confidence::High)) => self.start(p, dir, &bytes[taken..]),
                     found => {
                         if let Some((p, _)) = found {
@@ -816,7 +809,7 @@ impl AppSink<'_, '_> {
             StreamEvent::Gap(n) => {
                 *self.state.gap_bytes += u64::from(n);
                 if let Some(p) = self.state.parser.as_mut() {
-                    p.on_gap(direction(dir), n, &mut self.ctx);
+                    p.on_gap(dir, n, &mut self.ctx);
                 } else if self.probe[dir.idx()].is_empty() {
                     // Detection needs the start of the stream; after a gap it cannot be trusted.
                     *self.state.done = true;
