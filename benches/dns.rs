@@ -5,6 +5,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tapir::proto::dns::parser::parse_message;
 use tapir::proto::{dns, Direction, ParseCtx, Transport};
+use testkit::hex;
 
 /// sv_dns-udp-google-a-aaaa-mx.pcap frames 3, 4: AAAA google.com query and response.
 const Q_AAAA: &str =
@@ -13,14 +14,8 @@ const R_AAAA: &str = "8d708180000100010000000106676f6f676c6503636f6d00001c0001c0
 /// arkime_dns-wiresharkrepo.pcap frame 4: MX google.com, 6 MX and 6 A records.
 const R_MX: &str = "f76f8180000100060000000606676f6f676c6503636f6d00000f0001c00c000f000100000228000a002805736d747034c00cc00c000f000100000228000a000a05736d747035c00cc00c000f000100000228000a000a05736d747036c00cc00c000f000100000228000a000a05736d747031c00cc00c000f000100000228000a000a05736d747032c00cc00c000f000100000228000a002805736d747033c00cc02a00010001000002580004d8ef251ac0400001000100000258000440e9a719c0560001000100000258000442660919c06c00010001000002580004d8ef3919c08200010001000002580004d8ef2519c09800010001000002580004d8ef391a";
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
-}
-
 fn bench(c: &mut Criterion) {
-    let msgs = [hex(Q_AAAA), hex(R_AAAA), hex(R_MX)];
+    let msgs = [hex::decode(Q_AAAA), hex::decode(R_AAAA), hex::decode(R_MX)];
     let bytes: usize = msgs.iter().map(Vec::len).sum();
     let n = 1000u64;
     let mut g = c.benchmark_group("dns");

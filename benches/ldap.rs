@@ -6,6 +6,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tapir::proto::ldap::new_parser;
 use tapir::proto::{Direction, ParseCtx, Transport};
+use testkit::hex;
 
 const REQUESTS: &[&str] = &[
     "302a02010160250201030414636e3d61646d696e2c64633d6e6f646f6d61696e800a6d796c64617070617373",
@@ -17,23 +18,16 @@ const RESPONSES: &[&str] = &[
     "300c02010265070a012004000400",
 ];
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 fn bench(c: &mut Criterion) {
     let rounds = 1_000;
     let req: Vec<u8> = REQUESTS
         .iter()
-        .flat_map(|h| unhex(h))
+        .flat_map(|h| hex::decode(h))
         .collect::<Vec<_>>()
         .repeat(rounds);
     let resp: Vec<u8> = RESPONSES
         .iter()
-        .flat_map(|h| unhex(h))
+        .flat_map(|h| hex::decode(h))
         .collect::<Vec<_>>()
         .repeat(rounds);
     let messages = ((REQUESTS.len() + RESPONSES.len()) * rounds) as u64;

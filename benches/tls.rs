@@ -5,20 +5,13 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tapir::proto::tls::{fingerprint, new_parser, parser};
 use tapir::proto::{Direction, ParseCtx, Transport};
+use testkit::hex;
 
 /// Chrome 118 ClientHello record (zeek_tls13-ech.pcap, frame 7).
 const CHROME: &str = include_str!("tls_chrome_ch.hex");
 
-fn unhex(s: &str) -> Vec<u8> {
-    let s = s.trim();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 fn bench(c: &mut Criterion) {
-    let rec = unhex(CHROME);
+    let rec = hex::decode(CHROME.trim());
     let mut g = c.benchmark_group("tls");
     g.throughput(Throughput::Elements(1));
     g.bench_function("client_hello_ja3_ja4", |b| {

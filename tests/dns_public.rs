@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{parse, public_pcaps, replay_files};
+use common::{parse, replay_files};
 use serde_json::Value;
 use tapir::config::Config;
 use tapir::proto::dns::record::type_name;
@@ -47,10 +47,12 @@ fn response_matches(e: &Value, r: &Value) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn every_dns_message_is_reported() {
-    let Some(root) = public_pcaps() else {
-        return;
-    };
+    let root = common::corpus();
     let exp_dir = format!("{}/tests/expected/dns", env!("CARGO_MANIFEST_DIR"));
     let mut names: Vec<String> = std::fs::read_dir(&exp_dir)
         .expect("expected dir")
@@ -126,14 +128,16 @@ fn every_dns_message_is_reported() {
 /// questions. The pipeline does not open a parser for it (the DNS probe refuses it); fed to
 /// the parser directly it is refused quickly, with an anomaly, without a record.
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn malformed_fuzz_frame_is_refused_and_counted() {
-    let Some(root) = public_pcaps() else {
-        return;
-    };
+    let root = common::corpus();
     let path = root.join("dns/tcpdump_dns_fwdptr.pcap");
     let (_, lines) = replay_files(std::slice::from_ref(&path), &Config::default(), 1);
     assert!(parse(&lines).iter().all(|r| r["event_type"] != "dns"));
-    let pkts = common::read_packets(&path);
+    let pkts = testkit::corpus::read_packets(&path);
     let (_, link, frame) = &pkts[0];
     assert_eq!(*link, 1, "Ethernet");
     let ihl = usize::from(frame[14] & 0x0f) * 4;

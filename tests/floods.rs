@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{run_sensor, Cap, Rng, SERVER};
+use common::run_sensor;
+use testkit::packets::{Cap, SERVER};
+use testkit::rng::Rng;
 
 const MIB: u64 = 1 << 20;
 
@@ -65,7 +67,7 @@ fn assert_real_http_reported(r: &common::SensorRun) {
 #[test]
 fn syn_flood_from_a_million_sources() {
     let mut c = Cap::new();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let n: usize = std::env::var("TAPIR_FLOOD_N")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -111,7 +113,7 @@ fn syn_flood_from_a_million_sources() {
 #[test]
 fn dns_flood_of_random_subdomains() {
     let mut c = Cap::new();
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
     let client = [10, 5, 5, 5];
     let resolver = [10, 0, 0, 53];
     let n = flood_size(300_000);
@@ -207,7 +209,7 @@ fn fragment(
 #[test]
 fn fragment_flood_never_completing() {
     let mut c = Cap::new();
-    let mut rng = Rng(0xdead_beef_cafe_f00d);
+    let mut rng = Rng::new(0xdead_beef_cafe_f00d);
     let n = flood_size(200_000);
     let junk = [0x5au8; 512];
     let resolver = [10, 0, 0, 53];

@@ -1,21 +1,21 @@
-//! The bodies of the fuzz targets in `fuzz/`, kept in the library so that `tests/fuzz_regress.rs`
+//! The bodies of the fuzz targets in `fuzz/`, kept in the test kit so that `tests/fuzz_regress.rs`
 //! replays the committed corpora and crash inputs through exactly the same code.
 //!
 //! One function per target, named like the target; each takes the fuzzer's bytes and panics
 //! (through an assertion or in the code under test) on a finding. [`TARGETS`] lists them all.
 
-use crate::capture::{CaptureFile, LinkType, Next, PacketSource};
-use crate::decode::defrag::{DefragConfig, Defragmenter};
-use crate::decode::{decode as decode_packet, DecodeConfig};
-use crate::files::{detect_format, pe, FileMeta, FileTracker};
-use crate::flow::tcp::{DirStream, MemBudget, ReassemblyConfig, ReassemblyStats, StreamEvent};
-use crate::proto::dns::{parser as dns_parser, record as dns_record};
-use crate::proto::email::mime::{Envelope, MessageBuilder, MessageLimits};
-use crate::proto::email::{imap as imap_proto, pop3 as pop3_proto, smtp as smtp_proto};
-use crate::proto::ldap::{new_parser as ldap_new_parser, parser as ldap_parser};
-use crate::proto::tls as tls_proto;
-use crate::proto::{conversation, Direction, ParseCtx, Transport};
-use crate::proto::{dns as dns_proto, http as http_proto, kerberos as kerberos_proto};
+use tapir::capture::{CaptureFile, LinkType, Next, PacketSource};
+use tapir::decode::defrag::{DefragConfig, Defragmenter};
+use tapir::decode::{decode as decode_packet, DecodeConfig};
+use tapir::files::{detect_format, pe, FileMeta, FileTracker};
+use tapir::flow::tcp::{DirStream, MemBudget, ReassemblyConfig, ReassemblyStats, StreamEvent};
+use tapir::proto::dns::{parser as dns_parser, record as dns_record};
+use tapir::proto::email::mime::{Envelope, MessageBuilder, MessageLimits};
+use tapir::proto::email::{imap as imap_proto, pop3 as pop3_proto, smtp as smtp_proto};
+use tapir::proto::ldap::{new_parser as ldap_new_parser, parser as ldap_parser};
+use tapir::proto::tls as tls_proto;
+use tapir::proto::{conversation, Direction, ParseCtx, Transport};
+use tapir::proto::{dns as dns_proto, http as http_proto, kerberos as kerberos_proto};
 
 /// The body of one fuzz target: it panics on a finding.
 pub type Target = fn(&[u8]);
@@ -93,7 +93,7 @@ pub fn decode(data: &[u8]) {
     };
     if let Ok(d) = decode_packet(lt, rest, &cfg) {
         assert!(d.ip_offset < rest.len());
-        assert!(d.vlans.as_slice().len() <= crate::decode::MAX_VLANS);
+        assert!(d.vlans.as_slice().len() <= tapir::decode::MAX_VLANS);
     }
 }
 
@@ -225,7 +225,7 @@ pub fn kerberos(data: &[u8]) {
 /// Feeds `data` to a parser cut at its first byte's value: the first part to the server, the
 /// rest to the client, then again to the server (the rest, or with `whole_again` all of
 /// `data`), then closes.
-fn feed_split(p: &mut dyn crate::proto::AppParser, t: Transport, data: &[u8], whole_again: bool) {
+fn feed_split(p: &mut dyn tapir::proto::AppParser, t: Transport, data: &[u8], whole_again: bool) {
     let mut out = Vec::new();
     let mut anomalies = Vec::new();
     let mut ctx = ParseCtx {
@@ -417,19 +417,19 @@ pub fn pipeline(data: &[u8]) {
     let Ok(src) = CaptureFile::from_bytes(data.to_vec(), "fuzz") else {
         return;
     };
-    let mut cfg = crate::config::Config::default();
+    let mut cfg = tapir::config::Config::default();
     cfg.flow.max_flows = 16;
     cfg.defrag.memcap = 16 << 10;
     cfg.reassembly.memcap = 256 << 10;
     cfg.reassembly.depth = 64 << 10;
     cfg.enrich.max_dns_names = 16;
     cfg.output.status_interval = 1;
-    let sink = crate::export::NdjsonSink::with_writer("fuzz", Some(Box::new(std::io::sink())), "f");
-    let opts = crate::pipeline::ReplayOptions {
+    let sink = tapir::export::NdjsonSink::with_writer("fuzz", Some(Box::new(std::io::sink())), "f");
+    let opts = tapir::pipeline::ReplayOptions {
         workers: 2,
         ..Default::default()
     };
-    let summary = crate::pipeline::replay(vec![Box::new(src)], &cfg, sink, opts);
+    let summary = tapir::pipeline::replay(vec![Box::new(src)], &cfg, sink, opts);
     assert!(summary.is_ok(), "{:?}", summary.err());
     if let Ok(s) = summary {
         assert!(s.workers.packets <= s.capture.packets);
