@@ -4,8 +4,9 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tapir::proto::dns::parser::parse_message;
-use tapir::proto::{dns, Direction, ParseCtx, Transport};
+use tapir::proto::{dns, Direction, Transport};
 use testkit::hex;
+use testkit::session::Session;
 
 /// sv_dns-udp-google-a-aaaa-mx.pcap frames 3, 4: AAAA google.com query and response.
 const Q_AAAA: &str =
@@ -32,19 +33,13 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(2 * n));
     g.bench_function("udp_transactions_messages", |b| {
         b.iter(|| {
-            let (mut out, mut an) = (Vec::new(), Vec::new());
-            let mut ctx = ParseCtx {
-                ts_ns: 0,
-                transport: Transport::Udp,
-                out: &mut out,
-                anomalies: &mut an,
-            };
+            let mut s = Session::new(Transport::Udp);
             let mut p = dns::new_parser(Transport::Udp);
             for _ in 0..n {
-                p.on_data(Direction::ToServer, &msgs[0], &mut ctx);
-                p.on_data(Direction::ToClient, &msgs[1], &mut ctx);
+                s.data(&mut *p, Direction::ToServer, &msgs[0]);
+                s.data(&mut *p, Direction::ToClient, &msgs[1]);
             }
-            out.len()
+            s.out.len()
         })
     });
 
@@ -57,18 +52,12 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(stream.len() as u64));
     g.bench_function("tcp_stream_bytes", |b| {
         b.iter(|| {
-            let (mut out, mut an) = (Vec::new(), Vec::new());
-            let mut ctx = ParseCtx {
-                ts_ns: 0,
-                transport: Transport::Tcp,
-                out: &mut out,
-                anomalies: &mut an,
-            };
+            let mut s = Session::new(Transport::Tcp);
             let mut p = dns::new_parser(Transport::Tcp);
             for chunk in stream.chunks(1460) {
-                p.on_data(Direction::ToClient, chunk, &mut ctx);
+                s.data(&mut *p, Direction::ToClient, chunk);
             }
-            out.len()
+            s.out.len()
         })
     });
     g.finish();
