@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{parse, replay_files};
+use common::{parse, records_of, replay_files};
 use serde_json::Value;
 use tapir::config::Config;
 use tapir::proto::dns::record::type_name;
@@ -71,11 +71,7 @@ fn every_dns_message_is_reported() {
             .unwrap_or_else(|| panic!("{pcap} not in dns/ nor encap/"));
         let text = std::fs::read_to_string(format!("{exp_dir}/{name}")).unwrap();
         let expected: Vec<Value> = serde_json::from_str(&text).expect("expected json");
-        let (summary, lines) = replay_files(std::slice::from_ref(&path), &Config::default(), 1);
-        let records: Vec<Value> = parse(&lines)
-            .into_iter()
-            .filter(|r| r["event_type"] == "dns")
-            .collect();
+        let (summary, records) = records_of(&path, "dns");
         let mut used_q = vec![false; records.len()];
         let mut used_r = vec![false; records.len()];
         for e in &expected {

@@ -76,18 +76,7 @@ fn syn_flood_from_a_million_sources() {
         if i == n / 2 {
             real_http(&mut c);
         }
-        let r = rng.next();
-        let src = [11, (r >> 8) as u8, (r >> 16) as u8, (r >> 24) as u8];
-        c.tcp(
-            src,
-            SERVER,
-            (r >> 32) as u16 | 1024,
-            443,
-            r as u32,
-            0,
-            "S",
-            &[],
-        );
+        c.random_syn(&mut rng, SERVER, 443);
     }
     let t = std::time::Instant::now();
     let r = run_sensor(&c.bytes, &["-w", "2", "--max-flows", "20000"]);

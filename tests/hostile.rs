@@ -14,18 +14,7 @@ fn syn_flood_is_bounded_and_the_real_connection_is_reported() {
     let mut rng = testkit::rng::Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut flood = |c: &mut Cap, n: usize| {
         for _ in 0..n {
-            let r = rng.next();
-            let src = [11, (r >> 8) as u8, (r >> 16) as u8, (r >> 24) as u8];
-            c.tcp(
-                src,
-                SERVER,
-                (r >> 32) as u16 | 1024,
-                80,
-                r as u32,
-                0,
-                "S",
-                &[],
-            );
+            c.random_syn(&mut rng, SERVER, 80);
         }
     };
     flood(&mut c, 30_000);

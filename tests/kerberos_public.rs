@@ -5,9 +5,8 @@
 
 mod common;
 
-use common::{parse, replay_files};
+use common::records_of;
 use serde_json::Value;
-use tapir::config::Config;
 
 /// Whether a record reports a PDU.
 type Matcher = fn(&Value, &Value) -> bool;
@@ -76,11 +75,7 @@ fn every_kerberos_pdu_is_reported() {
         );
         let text = std::fs::read_to_string(&exp_path).unwrap_or_else(|e| panic!("{exp_path}: {e}"));
         let expected: Vec<Value> = serde_json::from_str(&text).expect("expected json");
-        let (_, lines) = replay_files(std::slice::from_ref(&path), &Config::default(), 1);
-        let records: Vec<Value> = parse(&lines)
-            .into_iter()
-            .filter(|r| r["event_type"] == "kerberos")
-            .collect();
+        let (_, records) = records_of(&path, "kerberos");
         // Each record holds at most one request and one answer.
         let mut used_req = vec![false; records.len()];
         let mut used_rep = vec![false; records.len()];

@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used)]
 
 use crate::pcap::{write_header, write_record};
+use crate::rng::Rng;
 
 /// The test connection's client address.
 pub const CLIENT: [u8; 4] = [10, 1, 1, 10];
@@ -76,6 +77,23 @@ impl Cap {
         let mut pkt = Vec::new();
         b.write(&mut pkt, payload).expect("a valid TCP segment");
         self.frame(&pkt);
+    }
+
+    /// A SYN to `dst`:`dport` from a random address of 11.0.0.0/8, random port (1024 and up)
+    /// and random sequence number: one packet of a SYN flood.
+    pub fn random_syn(&mut self, rng: &mut Rng, dst: [u8; 4], dport: u16) {
+        let r = rng.next();
+        let src = [11, (r >> 8) as u8, (r >> 16) as u8, (r >> 24) as u8];
+        self.tcp(
+            src,
+            dst,
+            (r >> 32) as u16 | 1024,
+            dport,
+            r as u32,
+            0,
+            "S",
+            &[],
+        );
     }
 
     /// A UDP datagram.

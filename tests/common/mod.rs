@@ -70,6 +70,18 @@ pub fn replay_files_all(paths: &[PathBuf], cfg: &Config, workers: usize) -> (Sum
     (summary, text.lines().map(str::to_string).collect())
 }
 
+/// Replays one capture (default config, one worker) and returns the summary and its records of
+/// one `event_type`.
+pub fn records_of(path: &std::path::Path, event_type: &str) -> (Summary, Vec<serde_json::Value>) {
+    let (summary, lines) = replay_files(&[path.to_path_buf()], &Config::default(), 1);
+    let records = parse(&lines)
+        .into_iter()
+        .filter(|r| r["event_type"] == event_type)
+        .collect();
+    (summary, records)
+}
+
+/// The records as JSON values, one per line.
 pub fn parse(lines: &[String]) -> Vec<serde_json::Value> {
     lines
         .iter()
