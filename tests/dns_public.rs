@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{parse, records_of, replay_files};
+use common::{claim, parse, records_of, replay_files};
 use serde_json::Value;
 use tapir::config::Config;
 use tapir::proto::dns::record::type_name;
@@ -86,15 +86,9 @@ fn every_dns_message_is_reported() {
             } else {
                 (&mut used_q, query_matches)
             };
-            let hit = records
-                .iter()
-                .enumerate()
-                .find(|(i, r)| !used[*i] && f(e, r))
-                .map(|(i, _)| i);
-            let Some(i) = hit else {
+            if claim(&records, used, |r| f(e, r)).is_none() {
                 panic!("{name}: message not reported: {e}\nrecords: {records:#?}");
-            };
-            used[i] = true;
+            }
             if is_resp {
                 responses += 1;
             } else {

@@ -13,7 +13,7 @@ use common::{run_sensor, SensorRun};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use testkit::hex;
-use testkit::packets::{Cap, SERVER};
+use testkit::packets::{tlv, Cap, SERVER};
 
 const MIB: u64 = 1 << 20;
 
@@ -734,21 +734,6 @@ fn overlapping_conflicting_segments() {
     assert!(r.anomaly("stream.gaps") >= u64::from(windows) - 2);
     assert_eq!(r.limit_hits("reassembly.memcap"), 0);
     assert_rss_below(&r, 32);
-}
-
-/// DER: tag, definite length, content.
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let n = content.len();
-    let mut v = vec![tag];
-    if n < 0x80 {
-        v.push(n as u8);
-    } else if n < 0x100 {
-        v.extend_from_slice(&[0x81, n as u8]);
-    } else {
-        v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
-    }
-    v.extend_from_slice(content);
-    v
 }
 
 /// An AS-REQ for alice@EXAMPLE.COM (krbtgt), nonce 0x1d3c5a01, etypes 18, 17, 23.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::records_of;
+use common::{claim, records_of};
 use serde_json::Value;
 
 /// Whether a record reports a PDU.
@@ -90,15 +90,9 @@ fn every_kerberos_pdu_is_reported() {
                 "AS_REP" | "TGS_REP" => (&mut used_rep, reply_matches),
                 _ => (&mut used_rep, error_matches),
             };
-            let hit = records
-                .iter()
-                .enumerate()
-                .find(|(i, r)| !used[*i] && f(e, r))
-                .map(|(i, _)| i);
-            let Some(i) = hit else {
+            if claim(&records, used, |r| f(e, r)).is_none() {
                 panic!("{name}: PDU not reported: {e}\nrecords: {records:#?}");
-            };
-            used[i] = true;
+            }
             total += 1;
         }
         // No record without a PDU behind it.

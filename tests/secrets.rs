@@ -13,7 +13,7 @@ use std::process::Command;
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
-use testkit::packets::{Cap, CLIENT, SERVER};
+use testkit::packets::{tlv, Cap, CLIENT, SERVER};
 
 /// One TCP connection, handshake to FIN, each step acknowledged before the next.
 fn session(c: &mut Cap, cport: u16, sport: u16, steps: &[(bool, Vec<u8>)]) {
@@ -365,19 +365,6 @@ fn imap(c: &mut Cap, e: &mut Expect, port: &mut u16) {
             sv("a1 OK logged in\r\n"),
         ],
     );
-}
-
-/// A BER TLV (short or two-byte long length).
-fn tlv(tag: u8, v: &[u8]) -> Vec<u8> {
-    let mut o = vec![tag];
-    if v.len() < 0x80 {
-        o.push(v.len() as u8);
-    } else {
-        o.push(0x82);
-        o.extend_from_slice(&(v.len() as u16).to_be_bytes());
-    }
-    o.extend_from_slice(v);
-    o
 }
 
 /// An LDAPMessage with `id` and the protocolOp `op`.

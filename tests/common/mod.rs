@@ -81,6 +81,17 @@ pub fn records_of(path: &std::path::Path, event_type: &str) -> (Summary, Vec<ser
     (summary, records)
 }
 
+/// Claims for one expected item the first record not `used` yet that `matches` it: marks it
+/// used and returns its index (None when every matching record is taken).
+pub fn claim<T>(records: &[T], used: &mut [bool], matches: impl Fn(&T) -> bool) -> Option<usize> {
+    let i = records
+        .iter()
+        .zip(used.iter())
+        .position(|(r, u)| !*u && matches(r))?;
+    used[i] = true;
+    Some(i)
+}
+
 /// The records as JSON values, one per line.
 pub fn parse(lines: &[String]) -> Vec<serde_json::Value> {
     lines
