@@ -8,7 +8,7 @@ use tapir::config::{Config, FlowSection};
 use tapir::decode::{decode, DecodeConfig};
 use tapir::flow::key::FlowKey;
 use tapir::flow::table::FlowTable;
-use tapir::pcapgen::{generate, GenConfig, Profile};
+use testkit::pcapgen::{generate, GenConfig, Profile};
 
 fn packets() -> Vec<(u64, Vec<u8>)> {
     let mut buf = Vec::new();

@@ -4,7 +4,9 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tapir::proto::dns::parser::parse_message;
-use tapir::proto::{dns, Direction, ParseCtx, Transport};
+use tapir::proto::{dns, Direction, Transport};
+use testkit::hex;
+use testkit::session::Session;
 
 /// sv_dns-udp-google-a-aaaa-mx.pcap frames 3, 4: AAAA google.com query and response.
 const Q_AAAA: &str =
@@ -13,14 +15,8 @@ const R_AAAA: &str = "8d708180000100010000000106676f6f676c6503636f6d00001c0001c0
 /// arkime_dns-wiresharkrepo.pcap frame 4: MX google.com, 6 MX and 6 A records.
 const R_MX: &str = "f76f8180000100060000000606676f6f676c6503636f6d00000f0001c00c000f000100000228000a002805736d747034c00cc00c000f000100000228000a000a05736d747035c00cc00c000f000100000228000a000a05736d747036c00cc00c000f000100000228000a000a05736d747031c00cc00c000f000100000228000a000a05736d747032c00cc00c000f000100000228000a002805736d747033c00cc02a00010001000002580004d8ef251ac0400001000100000258000440e9a719c0560001000100000258000442660919c06c00010001000002580004d8ef3919c08200010001000002580004d8ef2519c09800010001000002580004d8ef391a";
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
-}
-
 fn bench(c: &mut Criterion) {
-    let msgs = [hex(Q_AAAA), hex(R_AAAA), hex(R_MX)];
+    let msgs = [hex::decode(Q_AAAA), hex::decode(R_AAAA), hex::decode(R_MX)];
     let bytes: usize = msgs.iter().map(Vec::len).sum();
     let n = 1000u64;
     let mut g = c.benchmark_group("dns");
@@ -37,19 +33,13 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(2 * n));
     g.bench_function("udp_transactions_messages", |b| {
         b.iter(|| {
-            let (mut out, mut an) = (Vec::new(), Vec::new());
-            let mut ctx = ParseCtx {
-                ts_ns: 0,
-                transport: Transport::Udp,
-                out: &mut out,
-                anomalies: &mut an,
-            };
+            let mut s = Session::new(Transport::Udp);
             let mut p = dns::new_parser(Transport::Udp);
             for _ in 0..n {
-                p.on_data(Direction::ToServer, &msgs[0], &mut ctx);
-                p.on_data(Direction::ToClient, &msgs[1], &mut ctx);
+                s.data(&mut *p, Direction::ToServer, &msgs[0]);
+                s.data(&mut *p, Direction::ToClient, &msgs[1]);
             }
-            out.len()
+            s.out.len()
         })
     });
 
@@ -62,18 +52,12 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(stream.len() as u64));
     g.bench_function("tcp_stream_bytes", |b| {
         b.iter(|| {
-            let (mut out, mut an) = (Vec::new(), Vec::new());
-            let mut ctx = ParseCtx {
-                ts_ns: 0,
-                transport: Transport::Tcp,
-                out: &mut out,
-                anomalies: &mut an,
-            };
+            let mut s = Session::new(Transport::Tcp);
             let mut p = dns::new_parser(Transport::Tcp);
             for chunk in stream.chunks(1460) {
-                p.on_data(Direction::ToClient, chunk, &mut ctx);
+                s.data(&mut *p, Direction::ToClient, chunk);
             }
-            out.len()
+            s.out.len()
         })
     });
     g.finish();

@@ -5,8 +5,9 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tapir::proto::{
     email::{imap, pop3, smtp},
-    AppParser, Direction, ParseCtx, Transport,
+    AppParser, Transport,
 };
+use testkit::session::Session;
 
 /// A message with a text part and a 24 KiB base64 attachment.
 fn message() -> Vec<u8> {
@@ -46,24 +47,9 @@ fn bench_smtp(c: &mut Criterion) {
     let mut g = c.benchmark_group("smtp");
     let (cl, sv, n) = session(50);
     let run = || {
-        let mut out = Vec::new();
-        let mut anomalies = Vec::new();
-        let mut ctx = ParseCtx {
-            ts_ns: 1,
-            transport: Transport::Tcp,
-            out: &mut out,
-            anomalies: &mut anomalies,
-        };
-        let mut p = smtp::new_parser(Transport::Tcp);
-        for (a, b) in cl
-            .chunks(1460)
-            .zip(sv.chunks(1460).chain(std::iter::repeat(&[][..])))
-        {
-            p.on_data(Direction::ToServer, a, &mut ctx);
-            p.on_data(Direction::ToClient, b, &mut ctx);
-        }
-        p.on_close(&mut ctx);
-        out.len()
+        let mut s = Session::new(Transport::Tcp);
+        s.ts_ns = 1;
+        s.exchange(&mut *smtp::new_parser(Transport::Tcp), &cl, &sv, 1460)
     };
     assert!(run() as u64 >= 2 * n);
     g.throughput(Throughput::Bytes((cl.len() + sv.len()) as u64));
@@ -71,34 +57,6 @@ fn bench_smtp(c: &mut Criterion) {
     g.throughput(Throughput::Elements(n));
     g.bench_function("session_messages", |b| b.iter(run));
     g.finish();
-}
-
-/// Feeds both sides in 1460-byte pieces, alternating; returns the records emitted.
-fn feed(p: &mut dyn AppParser, cl: &[u8], sv: &[u8]) -> usize {
-    let mut out = Vec::new();
-    let mut anomalies = Vec::new();
-    let mut ctx = ParseCtx {
-        ts_ns: 1,
-        transport: Transport::Tcp,
-        out: &mut out,
-        anomalies: &mut anomalies,
-    };
-    let mut cs = cl.chunks(1460);
-    let mut ss = sv.chunks(1460);
-    loop {
-        let (a, b) = (cs.next(), ss.next());
-        if a.is_none() && b.is_none() {
-            break;
-        }
-        if let Some(a) = a {
-            p.on_data(Direction::ToServer, a, &mut ctx);
-        }
-        if let Some(b) = b {
-            p.on_data(Direction::ToClient, b, &mut ctx);
-        }
-    }
-    p.on_close(&mut ctx);
-    out.len()
 }
 
 /// POP3: USER/PASS then RETR of `n` messages; IMAP: LOGIN then FETCH BODY[] of `n` messages.
@@ -134,7 +92,11 @@ fn bench_pop3_imap(c: &mut Criterion) {
         ("imap", &ic, &is, imap::new_parser),
     ] {
         let mut g = c.benchmark_group(name);
-        let run = || feed(&mut *new(Transport::Tcp), cl, sv);
+        let run = || {
+            let mut s = Session::new(Transport::Tcp);
+            s.ts_ns = 1;
+            s.exchange(&mut *new(Transport::Tcp), cl, sv, 1460)
+        };
         assert!(run() as u64 >= 2 * n, "{name}");
         g.throughput(Throughput::Bytes((cl.len() + sv.len()) as u64));
         g.bench_function("session_bytes", |b| b.iter(run));

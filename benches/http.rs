@@ -6,7 +6,8 @@
 use std::io::Write;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tapir::proto::{http, Direction, ParseCtx, Transport};
+use tapir::proto::{http, Direction, Transport};
+use testkit::session::Session;
 
 const REQ: &str = "GET /style/enhanced.css HTTP/1.1\r\nHost: www.mozilla.org\r\nUser-Agent: Mozilla/5.0 (Windows; U; Windows NT 5.1; en-US; rv:1.9.1.5) Gecko/20091102 Firefox/3.5.5\r\nAccept: text/css,*/*;q=0.1\r\nAccept-Language: en-us,en;q=0.5\r\nAccept-Encoding: gzip,deflate\r\nAccept-Charset: ISO-8859-1,utf-8;q=0.7,*;q=0.7\r\nKeep-Alive: 300\r\nConnection: keep-alive\r\nReferer: http://www.mozilla.org/projects/calendar/\r\n\r\n";
 
@@ -58,23 +59,17 @@ fn bench(c: &mut Criterion) {
     for kind in ["length", "chunked", "gzip"] {
         let (cl, sv, n) = streams(kind, 200);
         let run = || {
-            let (mut out, mut an) = (Vec::new(), Vec::new());
-            let mut ctx = ParseCtx {
-                ts_ns: 0,
-                transport: Transport::Tcp,
-                out: &mut out,
-                anomalies: &mut an,
-            };
+            let mut s = Session::new(Transport::Tcp);
             let mut p = http::new_parser(Transport::Tcp);
             // Segment-sized pieces, request then response, as a keep-alive connection.
             for (a, b) in cl.chunks(REQ.len()).zip(sv.chunks(sv.len() / n as usize)) {
-                p.on_data(Direction::ToServer, a, &mut ctx);
+                s.data(&mut *p, Direction::ToServer, a);
                 for seg in b.chunks(1448) {
-                    p.on_data(Direction::ToClient, seg, &mut ctx);
+                    s.data(&mut *p, Direction::ToClient, seg);
                 }
             }
-            p.on_close(&mut ctx);
-            out.len()
+            s.close(&mut *p);
+            s.out.len()
         };
         g.throughput(Throughput::Bytes((cl.len() + sv.len()) as u64));
         g.bench_function(format!("{kind}_bytes"), |b| b.iter(run));

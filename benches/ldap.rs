@@ -5,7 +5,9 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tapir::proto::ldap::new_parser;
-use tapir::proto::{Direction, ParseCtx, Transport};
+use tapir::proto::{Direction, Transport};
+use testkit::hex;
+use testkit::session::Session;
 
 const REQUESTS: &[&str] = &[
     "302a02010160250201030414636e3d61646d696e2c64633d6e6f646f6d61696e800a6d796c64617070617373",
@@ -17,43 +19,29 @@ const RESPONSES: &[&str] = &[
     "300c02010265070a012004000400",
 ];
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 fn bench(c: &mut Criterion) {
     let rounds = 1_000;
     let req: Vec<u8> = REQUESTS
         .iter()
-        .flat_map(|h| unhex(h))
+        .flat_map(|h| hex::decode(h))
         .collect::<Vec<_>>()
         .repeat(rounds);
     let resp: Vec<u8> = RESPONSES
         .iter()
-        .flat_map(|h| unhex(h))
+        .flat_map(|h| hex::decode(h))
         .collect::<Vec<_>>()
         .repeat(rounds);
     let messages = ((REQUESTS.len() + RESPONSES.len()) * rounds) as u64;
     let bytes = (req.len() + resp.len()) as u64;
     let run = |chunk: usize| {
-        let mut out = Vec::new();
-        let mut anomalies = Vec::new();
-        let mut ctx = ParseCtx {
-            ts_ns: 0,
-            transport: Transport::Tcp,
-            out: &mut out,
-            anomalies: &mut anomalies,
-        };
+        let mut s = Session::new(Transport::Tcp);
         let mut p = new_parser(Transport::Tcp);
         for (a, b) in req.chunks(chunk).zip(resp.chunks(chunk)) {
-            p.on_data(Direction::ToServer, a, &mut ctx);
-            p.on_data(Direction::ToClient, b, &mut ctx);
+            s.data(&mut *p, Direction::ToServer, a);
+            s.data(&mut *p, Direction::ToClient, b);
         }
-        p.on_close(&mut ctx);
-        out.len()
+        s.close(&mut *p);
+        s.out.len()
     };
     assert!(run(1460) >= rounds);
 

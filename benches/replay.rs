@@ -16,8 +16,8 @@ use std::time::Instant;
 use tapir::capture::{pcap_file, Next};
 use tapir::config::Config;
 use tapir::export::NdjsonSink;
-use tapir::pcapgen::{generate, GenConfig, Profile};
 use tapir::pipeline::{replay, ReplayOptions};
+use testkit::pcapgen::{generate, GenConfig, Profile};
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` does not: only run for real under bench.

@@ -4,21 +4,15 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tapir::proto::tls::{fingerprint, new_parser, parser};
-use tapir::proto::{Direction, ParseCtx, Transport};
+use tapir::proto::{Direction, Transport};
+use testkit::hex;
+use testkit::session::Session;
 
 /// Chrome 118 ClientHello record (zeek_tls13-ech.pcap, frame 7).
 const CHROME: &str = include_str!("tls_chrome_ch.hex");
 
-fn unhex(s: &str) -> Vec<u8> {
-    let s = s.trim();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 fn bench(c: &mut Criterion) {
-    let rec = unhex(CHROME);
+    let rec = hex::decode(CHROME.trim());
     let mut g = c.benchmark_group("tls");
     g.throughput(Throughput::Elements(1));
     g.bench_function("client_hello_ja3_ja4", |b| {
@@ -31,18 +25,11 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("parser_handshake_record", |b| {
         b.iter(|| {
-            let mut out = Vec::new();
-            let mut anomalies = Vec::new();
-            let mut ctx = ParseCtx {
-                ts_ns: 0,
-                transport: Transport::Tcp,
-                out: &mut out,
-                anomalies: &mut anomalies,
-            };
+            let mut s = Session::new(Transport::Tcp);
             let mut p = new_parser(Transport::Tcp);
-            p.on_data(Direction::ToServer, std::hint::black_box(&rec), &mut ctx);
-            p.on_close(&mut ctx);
-            out.len()
+            s.data(&mut *p, Direction::ToServer, std::hint::black_box(&rec));
+            s.close(&mut *p);
+            s.out.len()
         })
     });
     g.finish();

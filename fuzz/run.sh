@@ -4,19 +4,20 @@
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); on stable Rust it runs without a sanitizer.
 #
 # The working corpus of a target is fuzz/corpus/<target>/: seeded from the public captures in
-# ../shared/pcaps/public when it is empty and that directory is there, and always topped up
+# $TAPIR_CORPUS (else ../shared/pcaps/public) when it is empty and that directory is there, and always topped up
 # with the committed fuzz/regress/<target>/. A finding stops that target and leaves its input
 # in fuzz/artifacts/<target>/ (see fuzz/regress/README.md to keep it as a regression test).
 # Prints one line per target and writes the table to fuzz/last-run.tsv (libFuzzer's full output
 # goes to fuzz/logs/<target>.log). Exits 1 when any target found something.
 set -euo pipefail
+# The corpus directory, resolved before leaving the caller's directory.
+shared=$(realpath -m "${TAPIR_CORPUS:-$(dirname "$0")/../../shared/pcaps/public}")
 cd "$(dirname "$0")"
 secs=${1:-60}; shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(grep -A1 '^\[\[bin\]\]' Cargo.toml | sed -n 's/^name = "\(.*\)"/\1/p')
 fi
-shared=../../shared/pcaps/public
 out=$(cargo fuzz build --sanitizer none 2>&1) || { echo "$out"; exit 1; }
 mkdir -p logs
 table=last-run.tsv

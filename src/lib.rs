@@ -13,9 +13,6 @@ pub mod enrich;
 pub mod export;
 pub mod files;
 pub mod flow;
-#[doc(hidden)]
-pub mod fuzz_harness;
-pub mod pcapgen;
 pub mod pipeline;
 pub mod proto;
 pub mod record;

@@ -231,10 +231,12 @@ fn config_file_and_set_overrides() {
 }
 
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn files_are_extracted_by_sha256_when_asked() {
-    let Some(root) = common::public_pcaps() else {
-        return;
-    };
+    let root = common::corpus();
     let dir = tempfile::tempdir().unwrap();
     let x = dir.path().join("files");
     let out = run(tapir()
@@ -260,7 +262,7 @@ fn files_are_extracted_by_sha256_when_asked() {
         use sha2::Digest;
         let bytes = std::fs::read(x.join(name)).unwrap();
         let digest = sha2::Sha256::digest(&bytes);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = testkit::hex::encode(&digest);
         assert_eq!(&hex, name);
     }
     // A directory that cannot be made is a clear error before anything runs.

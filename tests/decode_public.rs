@@ -9,25 +9,26 @@ use tapir::capture::LinkType;
 use tapir::decode::{decode, DecodeConfig, L4};
 
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn public_captures_match_tshark() {
-    let Some(root) = common::corpus() else {
-        eprintln!("public capture corpus absent: skipped");
-        return;
-    };
+    let root = common::corpus();
     let exp_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/expected/decode");
     let cfg = DecodeConfig::default();
     let mut files = 0;
     let mut matched_files = 0;
     let mut packets = 0;
     let mut failures = Vec::new();
-    for (rel, path) in common::captures(&root) {
+    for (rel, path) in testkit::corpus::captures(&root) {
         let exp_path = format!("{exp_dir}/{}.tsv", rel.replace('/', "__"));
         let Ok(exp) = std::fs::read_to_string(&exp_path) else {
             eprintln!("no expectation for {rel}: skipped");
             continue;
         };
         files += 1;
-        let pkts = common::read_packets(&path);
+        let pkts = testkit::corpus::read_packets(&path);
         let mut file_ok = true;
         for (line, (_, lt, data)) in exp.lines().zip(pkts.iter()) {
             packets += 1;

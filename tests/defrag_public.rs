@@ -11,11 +11,12 @@ use tapir::decode::defrag::{DefragConfig, Defragmenter};
 use tapir::decode::{decode, DecodeConfig, L4};
 
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn public_fragmented_dns_reassembles() {
-    let Some(root) = common::corpus() else {
-        eprintln!("public capture corpus absent: skipped");
-        return;
-    };
+    let root = common::corpus();
     let cfg = DecodeConfig::default();
     for rel in [
         "dns/ndpi_dns_fragmented.pcap",
@@ -30,7 +31,7 @@ fn public_fragmented_dns_reassembles() {
         let mut firsts = HashSet::new();
         let mut lasts = HashSet::new();
         let mut rebuilt = 0;
-        for (ts, lt, data) in common::read_packets(&path) {
+        for (ts, lt, data) in testkit::corpus::read_packets(&path) {
             let Ok(d) = decode(LinkType(lt), &data, &cfg) else {
                 continue;
             };

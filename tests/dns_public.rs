@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{parse, public_pcaps, replay_files};
+use common::{claim, parse, records_of, replay_files};
 use serde_json::Value;
 use tapir::config::Config;
 use tapir::proto::dns::record::type_name;
@@ -47,10 +47,12 @@ fn response_matches(e: &Value, r: &Value) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn every_dns_message_is_reported() {
-    let Some(root) = public_pcaps() else {
-        return;
-    };
+    let root = common::corpus();
     let exp_dir = format!("{}/tests/expected/dns", env!("CARGO_MANIFEST_DIR"));
     let mut names: Vec<String> = std::fs::read_dir(&exp_dir)
         .expect("expected dir")
@@ -69,11 +71,7 @@ fn every_dns_message_is_reported() {
             .unwrap_or_else(|| panic!("{pcap} not in dns/ nor encap/"));
         let text = std::fs::read_to_string(format!("{exp_dir}/{name}")).unwrap();
         let expected: Vec<Value> = serde_json::from_str(&text).expect("expected json");
-        let (summary, lines) = replay_files(std::slice::from_ref(&path), &Config::default(), 1);
-        let records: Vec<Value> = parse(&lines)
-            .into_iter()
-            .filter(|r| r["event_type"] == "dns")
-            .collect();
+        let (summary, records) = records_of(&path, "dns");
         let mut used_q = vec![false; records.len()];
         let mut used_r = vec![false; records.len()];
         for e in &expected {
@@ -88,15 +86,9 @@ fn every_dns_message_is_reported() {
             } else {
                 (&mut used_q, query_matches)
             };
-            let hit = records
-                .iter()
-                .enumerate()
-                .find(|(i, r)| !used[*i] && f(e, r))
-                .map(|(i, _)| i);
-            let Some(i) = hit else {
+            if claim(&records, used, |r| f(e, r)).is_none() {
                 panic!("{name}: message not reported: {e}\nrecords: {records:#?}");
-            };
-            used[i] = true;
+            }
             if is_resp {
                 responses += 1;
             } else {
@@ -126,14 +118,16 @@ fn every_dns_message_is_reported() {
 /// questions. The pipeline does not open a parser for it (the DNS probe refuses it); fed to
 /// the parser directly it is refused quickly, with an anomaly, without a record.
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn malformed_fuzz_frame_is_refused_and_counted() {
-    let Some(root) = public_pcaps() else {
-        return;
-    };
+    let root = common::corpus();
     let path = root.join("dns/tcpdump_dns_fwdptr.pcap");
     let (_, lines) = replay_files(std::slice::from_ref(&path), &Config::default(), 1);
     assert!(parse(&lines).iter().all(|r| r["event_type"] != "dns"));
-    let pkts = common::read_packets(&path);
+    let pkts = testkit::corpus::read_packets(&path);
     let (_, link, frame) = &pkts[0];
     assert_eq!(*link, 1, "Ethernet");
     let ihl = usize::from(frame[14] & 0x0f) * 4;

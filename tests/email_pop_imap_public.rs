@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{parse, public_pcaps, replay_files};
+use common::{parse, replay_files};
 use serde_json::Value;
 use tapir::config::Config;
 
@@ -31,10 +31,12 @@ fn expected() -> Vec<(String, Value)> {
 }
 
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn every_pop3_and_imap_message_is_reported() {
-    let Some(root) = public_pcaps() else {
-        return;
-    };
+    let root = common::corpus();
     let cases = expected();
     assert_eq!(cases.len(), 5, "expected files");
     for (name, exp) in cases {

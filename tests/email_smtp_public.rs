@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{parse, public_pcaps, replay_files};
+use common::{parse, replay_files};
 use serde_json::Value;
 use tapir::config::Config;
 
@@ -74,10 +74,12 @@ fn message_matches(e: &Value, r: &Value, files: &[Value]) -> Result<(), String> 
 }
 
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn every_smtp_message_is_reported() {
-    let Some(root) = public_pcaps() else {
-        return;
-    };
+    let root = common::corpus();
     let exp_path = format!(
         "{}/tests/expected/email/smtp_public.json",
         env!("CARGO_MANIFEST_DIR")

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{run_sensor, Cap, Rng, SERVER};
+use common::run_sensor;
+use testkit::packets::{Cap, SERVER};
+use testkit::rng::Rng;
 
 const MIB: u64 = 1 << 20;
 
@@ -65,7 +67,7 @@ fn assert_real_http_reported(r: &common::SensorRun) {
 #[test]
 fn syn_flood_from_a_million_sources() {
     let mut c = Cap::new();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let n: usize = std::env::var("TAPIR_FLOOD_N")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -74,18 +76,7 @@ fn syn_flood_from_a_million_sources() {
         if i == n / 2 {
             real_http(&mut c);
         }
-        let r = rng.next();
-        let src = [11, (r >> 8) as u8, (r >> 16) as u8, (r >> 24) as u8];
-        c.tcp(
-            src,
-            SERVER,
-            (r >> 32) as u16 | 1024,
-            443,
-            r as u32,
-            0,
-            "S",
-            &[],
-        );
+        c.random_syn(&mut rng, SERVER, 443);
     }
     let t = std::time::Instant::now();
     let r = run_sensor(&c.bytes, &["-w", "2", "--max-flows", "20000"]);
@@ -111,7 +102,7 @@ fn syn_flood_from_a_million_sources() {
 #[test]
 fn dns_flood_of_random_subdomains() {
     let mut c = Cap::new();
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
     let client = [10, 5, 5, 5];
     let resolver = [10, 0, 0, 53];
     let n = flood_size(300_000);
@@ -207,7 +198,7 @@ fn fragment(
 #[test]
 fn fragment_flood_never_completing() {
     let mut c = Cap::new();
-    let mut rng = Rng(0xdead_beef_cafe_f00d);
+    let mut rng = Rng::new(0xdead_beef_cafe_f00d);
     let n = flood_size(200_000);
     let junk = [0x5au8; 512];
     let resolver = [10, 0, 0, 53];

@@ -1,7 +1,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 //! Replays the committed fuzz corpora (`fuzz/regress/<target>/`: a minimized corpus per target,
 //! plus every crash the fuzzers found, named `crash-<sha1>`) through the bodies of the fuzz
-//! targets in `tapir::fuzz_harness`, so a fixed crash stays fixed without cargo-fuzz or nightly.
+//! targets in `testkit::fuzz_harness`, so a fixed crash stays fixed without cargo-fuzz or nightly.
 //! Also checks that every fuzz target in `fuzz/Cargo.toml` is in `TARGETS` and has a non-empty
 //! regress directory, and the other way round.
 
@@ -11,7 +11,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use tapir::fuzz_harness::TARGETS;
+use testkit::fuzz_harness::TARGETS;
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
@@ -63,7 +63,7 @@ fn every_fuzz_target_is_in_the_harness() {
     for b in &bins {
         assert!(
             names.contains(b.as_str()),
-            "fuzz target `{b}` has no entry in tapir::fuzz_harness::TARGETS"
+            "fuzz target `{b}` has no entry in testkit::fuzz_harness::TARGETS"
         );
     }
     for n in &names {

@@ -4,28 +4,17 @@
 
 mod common;
 
-use common::{Cap, SERVER};
 use tapir::config::Config;
+use testkit::packets::{Cap, SERVER};
 
 /// 60 000 SYNs from random sources around one real HTTP connection, with room for 1 000 flows.
 #[test]
 fn syn_flood_is_bounded_and_the_real_connection_is_reported() {
     let mut c = Cap::new();
-    let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = testkit::rng::Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut flood = |c: &mut Cap, n: usize| {
         for _ in 0..n {
-            let r = rng.next();
-            let src = [11, (r >> 8) as u8, (r >> 16) as u8, (r >> 24) as u8];
-            c.tcp(
-                src,
-                SERVER,
-                (r >> 32) as u16 | 1024,
-                80,
-                r as u32,
-                0,
-                "S",
-                &[],
-            );
+            c.random_syn(&mut rng, SERVER, 80);
         }
     };
     flood(&mut c, 30_000);

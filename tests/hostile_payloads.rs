@@ -9,9 +9,11 @@ mod common;
 
 use std::io::Write;
 
-use common::{run_sensor, Cap, SensorRun, SERVER};
+use common::{run_sensor, SensorRun};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use testkit::hex;
+use testkit::packets::{tlv, Cap, SERVER};
 
 const MIB: u64 = 1 << 20;
 
@@ -149,11 +151,7 @@ fn file_of<'a>(r: &'a SensorRun, id: &Value) -> &'a Value {
 }
 
 fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex::encode(&Sha256::digest(data))
 }
 
 /// Runs the sensor, checks it ended normally and prints what the stop record counted.
@@ -272,7 +270,7 @@ fn endless_chunked(conn: &mut Conn, c: &mut Cap, total: usize) -> String {
         sha.update(&data);
         sent += data.len();
     }
-    hex(&sha.finalize())
+    hex::encode(&sha.finalize())
 }
 
 /// b. A response of 64 MiB of chunks that never ends (the connection closes instead), after a
@@ -354,7 +352,7 @@ fn zeros_sha256(n: u64) -> String {
         sha.update(&zeros[..k]);
         left -= k as u64;
     }
-    hex(&sha.finalize())
+    hex::encode(&sha.finalize())
 }
 
 /// A 200 response with a coded body of `body`.
@@ -738,21 +736,6 @@ fn overlapping_conflicting_segments() {
     assert_rss_below(&r, 32);
 }
 
-/// DER: tag, definite length, content.
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let n = content.len();
-    let mut v = vec![tag];
-    if n < 0x80 {
-        v.push(n as u8);
-    } else if n < 0x100 {
-        v.extend_from_slice(&[0x81, n as u8]);
-    } else {
-        v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
-    }
-    v.extend_from_slice(content);
-    v
-}
-
 /// An AS-REQ for alice@EXAMPLE.COM (krbtgt), nonce 0x1d3c5a01, etypes 18, 17, 23.
 fn krb_as_req() -> Vec<u8> {
     let ctx = |n: u8, c: Vec<u8>| tlv(0xa0 + n, &c);
@@ -783,12 +766,6 @@ fn krb_as_req() -> Vec<u8> {
         &[ctx(1, int(&[5])), ctx(2, int(&[10])), ctx(4, body)].concat(),
     );
     tlv(0x6a, &req)
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
 }
 
 /// ndpi_kerberos.pcap frame 32 (src/proto/kerberos/parser.rs): a KRB-ERROR 13 (BADOPTION) with
@@ -825,7 +802,7 @@ fn kerberos_and_ldap_with_absurd_lengths() {
     let kdc = [10, 7, 0, 88];
     let dc = [10, 7, 0, 89];
     let as_req = krb_as_req();
-    let err_tcp = unhex(KRB_ERROR_TCP);
+    let err_tcp = hex::decode(KRB_ERROR_TCP);
     let mut c = Cap::new();
 
     // Kerberos over UDP: a valid exchange, then an AS-REQ whose length is 0xffffffff.
@@ -851,17 +828,17 @@ fn kerberos_and_ldap_with_absurd_lengths() {
     );
     // A bind, a message whose search request claims 0x7fffffff bytes, then a valid search.
     let mut conn = Conn::open(&mut c, [10, 7, 2, 2], 50006, dc, 389);
-    conn.client(&mut c, &unhex(LDAP_BIND));
-    conn.server(&mut c, &unhex(LDAP_BIND_OK));
+    conn.client(&mut c, &hex::decode(LDAP_BIND));
+    conn.server(&mut c, &hex::decode(LDAP_BIND_OK));
     conn.client(
         &mut c,
         &[
             0x30, 0x0b, 0x02, 0x01, 0x03, 0x63, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x04, 0x00,
         ],
     );
-    conn.client(&mut c, &unhex(LDAP_SEARCH));
-    conn.server(&mut c, &unhex(LDAP_ENTRY));
-    conn.server(&mut c, &unhex(LDAP_DONE_OK));
+    conn.client(&mut c, &hex::decode(LDAP_SEARCH));
+    conn.server(&mut c, &hex::decode(LDAP_ENTRY));
+    conn.server(&mut c, &hex::decode(LDAP_DONE_OK));
     conn.close(&mut c);
 
     // No depth: the junk reaches the parsers.

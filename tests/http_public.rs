@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{parse, public_pcaps, replay_files};
+use common::{parse, replay_files};
 use serde_json::Value;
 use tapir::config::Config;
 
@@ -40,10 +40,12 @@ fn body_matches(e: &Value, r: &Value, files: &[Value]) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn every_http_transaction_is_reported() {
-    let Some(root) = public_pcaps() else {
-        return;
-    };
+    let root = common::corpus();
     let dir = format!("{}/tests/expected/http", env!("CARGO_MANIFEST_DIR"));
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .expect("expected dir")

@@ -5,9 +5,8 @@
 
 mod common;
 
-use common::{parse, public_pcaps, replay_files};
+use common::{claim, records_of};
 use serde_json::Value;
-use tapir::config::Config;
 
 /// Whether a record reports a PDU.
 type Matcher = fn(&Value, &Value) -> bool;
@@ -54,10 +53,12 @@ fn error_matches(e: &Value, r: &Value) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn every_kerberos_pdu_is_reported() {
-    let Some(root) = public_pcaps() else {
-        return;
-    };
+    let root = common::corpus();
     let dir = root.join("krb");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("krb dir")
@@ -74,11 +75,7 @@ fn every_kerberos_pdu_is_reported() {
         );
         let text = std::fs::read_to_string(&exp_path).unwrap_or_else(|e| panic!("{exp_path}: {e}"));
         let expected: Vec<Value> = serde_json::from_str(&text).expect("expected json");
-        let (_, lines) = replay_files(std::slice::from_ref(&path), &Config::default(), 1);
-        let records: Vec<Value> = parse(&lines)
-            .into_iter()
-            .filter(|r| r["event_type"] == "kerberos")
-            .collect();
+        let (_, records) = records_of(&path, "kerberos");
         // Each record holds at most one request and one answer.
         let mut used_req = vec![false; records.len()];
         let mut used_rep = vec![false; records.len()];
@@ -93,15 +90,9 @@ fn every_kerberos_pdu_is_reported() {
                 "AS_REP" | "TGS_REP" => (&mut used_rep, reply_matches),
                 _ => (&mut used_rep, error_matches),
             };
-            let hit = records
-                .iter()
-                .enumerate()
-                .find(|(i, r)| !used[*i] && f(e, r))
-                .map(|(i, _)| i);
-            let Some(i) = hit else {
+            if claim(&records, used, |r| f(e, r)).is_none() {
                 panic!("{name}: PDU not reported: {e}\nrecords: {records:#?}");
-            };
-            used[i] = true;
+            }
             total += 1;
         }
         // No record without a PDU behind it.

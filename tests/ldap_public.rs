@@ -36,10 +36,12 @@ fn key(v: &Value) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn every_public_ldap_search_is_reported() {
-    let Some(root) = common::public_pcaps() else {
-        return;
-    };
+    let root = common::corpus();
     let mut total = 0;
     for exp_path in expected_files() {
         let exp: Value =
@@ -69,10 +71,12 @@ fn every_public_ldap_search_is_reported() {
 }
 
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn binds_are_reported_without_passwords() {
-    let Some(root) = common::public_pcaps() else {
-        return;
-    };
+    let root = common::corpus();
     let pcap = root.join("ldap/zeek_ldap-simpleauth-diff-port.pcap");
     let (_summary, lines) = common::replay_files(&[pcap], &Config::default(), 1);
     let recs = common::parse(&lines);

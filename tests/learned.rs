@@ -6,12 +6,16 @@ mod common;
 
 use std::net::IpAddr;
 
-use common::{public_pcaps, replay_files};
+use common::replay_files;
 use tapir::config::Config;
 
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn kerberos_teaches_accounts_kdcs_and_host_names() {
-    let Some(root) = public_pcaps() else { return };
+    let root = common::corpus();
     let files = [
         root.join("krb/ndpi_kerberos.pcap"),
         root.join("krb/zeek_krb-kinit.pcap"),
@@ -42,8 +46,12 @@ fn kerberos_teaches_accounts_kdcs_and_host_names() {
 
 /// `http.target_ips`: the addresses DNS answers gave for the request's host.
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn http_records_carry_the_ips_dns_resolved_for_their_host() {
-    let Some(root) = public_pcaps() else { return };
+    let root = common::corpus();
     let (_, lines) = replay_files(
         &[root.join("http/zeek_wikipedia.pcap")],
         &Config::default(),

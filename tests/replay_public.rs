@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{parse, public_pcaps, replay_files, replay_files_all};
+use common::{parse, replay_files, replay_files_all};
 use tapir::config::Config;
 
 /// (proto, endpoint A, endpoint B) with the endpoints in sorted order.
@@ -101,8 +101,12 @@ fn test_config() -> Config {
 }
 
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn flows_match_tshark_conversations_on_every_public_capture() {
-    let Some(root) = public_pcaps() else { return };
+    let root = common::corpus();
     let cfg = test_config();
     let mut failures = Vec::new();
     for file in corpus_files() {
@@ -158,8 +162,12 @@ fn order_free(lines: Vec<String>) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn one_worker_and_several_give_the_same_records() {
-    let Some(root) = public_pcaps() else { return };
+    let root = common::corpus();
     let cfg = test_config();
     for file in corpus_files() {
         let path = root.join(&file);
@@ -171,8 +179,12 @@ fn one_worker_and_several_give_the_same_records() {
 }
 
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn all_captures_in_one_replay_without_errors() {
-    let Some(root) = public_pcaps() else { return };
+    let root = common::corpus();
     let files: Vec<_> = corpus_files().iter().map(|f| root.join(f)).collect();
     let (summary, lines) = replay_files_all(&files, &test_config(), 3);
     assert!(

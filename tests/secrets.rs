@@ -13,7 +13,7 @@ use std::process::Command;
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
-use common::{Cap, CLIENT, SERVER};
+use testkit::packets::{tlv, Cap, CLIENT, SERVER};
 
 /// One TCP connection, handshake to FIN, each step acknowledged before the next.
 fn session(c: &mut Cap, cport: u16, sport: u16, steps: &[(bool, Vec<u8>)]) {
@@ -367,19 +367,6 @@ fn imap(c: &mut Cap, e: &mut Expect, port: &mut u16) {
     );
 }
 
-/// A BER TLV (short or two-byte long length).
-fn tlv(tag: u8, v: &[u8]) -> Vec<u8> {
-    let mut o = vec![tag];
-    if v.len() < 0x80 {
-        o.push(v.len() as u8);
-    } else {
-        o.push(0x82);
-        o.extend_from_slice(&(v.len() as u16).to_be_bytes());
-    }
-    o.extend_from_slice(v);
-    o
-}
-
 /// An LDAPMessage with `id` and the protocolOp `op`.
 fn ldap_msg(id: u8, op: Vec<u8>) -> Vec<u8> {
     let mut m = tlv(0x02, &[id]);
@@ -477,7 +464,7 @@ fn forms(e: &Expect) -> Vec<String> {
         v.push(p.clone());
         v.push(STANDARD.encode(p));
         v.push(STANDARD_NO_PAD.encode(p));
-        v.push(p.bytes().map(|b| format!("{b:02x}")).collect());
+        v.push(testkit::hex::encode(p.as_bytes()));
     }
     v.extend(e.blobs.iter().cloned());
     v
@@ -543,10 +530,12 @@ fn cleartext_passwords_never_reach_any_output() {
 /// part of the user name), and `imap/arkime_imap.pcap`, whose password was masked ("XXXXXX")
 /// before publication.
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn public_captures_with_logons_leak_no_password() {
-    let Some(root) = common::public_pcaps() else {
-        return;
-    };
+    let root = common::corpus();
     let files = [
         "http/ndpi_emotet.pcap",                    // SMTP AUTH LOGIN
         "smtp/zeek_smtp.pcap",                      // SMTP AUTH LOGIN

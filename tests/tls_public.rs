@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{parse, public_pcaps, replay_files};
+use common::{parse, replay_files};
 use serde_json::Value;
 use tapir::config::Config;
 
@@ -31,8 +31,12 @@ fn same_flow(r: &Value, h: &Value) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn tls_hellos_match_tshark() {
-    let Some(root) = public_pcaps() else { return };
+    let root = common::corpus();
     let (mut ch_ok, mut ch_all, mut sh_ok, mut sh_all) = (0, 0, 0, 0);
     let mut failures = Vec::new();
     for (file, exp) in expected_files() {

@@ -10,7 +10,7 @@ use std::io::Write;
 use sha2::{Digest, Sha256};
 use tapir::config::Config;
 
-use common::Cap;
+use testkit::packets::Cap;
 
 /// Segment order: pairs swapped, every third segment sent twice.
 fn shuffled(n: usize) -> Vec<usize> {
@@ -113,10 +113,7 @@ fn http_survives_tiny_reordered_retransmitted_segments() {
         // Entity length: after de-chunking, before gunzip.
         assert_eq!(page_rec["http"]["response_body_len"], gz.len());
         let files: Vec<_> = recs.iter().filter(|r| r["event_type"] == "file").collect();
-        let want: String = Sha256::digest(&page)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let want = testkit::hex::encode(&Sha256::digest(&page));
         let f = files
             .iter()
             .find(|f| f["file"]["sha256"] == want.as_str())

@@ -1,5 +1,5 @@
-//! Fuzz target `ldap`: the body is `tapir::fuzz_harness::ldap` (documented there), which
+//! Fuzz target `ldap`: the body is `testkit::fuzz_harness::ldap` (documented there), which
 //! `tests/fuzz_regress.rs` also replays over `fuzz/regress/ldap/`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| tapir::fuzz_harness::ldap(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| testkit::fuzz_harness::ldap(data));

@@ -1,5 +1,5 @@
-//! Fuzz target `pipeline`: the body is `tapir::fuzz_harness::pipeline` (documented there), which
+//! Fuzz target `pipeline`: the body is `testkit::fuzz_harness::pipeline` (documented there), which
 //! `tests/fuzz_regress.rs` also replays over `fuzz/regress/pipeline/`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| tapir::fuzz_harness::pipeline(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| testkit::fuzz_harness::pipeline(data));

@@ -1,5 +1,5 @@
-//! Fuzz target `tls`: the body is `tapir::fuzz_harness::tls` (documented there), which
+//! Fuzz target `tls`: the body is `testkit::fuzz_harness::tls` (documented there), which
 //! `tests/fuzz_regress.rs` also replays over `fuzz/regress/tls/`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| tapir::fuzz_harness::tls(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| testkit::fuzz_harness::tls(data));

@@ -19,10 +19,11 @@
 # recount against the conv table: the same rows, identical frame counts, and exact byte
 # counts that print as the very same strings tshark printed. Any disagreement aborts.
 #
-# Usage: tests/expected/make_conversations.sh [PCAP_ROOT]   (default /work/shared/pcaps/public)
+# Usage: tests/expected/make_conversations.sh [PCAP_ROOT]
+#   (default: $TAPIR_CORPUS, else ../shared/pcaps/public beside the repository)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="${1:-/work/shared/pcaps/public}"
+root="${1:-${TAPIR_CORPUS:-$here/../../../shared/pcaps/public}}"
 export LC_ALL=C
 exec python3 - "$root" "$here" <<'PY'
 import os, re, subprocess, sys

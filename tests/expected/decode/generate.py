@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generates the decode expectations (one TSV per public capture) from tshark.
 
-Run once: python3 tests/expected/decode/generate.py [/work/shared/pcaps/public]
+Run once: python3 tests/expected/decode/generate.py [PCAP_ROOT]
+(default: $TAPIR_CORPUS, else ../shared/pcaps/public beside the repository)
 Columns: frame, src, dst, sport, dport of the innermost IP packet the decoder is expected to
 report ('-' when tshark found no IP; empty ports when no TCP/UDP header). Layers tshark shows
 that the decoder does not follow are cut: anything after ICMP/ICMPv6 (quoted headers), after
@@ -9,7 +10,9 @@ TCP, after UDP unless VXLAN follows, and GRE carrying PPP.
 """
 import os, subprocess, sys
 
-root = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/pcaps/public"
+repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../..")
+root = sys.argv[1] if len(sys.argv) > 1 else (
+    os.environ.get("TAPIR_CORPUS") or os.path.join(repo, "../shared/pcaps/public"))
 out_dir = os.path.dirname(os.path.abspath(__file__))
 fields = ["frame.number", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
           "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerates tests/expected/dns/<file>.json from the oracle's tshark output.
 
-Usage: python3 make.py /work/shared/pcaps/public/expected
+Usage: python3 make.py PCAP_ROOT/expected   (PCAP_ROOT: $TAPIR_CORPUS or ../shared/pcaps/public)
 One compact object per DNS message: qr, id, name, qtype, rcode (with the EDNS extension;
 null for queries), transport and, for responses, answers [name, type code, data] where data
 is the oracle's normalised rdata (null when it has none: compared by name and type only).

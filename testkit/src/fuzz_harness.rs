@@ -1,21 +1,22 @@
-//! The bodies of the fuzz targets in `fuzz/`, kept in the library so that `tests/fuzz_regress.rs`
+//! The bodies of the fuzz targets in `fuzz/`, kept in the test kit so that `tests/fuzz_regress.rs`
 //! replays the committed corpora and crash inputs through exactly the same code.
 //!
 //! One function per target, named like the target; each takes the fuzzer's bytes and panics
 //! (through an assertion or in the code under test) on a finding. [`TARGETS`] lists them all.
 
-use crate::capture::{CaptureFile, LinkType, Next, PacketSource};
-use crate::decode::defrag::{DefragConfig, Defragmenter};
-use crate::decode::{decode as decode_packet, DecodeConfig};
-use crate::files::{detect_format, pe, FileMeta, FileTracker};
-use crate::flow::tcp::{DirStream, MemBudget, ReassemblyConfig, ReassemblyStats, StreamEvent};
-use crate::proto::dns::{parser as dns_parser, record as dns_record};
-use crate::proto::email::mime::{Envelope, MessageBuilder, MessageLimits};
-use crate::proto::email::{imap as imap_proto, pop3 as pop3_proto, smtp as smtp_proto};
-use crate::proto::ldap::{new_parser as ldap_new_parser, parser as ldap_parser};
-use crate::proto::tls as tls_proto;
-use crate::proto::{conversation, Direction, ParseCtx, Transport};
-use crate::proto::{dns as dns_proto, http as http_proto, kerberos as kerberos_proto};
+use crate::session::Session;
+use tapir::capture::{CaptureFile, LinkType, Next, PacketSource};
+use tapir::decode::defrag::{DefragConfig, Defragmenter};
+use tapir::decode::{decode as decode_packet, DecodeConfig};
+use tapir::files::{detect_format, pe, FileMeta, FileTracker};
+use tapir::flow::tcp::{DirStream, MemBudget, ReassemblyConfig, ReassemblyStats, StreamEvent};
+use tapir::proto::dns::{parser as dns_parser, record as dns_record};
+use tapir::proto::email::mime::{Envelope, MessageBuilder, MessageLimits};
+use tapir::proto::email::{imap as imap_proto, pop3 as pop3_proto, smtp as smtp_proto};
+use tapir::proto::ldap::{new_parser as ldap_new_parser, parser as ldap_parser};
+use tapir::proto::tls as tls_proto;
+use tapir::proto::{conversation, Direction, Transport};
+use tapir::proto::{dns as dns_proto, http as http_proto, kerberos as kerberos_proto};
 
 /// The body of one fuzz target: it panics on a finding.
 pub type Target = fn(&[u8]);
@@ -93,7 +94,7 @@ pub fn decode(data: &[u8]) {
     };
     if let Ok(d) = decode_packet(lt, rest, &cfg) {
         assert!(d.ip_offset < rest.len());
-        assert!(d.vlans.as_slice().len() <= crate::decode::MAX_VLANS);
+        assert!(d.vlans.as_slice().len() <= tapir::decode::MAX_VLANS);
     }
 }
 
@@ -225,48 +226,31 @@ pub fn kerberos(data: &[u8]) {
 /// Feeds `data` to a parser cut at its first byte's value: the first part to the server, the
 /// rest to the client, then again to the server (the rest, or with `whole_again` all of
 /// `data`), then closes.
-fn feed_split(p: &mut dyn crate::proto::AppParser, t: Transport, data: &[u8], whole_again: bool) {
-    let mut out = Vec::new();
-    let mut anomalies = Vec::new();
-    let mut ctx = ParseCtx {
-        ts_ns: 0,
-        transport: t,
-        out: &mut out,
-        anomalies: &mut anomalies,
-    };
+fn feed_split(p: &mut dyn tapir::proto::AppParser, t: Transport, data: &[u8], whole_again: bool) {
+    let mut s = Session::new(t);
     let cut = data.first().map_or(0, |b| usize::from(*b)).min(data.len());
     let (a, b) = data.split_at(cut);
-    p.on_data(Direction::ToServer, a, &mut ctx);
-    p.on_data(Direction::ToClient, b, &mut ctx);
-    p.on_data(
-        Direction::ToServer,
-        if whole_again { data } else { b },
-        &mut ctx,
-    );
-    p.on_close(&mut ctx);
+    s.data(p, Direction::ToServer, a);
+    s.data(p, Direction::ToClient, b);
+    s.data(p, Direction::ToServer, if whole_again { data } else { b });
+    s.close(p);
 }
 
 /// The LDAP parser (TCP stream split in two, and one CLDAP datagram) via the AppParser seam,
 /// and the filter printer.
 pub fn ldap(data: &[u8]) {
-    let mut out = Vec::new();
-    let mut anomalies = Vec::new();
     for transport in [Transport::Tcp, Transport::Udp] {
         let mut p = ldap_new_parser(transport);
-        let mut ctx = ParseCtx {
-            ts_ns: 0,
-            transport,
-            out: &mut out,
-            anomalies: &mut anomalies,
-        };
+        let p = &mut *p;
+        let mut s = Session::new(transport);
         let cut = data.first().map_or(0, |&b| usize::from(b)).min(data.len());
         let (a, b) = data.split_at(cut);
-        p.on_data(Direction::ToServer, a, &mut ctx);
-        p.on_data(Direction::ToServer, b, &mut ctx);
-        p.on_data(Direction::ToClient, data, &mut ctx);
-        p.on_gap(Direction::ToClient, 1, &mut ctx);
-        p.on_data(Direction::ToClient, data, &mut ctx);
-        p.on_close(&mut ctx);
+        s.data(p, Direction::ToServer, a);
+        s.data(p, Direction::ToServer, b);
+        s.data(p, Direction::ToClient, data);
+        s.gap(p, Direction::ToClient, 1);
+        s.data(p, Direction::ToClient, data);
+        s.close(p);
     }
     let _ = ldap_parser::filter_to_string(data);
     let _ = ldap_parser::parse_message(data);
@@ -278,9 +262,9 @@ pub fn tls(data: &[u8]) {
     let Some((&ctl, rest)) = data.split_first() else {
         return;
     };
-    let mut out = Vec::new();
-    let mut anomalies = Vec::new();
     let mut p = tls_proto::new_parser(Transport::Tcp);
+    let p = &mut *p;
+    let mut s = Session::new(Transport::Tcp);
     // Chunk sizes 1..=64 chosen by the control byte; every third chunk goes to the client.
     let size = usize::from(ctl % 64) + 1;
     for (i, chunk) in rest.chunks(size).enumerate() {
@@ -289,25 +273,15 @@ pub fn tls(data: &[u8]) {
         } else {
             Direction::ToServer
         };
-        let mut ctx = ParseCtx {
-            ts_ns: i as u64,
-            transport: Transport::Tcp,
-            out: &mut out,
-            anomalies: &mut anomalies,
-        };
-        p.on_data(dir, chunk, &mut ctx);
+        s.ts_ns = i as u64;
+        s.data(p, dir, chunk);
         if i % 17 == 16 {
-            p.on_gap(dir, 5, &mut ctx);
+            s.gap(p, dir, 5);
         }
     }
-    let mut ctx = ParseCtx {
-        ts_ns: u64::MAX,
-        transport: Transport::Tcp,
-        out: &mut out,
-        anomalies: &mut anomalies,
-    };
-    p.on_close(&mut ctx);
-    assert!(out.len() <= rest.len() / 11 + 1);
+    s.ts_ns = u64::MAX;
+    s.close(p);
+    assert!(s.out.len() <= rest.len() / 11 + 1);
 }
 
 /// The DNS message parser (and the text forms of every record), and the DNS AppParser over UDP
@@ -387,14 +361,7 @@ pub fn imap(data: &[u8]) {
 /// Arbitrary bytes as one message through the MIME stage (MessageBuilder, small limits so the
 /// caps are exercised too). It must never panic.
 pub fn mime(data: &[u8]) {
-    let mut out = Vec::new();
-    let mut anomalies = Vec::new();
-    let mut ctx = ParseCtx {
-        ts_ns: 0,
-        transport: Transport::Tcp,
-        out: &mut out,
-        anomalies: &mut anomalies,
-    };
+    let mut s = Session::new(Transport::Tcp);
     let mut b = MessageBuilder::new(MessageLimits {
         max_message: 64 << 10,
         max_attachments: 8,
@@ -407,7 +374,7 @@ pub fn mime(data: &[u8]) {
         mail_from: Some("a@b.c".into()),
         ..Envelope::default()
     };
-    b.finish(&env, &mut ctx);
+    b.finish(&env, &mut s.ctx());
 }
 
 /// The whole sensor on arbitrary capture bytes: reader, dispatcher, defragmentation, flows,
@@ -417,19 +384,19 @@ pub fn pipeline(data: &[u8]) {
     let Ok(src) = CaptureFile::from_bytes(data.to_vec(), "fuzz") else {
         return;
     };
-    let mut cfg = crate::config::Config::default();
+    let mut cfg = tapir::config::Config::default();
     cfg.flow.max_flows = 16;
     cfg.defrag.memcap = 16 << 10;
     cfg.reassembly.memcap = 256 << 10;
     cfg.reassembly.depth = 64 << 10;
     cfg.enrich.max_dns_names = 16;
     cfg.output.status_interval = 1;
-    let sink = crate::export::NdjsonSink::with_writer("fuzz", Some(Box::new(std::io::sink())), "f");
-    let opts = crate::pipeline::ReplayOptions {
+    let sink = tapir::export::NdjsonSink::with_writer("fuzz", Some(Box::new(std::io::sink())), "f");
+    let opts = tapir::pipeline::ReplayOptions {
         workers: 2,
         ..Default::default()
     };
-    let summary = crate::pipeline::replay(vec![Box::new(src)], &cfg, sink, opts);
+    let summary = tapir::pipeline::replay(vec![Box::new(src)], &cfg, sink, opts);
     assert!(summary.is_ok(), "{:?}", summary.err());
     if let Ok(s) = summary {
         assert!(s.workers.packets <= s.capture.packets);

@@ -1,4 +1,4 @@
-//! `tapir-pcapgen`: writes a synthetic, deterministic pcap capture (see `tapir::pcapgen`).
+//! `tapir-pcapgen`: writes a synthetic, deterministic pcap capture (see `testkit::pcapgen`).
 //!
 //! ```text
 //! tapir-pcapgen --out pcaps/demo.pcap --flows 40 --seed 1 --profile demo
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
-use tapir::pcapgen::{generate, GenConfig, Profile};
+use testkit::pcapgen::{generate, GenConfig, Profile};
 
 #[derive(Clone, Copy, ValueEnum)]
 enum ProfileArg {

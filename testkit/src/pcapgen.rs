@@ -15,20 +15,11 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Write};
 
+use crate::pcap::{write_header, write_record, PCAP_GLOBAL_HEADER_LEN, PCAP_RECORD_HEADER_LEN};
+use crate::rng::Rng;
 use etherparse::{
     IpHeaders, Ipv4Header, Ipv6FlowLabel, Ipv6Header, PacketBuilder, TcpOptionElement, VlanId,
 };
-
-/// Size of the pcap global header in bytes.
-pub const PCAP_GLOBAL_HEADER_LEN: usize = 24;
-/// Size of a pcap record header in bytes.
-pub const PCAP_RECORD_HEADER_LEN: usize = 16;
-/// pcap magic number (microsecond timestamps), written little-endian.
-pub const PCAP_MAGIC_US: u32 = 0xa1b2_c3d4;
-/// Link type of the generated captures (`LINKTYPE_ETHERNET`).
-pub const LINKTYPE_ETHERNET: u32 = 1;
-/// Snapshot length written into the global header.
-pub const SNAPLEN: u32 = 65_535;
 
 /// Traffic profile: sets the flow mix parameters and the sizes of transfers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +81,7 @@ pub struct GenSummary {
 /// The writer is written in small pieces; wrap files in a `BufWriter`.
 pub fn generate(cfg: &GenConfig, w: &mut impl Write) -> io::Result<GenSummary> {
     let mut sum = GenSummary::default();
-    write_global_header(w)?;
+    write_header(w)?;
     sum.file_bytes = PCAP_GLOBAL_HEADER_LEN as u64;
 
     let mut rng = Rng::new(cfg.seed);
@@ -157,80 +148,6 @@ pub fn generate(cfg: &GenConfig, w: &mut impl Write) -> io::Result<GenSummary> {
         }
     }
     Ok(sum)
-}
-
-fn write_global_header(w: &mut impl Write) -> io::Result<()> {
-    let mut h = [0u8; PCAP_GLOBAL_HEADER_LEN];
-    h[0..4].copy_from_slice(&PCAP_MAGIC_US.to_le_bytes());
-    h[4..6].copy_from_slice(&2u16.to_le_bytes());
-    h[6..8].copy_from_slice(&4u16.to_le_bytes());
-    // thiszone and sigfigs stay 0
-    h[16..20].copy_from_slice(&SNAPLEN.to_le_bytes());
-    h[20..24].copy_from_slice(&LINKTYPE_ETHERNET.to_le_bytes());
-    w.write_all(&h)
-}
-
-fn write_record(w: &mut impl Write, ts_us: u64, data: &[u8]) -> io::Result<()> {
-    let len = u32::try_from(data.len()).map_err(io::Error::other)?;
-    let sec = u32::try_from(ts_us / 1_000_000).map_err(io::Error::other)?;
-    let mut h = [0u8; PCAP_RECORD_HEADER_LEN];
-    h[0..4].copy_from_slice(&sec.to_le_bytes());
-    h[4..8].copy_from_slice(&((ts_us % 1_000_000) as u32).to_le_bytes());
-    h[8..12].copy_from_slice(&len.to_le_bytes());
-    h[12..16].copy_from_slice(&len.to_le_bytes());
-    w.write_all(&h)?;
-    w.write_all(data)
-}
-
-/// xorshift64* PRNG: tiny, deterministic, good enough for traffic shapes.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        let s = (seed ^ 0x9e37_79b9_7f4a_7c15).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        Rng(if s == 0 { 0x2545_f491_4f6c_dd1d } else { s })
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    /// Uniform in `0..n` (0 when `n` is 0).
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi.saturating_sub(lo) + 1)
-    }
-    /// True with probability `pct`/100.
-    fn pct(&mut self, pct: u64) -> bool {
-        self.below(100) < pct
-    }
-    fn byte(&mut self) -> u8 {
-        (self.next() >> 56) as u8
-    }
-    fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-    /// Exponentially distributed with the given mean.
-    fn exp(&mut self, mean: f64) -> u64 {
-        let u = ((self.next() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
-        (-u.ln() * mean) as u64
-    }
 }
 
 struct Pkt {
@@ -1213,6 +1130,7 @@ fn dns_message(id: u16, name: &str, answer: Option<([u8; 4], u32)>) -> Vec<u8> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::pcap::{LINKTYPE_ETHERNET, SNAPLEN};
 
     fn gen(seed: u64, flows: u64) -> (Vec<u8>, GenSummary) {
         let mut buf = Vec::new();
