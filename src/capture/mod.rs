@@ -80,16 +80,38 @@ pub struct CaptureStats {
     pub malformed: u64,
     /// Packets whose captured length is shorter than their wire length.
     pub truncated: u64,
+    /// Records whose captured length exceeds the file's snap length (read, cut to the snap
+    /// length, as libpcap does).
+    pub caplen_over_snaplen: u64,
 }
 
 impl CaptureStats {
     /// Adds another source's counters.
     pub fn add(&mut self, o: &CaptureStats) {
-        self.packets += o.packets;
-        self.bytes += o.bytes;
-        self.dropped += o.dropped;
-        self.malformed += o.malformed;
-        self.truncated += o.truncated;
+        // Exhaustive: a new counter that is not summed does not compile.
+        let CaptureStats {
+            packets,
+            bytes,
+            dropped,
+            malformed,
+            truncated,
+            caplen_over_snaplen,
+        } = *o;
+        self.packets += packets;
+        self.bytes += bytes;
+        self.dropped += dropped;
+        self.malformed += malformed;
+        self.truncated += truncated;
+        self.caplen_over_snaplen += caplen_over_snaplen;
+    }
+
+    /// The counters that are anomalies, by name, for the summary's and the status records'
+    /// anomaly lists (zeros included: callers drop them).
+    pub fn anomalies(&self) -> [(&'static str, u64); 2] {
+        [
+            ("capture.malformed", self.malformed),
+            ("capture.caplen_over_snaplen", self.caplen_over_snaplen),
+        ]
     }
 }
 

@@ -279,7 +279,7 @@ impl CaptureFile {
         loop {
             let avail = self.backing.avail();
             let step = match &mut self.format {
-                Format::Pcap(h) => h.step(avail),
+                Format::Pcap(h) => h.step(avail, &mut self.stats),
                 Format::PcapNg(ng) => ng.step(avail, self.offset, &mut self.stats),
             };
             match step {

@@ -1,7 +1,7 @@
 //! Classic pcap: a 24-byte file header (four magics: either byte order, micro- or nanosecond
 //! timestamps), then 16-byte record headers each followed by the captured bytes.
 
-use super::super::LinkType;
+use super::super::{CaptureStats, LinkType};
 use super::{rd32, Found, Step, MAX_PACKET_LEN, NS_PER_SEC};
 
 pub(super) const HEADER_LEN: usize = 24;
@@ -51,8 +51,8 @@ impl PcapHeader {
         }))
     }
 
-    /// Parses the record at the start of `h`.
-    pub(super) fn step(&self, h: &[u8]) -> Step {
+    /// Parses the record at the start of `h`; counts into `stats` only when it gives a packet.
+    pub(super) fn step(&self, h: &[u8], stats: &mut CaptureStats) -> Step {
         let be = self.be;
         let (Some(sec), Some(frac), Some(caplen), Some(wire)) = (
             rd32(h, 0, be),
@@ -65,19 +65,18 @@ impl PcapHeader {
         if caplen > MAX_PACKET_LEN {
             return Step::damaged(8, format!("record length {caplen} is absurd"));
         }
-        if self.snaplen != 0 && caplen > self.snaplen {
-            return Step::damaged(
-                8,
-                format!(
-                    "record length {caplen} exceeds snap length {}",
-                    self.snaplen
-                ),
-            );
-        }
         let total = RECORD_LEN + caplen as usize;
         if h.len() < total {
             return Step::Need(total);
         }
+        // More than the snap length (old Solaris writers, edited files): libpcap reads such a
+        // record and cuts it to the snap length; so do we, and count it.
+        let len = if self.snaplen != 0 && caplen > self.snaplen {
+            stats.caplen_over_snaplen += 1;
+            self.snaplen
+        } else {
+            caplen
+        };
         let frac_ns = if self.nanos {
             u64::from(frac)
         } else {
@@ -85,7 +84,7 @@ impl PcapHeader {
         };
         Step::Packet(Found {
             rel: RECORD_LEN,
-            len: caplen as usize,
+            len: len as usize,
             ts_ns: u64::from(sec) * NS_PER_SEC + frac_ns,
             linktype: self.linktype,
             wire_len: wire.max(caplen),

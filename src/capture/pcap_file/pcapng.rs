@@ -252,15 +252,13 @@ impl NgState {
             tracing::debug!(offset, iface_id, "packet for unknown interface");
             return Step::SkipMalformed(b.total);
         };
-        if iface.snaplen != 0 && caplen > iface.snaplen {
-            return Step::damaged(
-                20,
-                format!(
-                    "packet length {caplen} exceeds snap length {}",
-                    iface.snaplen
-                ),
-            );
-        }
+        // More than the interface's snap length: read and cut, as for classic pcap.
+        let len = if iface.snaplen != 0 && caplen > iface.snaplen {
+            stats.caplen_over_snaplen += 1;
+            iface.snaplen
+        } else {
+            caplen
+        };
         let units = (u64::from(hi) << 32) | u64::from(lo);
         let ns =
             iface.resol.to_ns(units) as i128 + i128::from(iface.offset_s) * i128::from(NS_PER_SEC);
@@ -271,7 +269,7 @@ impl NgState {
         }
         Step::Packet(Found {
             rel: BODY + 20,
-            len: caplen as usize,
+            len: len as usize,
             ts_ns,
             linktype: iface.linktype,
             wire_len: wire.max(caplen),

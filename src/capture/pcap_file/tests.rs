@@ -282,13 +282,56 @@ fn absurd_length_is_damage_with_offset() {
 }
 
 #[test]
-fn caplen_over_snaplen_is_damage() {
-    let file = pcap(true, false, 1, 8, &[(1, 0, &[1; 10], 10)]);
+fn caplen_over_snaplen_is_cut_counted_and_read_on() {
+    // Snap length 8; the first record says 10 captured bytes (and has them), as old writers
+    // did. libpcap reads it cut to 8 bytes and goes on; so must we.
+    let p1: &[u8] = &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    let p2: &[u8] = &[7; 6];
+    for be in [false, true] {
+        let file = pcap(be, false, 1, 8, &[(1, 0, p1, 10), (2, 0, p2, 6)]);
+        let mut cf = CaptureFile::from_bytes(file.clone(), "t").unwrap();
+        let pk = collect(&mut cf).unwrap();
+        assert_eq!(
+            pk,
+            vec![
+                got(NS_PER_SEC, LinkType::ETHERNET, &p1[..8], 10),
+                got(2 * NS_PER_SEC, LinkType::ETHERNET, p2, 6),
+            ]
+        );
+        let st = cf.stats();
+        assert_eq!((st.packets, st.caplen_over_snaplen), (2, 1));
+        assert_eq!((st.truncated, st.malformed), (1, 0));
+        // The same through a stream.
+        let mut cf = stream(file, 5).unwrap();
+        assert_eq!(collect(&mut cf).unwrap().len(), 2);
+        assert_eq!(cf.stats().caplen_over_snaplen, 1);
+    }
+    // Past libpcap's largest snap length it is still damage.
+    let mut file = pcap(false, false, 1, 8, &[(1, 0, p1, 10)]);
+    file[32..36].copy_from_slice(&(MAX_PACKET_LEN + 1).to_le_bytes());
     let mut cf = CaptureFile::from_bytes(file, "t").unwrap();
     assert!(matches!(
         cf.next(),
         Err(CaptureError::Damaged { offset: 32, .. })
     ));
+}
+
+#[test]
+fn pcapng_caplen_over_snaplen_is_cut_and_counted() {
+    let mut ng = Ng::new(false);
+    ng.idb(1, 4, &[]);
+    ng.epb(0, 1, &[1, 2, 3, 4, 5, 6], 6);
+    ng.epb(0, 2, &[9; 3], 3);
+    let mut cf = CaptureFile::from_bytes(ng.out, "ng").unwrap();
+    let pk = collect(&mut cf).unwrap();
+    assert_eq!(
+        pk,
+        vec![
+            got(1_000, LinkType::ETHERNET, &[1, 2, 3, 4], 6),
+            got(2_000, LinkType::ETHERNET, &[9; 3], 3),
+        ]
+    );
+    assert_eq!(cf.stats().caplen_over_snaplen, 1);
 }
 
 #[test]
