@@ -1,8 +1,8 @@
 //! Capture: where packets come from. Capture files (pcap, pcapng, gzip, stdin) for replay,
 //! AF_PACKET TPACKET_V3 rings for live capture, and libpcap behind the `libpcap` feature.
 //!
-//! Everything here hands out [`Packet`]s that borrow the capture buffer: no copy, no allocation
-//! per packet. This is the only module allowed to use `unsafe` (for the mmap'd AF_PACKET ring).
+//! Everything here hands out [`Packet`]s that borrow the capture buffer: no allocation per
+//! packet. This is the only module allowed to use `unsafe` (for the mmap'd AF_PACKET ring).
 
 use std::sync::Arc;
 
@@ -51,11 +51,10 @@ pub struct Packet<'a> {
     pub wire_len: u32,
 }
 
-/// An immutable buffer that holds a whole capture (a mapped file, or a decompressed one).
+/// An immutable buffer that holds a whole capture (bytes given in memory).
 /// Packets of a [`PacketSource`] that exposes one are sub-slices of it, so a dispatcher can pass
 /// `(offset, len)` references to other threads instead of copying bytes.
 pub enum SharedBuf {
-    Mapped(memmap2::Mmap),
     Owned(Vec<u8>),
 }
 
@@ -63,7 +62,6 @@ impl std::ops::Deref for SharedBuf {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match self {
-            SharedBuf::Mapped(m) => m,
             SharedBuf::Owned(v) => v,
         }
     }

@@ -1,14 +1,17 @@
 //! Capture files: classic pcap (all four magics) and pcapng (several sections and interfaces,
 //! both byte orders), plain or gzip-compressed, from a path or from stdin.
 //!
-//! A file is memory-mapped (or inflated once into memory when gzipped) and packets are
-//! sub-slices of that [`SharedBuf`]. Stdin cannot be mapped: it is read through a reusable,
-//! bounded buffer, and packets borrow that buffer until the next call.
+//! Files and stdin are read through a reusable, bounded buffer (gzip is inflated on the fly
+//! into it), and packets borrow that buffer until the next call: memory stays bounded whatever
+//! the size of the capture, and a file truncated under us is an error, not a SIGBUS (see
+//! `backing`). Bytes already in memory ([`CaptureFile::from_bytes`]) are read in place, and
+//! packets are sub-slices of that [`SharedBuf`].
 //!
 //! The parsers are our own and work on the raw bytes: every read from file data is
 //! bounds-checked, and no length field is trusted for an allocation. One job per file:
 //! - this file: opening, the [`CaptureFile`] driver and its [`PacketSource`] implementation;
-//! - `backing`: where the bytes come from (a shared buffer, or a stream through a bounded buffer);
+//! - `backing`: where the bytes come from (a shared buffer, or a file or stream through a bounded
+//!   buffer);
 //! - `gzip`: gzip detection and inflation;
 //! - `pcap`: the classic pcap file header and records;
 //! - `pcapng`: pcapng blocks, one function per block type.
@@ -17,7 +20,6 @@
 //! how many bytes they need; the driver here fetches more bytes and calls them again.
 
 use std::fmt::Write as _;
-use std::fs::File;
 use std::io::{self, Read};
 use std::sync::Arc;
 
@@ -28,7 +30,7 @@ mod pcapng;
 #[cfg(test)]
 mod tests;
 
-use backing::{map_file, Backing, StreamBuf};
+use backing::{Backing, FileReader, StreamBuf};
 use pcap::PcapHeader;
 use pcapng::NgState;
 
@@ -157,28 +159,17 @@ fn hex_prefix(b: &[u8]) -> String {
 }
 
 impl CaptureFile {
-    /// Opens and memory-maps the capture at `path` (gzip is inflated, up to `max_decompressed`
-    /// bytes). The file header is read here, so a file of an unknown format fails now.
+    /// Opens the capture at `path` and reads its header, so a file of an unknown format fails
+    /// now. The file is read through a bounded buffer; gzip is inflated on the fly, and
+    /// inflating past `max_decompressed` bytes fails with [`CaptureError::TooLarge`].
     pub fn open_path(path: &str, max_decompressed: u64) -> Result<CaptureFile, CaptureError> {
         let io_err = |source| CaptureError::Io {
             path: path.to_string(),
             source,
         };
-        let file = File::open(path).map_err(io_err)?;
-        let len = file.metadata().map_err(io_err)?.len();
-        let buf = if len == 0 {
-            // Mapping an empty file fails on some systems; an empty buffer says the same.
-            SharedBuf::Owned(Vec::new())
-        } else {
-            SharedBuf::Mapped(map_file(&file).map_err(io_err)?)
-        };
-        let buf = if gzip::is_gzip(&buf) {
-            tracing::debug!(path, "inflating gzip capture");
-            SharedBuf::Owned(gzip::gunzip(&buf, path, max_decompressed)?)
-        } else {
-            buf
-        };
-        CaptureFile::from_shared(Arc::new(buf), path)
+        let file = std::fs::File::open(path).map_err(io_err)?;
+        let reader = FileReader::new(file).map_err(io_err)?;
+        CaptureFile::from_stream(Box::new(reader), path, Some(max_decompressed))
     }
 
     /// A capture over bytes in memory (tests, fuzzing). Gzip is inflated, up to
@@ -204,16 +195,31 @@ impl CaptureFile {
         reader: Box<dyn Read + Send>,
         name: &str,
     ) -> Result<CaptureFile, CaptureError> {
+        CaptureFile::from_stream(reader, name, None)
+    }
+
+    /// A streaming capture; gzip'd input may inflate to at most `gzip_cap` bytes.
+    fn from_stream(
+        reader: Box<dyn Read + Send>,
+        name: &str,
+        gzip_cap: Option<u64>,
+    ) -> Result<CaptureFile, CaptureError> {
         let mut sb = StreamBuf::new(reader);
         sb.fill(2).map_err(|source| CaptureError::Io {
             path: name.to_string(),
             source,
         })?;
         if gzip::is_gzip(sb.avail()) {
-            tracing::debug!(name, "inflating gzip stream");
-            sb = gzip::inflate_stream(sb);
+            tracing::debug!(name, "inflating gzip capture on the fly");
+            sb = gzip::inflate_stream(sb, gzip_cap);
         }
         CaptureFile::start(Backing::Stream(sb), name)
+    }
+
+    /// Bytes this source holds in memory for its input: the whole capture when it was given
+    /// as bytes, else the read buffer (bounded by the largest block it had to hold).
+    pub fn held_bytes(&self) -> usize {
+        self.backing.held_bytes()
     }
 
     /// Reads the file header and builds the source.
@@ -255,10 +261,18 @@ impl CaptureFile {
 
     /// Makes at least `n` bytes available if the input has them; false at the end of input.
     fn ensure(&mut self, n: usize) -> Result<bool, CaptureError> {
-        self.backing.ensure(n).map_err(|source| CaptureError::Io {
-            path: self.name.clone(),
-            source,
-        })
+        self.backing
+            .ensure(n)
+            .map_err(|source| match gzip::cap_reached(&source) {
+                Some(cap) => CaptureError::TooLarge {
+                    path: self.name.clone(),
+                    cap,
+                },
+                None => CaptureError::Io {
+                    path: self.name.clone(),
+                    source,
+                },
+            })
     }
 
     fn consume(&mut self, n: usize) {

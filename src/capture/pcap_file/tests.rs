@@ -1,6 +1,6 @@
 //! Unit tests of the capture file reader: fixtures are written byte by byte here.
 
-use super::super::{LinkType, Next, PacketSource, SharedBuf};
+use super::super::{LinkType, Next, PacketSource};
 use super::backing::STREAM_BUF_INITIAL;
 use super::pcapng::{
     TsResol, OPT_IF_TSOFFSET, OPT_IF_TSRESOL, PCAPNG_EPB, PCAPNG_IDB, PCAPNG_PB, PCAPNG_SHB,
@@ -503,22 +503,103 @@ fn gzip_from_bytes_and_file_cap() {
     let path = tmp.path().to_str().unwrap();
     let mut src = open(path, 1 << 20).unwrap();
     assert_eq!(collect(src.as_mut()).unwrap(), want);
+    // Exactly at the cap is fine; one byte less is too large (found while reading).
+    let mut src = open(path, file.len() as u64).unwrap();
+    assert_eq!(collect(src.as_mut()).unwrap(), want);
+    let mut src = open(path, file.len() as u64 - 1).unwrap();
+    let cap = file.len() as u64 - 1;
     assert!(matches!(
-        open(path, 64),
-        Err(CaptureError::TooLarge { cap: 64, .. })
+        collect(src.as_mut()),
+        Err(CaptureError::TooLarge { cap: c, .. }) if c == cap
     ));
 }
 
+/// A classic pcap of `n` Ethernet frames of `len` bytes (contents vary, compress well).
+fn big_pcap(n: u32, len: usize) -> Vec<u8> {
+    let mut v = pcap(false, false, 1, 65535, &[]);
+    let mut frame = vec![0u8; len];
+    for i in 0..n {
+        frame[..4].copy_from_slice(&i.to_be_bytes());
+        v.extend_from_slice(&i.to_le_bytes());
+        v.extend_from_slice(&0u32.to_le_bytes());
+        v.extend_from_slice(&(len as u32).to_le_bytes());
+        v.extend_from_slice(&(len as u32).to_le_bytes());
+        v.extend_from_slice(&frame);
+    }
+    v
+}
+
 #[test]
-fn mapped_file_and_missing_file() {
+fn gzip_file_is_inflated_on_the_fly_with_bounded_memory() {
+    // 48 MB of capture, inflated while it is read: the reader never holds more than its
+    // buffer, not the whole capture.
+    let n = 32_000;
+    let plain = big_pcap(n, 1500);
+    assert!(plain.len() > 48_000_000);
+    let mut tmp = tempfile::NamedTempFile::new().unwrap();
+    tmp.write_all(&gzip(&plain)).unwrap();
+    drop(plain);
+    let mut cf = CaptureFile::open_path(tmp.path().to_str().unwrap(), 8 << 30).unwrap();
+    let mut packets = 0u32;
+    let mut most_held = 0;
+    loop {
+        most_held = most_held.max(cf.held_bytes());
+        match cf.next().unwrap() {
+            Next::Packet(p) => {
+                assert_eq!(p.data[..4], packets.to_be_bytes());
+                packets += 1;
+            }
+            Next::Idle => panic!("idle"),
+            Next::End => break,
+        }
+    }
+    assert_eq!(packets, n);
+    assert!(
+        most_held <= 2 * STREAM_BUF_INITIAL,
+        "held {most_held} bytes for a gzip'd capture"
+    );
+}
+
+#[test]
+fn file_truncated_while_read_is_an_error_not_a_crash() {
+    let plain = big_pcap(4000, 1000);
+    let mut tmp = tempfile::NamedTempFile::new().unwrap();
+    tmp.write_all(&plain).unwrap();
+    tmp.flush().unwrap();
+    let mut cf = CaptureFile::open_path(tmp.path().to_str().unwrap(), 0).unwrap();
+    for _ in 0..10 {
+        assert!(matches!(cf.next(), Ok(Next::Packet(_))));
+    }
+    // Another process truncates the file (log rotation) while we are in its first MiB.
+    tmp.as_file().set_len(2000).unwrap();
+    let mut more = 0;
+    let err = loop {
+        match cf.next() {
+            Ok(Next::Packet(_)) => more += 1,
+            Ok(other) => panic!("expected an error, got {other:?} after {more} more"),
+            Err(e) => break e,
+        }
+    };
+    // What was already buffered is read; then the short read is reported.
+    assert!(more < 4000, "{more}");
+    match &err {
+        CaptureError::Io { source, .. } => {
+            assert_eq!(source.kind(), io::ErrorKind::UnexpectedEof, "{err}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("shrank"), "{err}");
+    assert!(matches!(cf.next(), Ok(Next::End)));
+}
+
+#[test]
+fn file_and_missing_file() {
     let (file, want) = pcapng_fixture(true);
     let mut tmp = tempfile::NamedTempFile::new().unwrap();
     tmp.write_all(&file).unwrap();
     let mut src = open(tmp.path().to_str().unwrap(), 0).unwrap();
-    assert!(matches!(
-        src.shared_buffer().as_deref(),
-        Some(SharedBuf::Mapped(_))
-    ));
+    // Read through the bounded buffer, not mapped (see `backing`).
+    assert!(src.shared_buffer().is_none());
     assert_eq!(collect(src.as_mut()).unwrap(), want);
     assert!(matches!(
         open("/nonexistent/x.pcap", 0),
