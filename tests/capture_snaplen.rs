@@ -32,9 +32,7 @@ fn udp_frame(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
 /// its frame, whatever the snap length says.
 fn pcap(snaplen: u32, frames: &[Vec<u8>]) -> Vec<u8> {
     let mut v = Vec::new();
-    for x in [0xA1B2_C3D4u32] {
-        v.extend_from_slice(&x.to_le_bytes());
-    }
+    v.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
     v.extend_from_slice(&2u16.to_le_bytes());
     v.extend_from_slice(&4u16.to_le_bytes());
     for x in [0u32, 0, snaplen, 1] {

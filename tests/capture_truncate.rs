@@ -50,7 +50,7 @@ fn file_truncated_during_replay_is_reported_not_fatal() {
     let path = dir.path().join("rotating.pcap").canonicalize_or_self();
     // 300 MB: far more than the replay reads before the truncation below.
     write_pcap(&path, 200_000, 1500);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tapir"))
+    let child = Command::new(env!("CARGO_BIN_EXE_tapir"))
         .args([
             "replay",
             "-q",
