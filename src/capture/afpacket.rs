@@ -6,6 +6,10 @@
 //! Packets borrow the mapped ring: a block is handed back to the kernel when the reader moves
 //! past it, so nothing is copied.
 //!
+//! `snaplen` is applied by the kernel (a one-instruction socket filter, `ret #snaplen`, which
+//! is how the kernel's packet socket learns a snap length), so cut frames also take less room
+//! in the ring; `promiscuous` adds or leaves out the `PACKET_MR_PROMISC` membership.
+//!
 //! Note: the kernel delivers frames whose VLAN tag was stripped by the NIC (hardware offload)
 //! without that tag; the tag is not re-inserted here, as that would mean copying the frame.
 #![allow(unsafe_code)]
@@ -27,6 +31,10 @@ use super::{CaptureError, CaptureStats, LinkType, Next, Packet, PacketSource};
 const TPACKET_ALIGNMENT: u32 = 16;
 /// `ARPHRD_NONE` (tun devices and the like: raw IP, no link header).
 const ARPHRD_NONE: u16 = 0xFFFE;
+/// Largest snap length (libpcap's); a snap length of 0 means this.
+pub const MAX_SNAPLEN: u32 = 256 * 1024;
+/// Classic BPF `ret #k` (`BPF_RET | BPF_K`).
+const BPF_RET_K: u16 = 0x06;
 
 /// Geometry of the TPACKET_V3 receive ring and the wait times of one socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +50,11 @@ pub struct RingConfig {
     pub block_timeout_ms: u32,
     /// How long [`PacketSource::next`] waits for a block before returning [`Next::Idle`].
     pub poll_timeout_ms: u32,
+    /// Bytes kept of each frame (`capture.snaplen`); 0 means [`MAX_SNAPLEN`].
+    pub snaplen: u32,
+    /// Put the interface in promiscuous mode for as long as the socket is open
+    /// (`capture.promiscuous`).
+    pub promiscuous: bool,
 }
 
 impl Default for RingConfig {
@@ -52,6 +65,8 @@ impl Default for RingConfig {
             frame_size: 2048,
             block_timeout_ms: 10,
             poll_timeout_ms: 100,
+            snaplen: 65_535,
+            promiscuous: true,
         }
     }
 }
@@ -92,6 +107,35 @@ fn last_err(iface: &str, what: &str) -> CaptureError {
     }
 }
 
+/// The snap length in force for a configured one (0: the largest).
+pub fn effective_snaplen(configured: u32) -> u32 {
+    match configured {
+        0 => MAX_SNAPLEN,
+        n => n.min(MAX_SNAPLEN),
+    }
+}
+
+/// The socket filter that keeps the first `snaplen` bytes of every frame: a classic BPF
+/// program returns how many bytes of the packet to keep.
+fn snaplen_filter(snaplen: u32) -> [libc::sock_filter; 1] {
+    [libc::sock_filter {
+        code: BPF_RET_K,
+        jt: 0,
+        jf: 0,
+        k: snaplen,
+    }]
+}
+
+/// The membership request that puts interface `ifindex` in promiscuous mode.
+fn promisc_request(ifindex: c_uint) -> libc::packet_mreq {
+    libc::packet_mreq {
+        mr_ifindex: ifindex as c_int,
+        mr_type: libc::PACKET_MR_PROMISC as u16,
+        mr_alen: 0,
+        mr_address: [0; 8],
+    }
+}
+
 fn live_err(iface: &str, reason: impl Into<String>) -> CaptureError {
     CaptureError::Live {
         iface: iface.to_string(),
@@ -128,7 +172,7 @@ fn hardware_type(iface: &str) -> io::Result<u16> {
 
 impl AfPacketSource {
     /// Opens a capture on `iface`: an AF_PACKET socket bound to it, a TPACKET_V3 ring shaped by
-    /// `ring`, promiscuous mode, and, when `fanout_group` is given, membership of that fanout
+    /// `ring`, its snap length and promiscuous mode as `ring` says, and, when `fanout_group` is given, membership of that fanout
     /// group (hash mode, defragmenting) so that several workers share the traffic. Setting
     /// `stop` makes [`PacketSource::next`] return [`Next::End`].
     pub fn open(
@@ -237,6 +281,17 @@ impl AfPacketSource {
             kernel_drops: Cell::new(0),
         };
 
+        // Before the bind, so that no frame reaches the ring uncut.
+        let snaplen = effective_snaplen(ring.snaplen);
+        let mut prog = snaplen_filter(snaplen);
+        // `fprog` points into `prog`, which outlives the call; the kernel copies the program.
+        let fprog = libc::sock_fprog {
+            len: prog.len() as u16,
+            filter: prog.as_mut_ptr(),
+        };
+        setsockopt(&src.fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
+            .map_err(|e| live_err(iface, format!("snap length filter ({snaplen}): {e}")))?;
+
         // SAFETY: an all-zero sockaddr_ll is a valid value; the fields that matter are set.
         let mut sll: libc::sockaddr_ll = unsafe { MaybeUninit::zeroed().assume_init() };
         sll.sll_family = libc::AF_PACKET as u16;
@@ -254,19 +309,17 @@ impl AfPacketSource {
             return Err(last_err(iface, "bind"));
         }
 
-        let mreq = libc::packet_mreq {
-            mr_ifindex: ifindex as c_int,
-            mr_type: libc::PACKET_MR_PROMISC as u16,
-            mr_alen: 0,
-            mr_address: [0; 8],
-        };
-        setsockopt(
-            &src.fd,
-            libc::SOL_PACKET,
-            libc::PACKET_ADD_MEMBERSHIP,
-            &mreq,
-        )
-        .map_err(|e| live_err(iface, format!("promiscuous mode: {e}")))?;
+        if ring.promiscuous {
+            // The kernel drops the membership (and the promiscuity) when the socket closes.
+            let mreq = promisc_request(ifindex);
+            setsockopt(
+                &src.fd,
+                libc::SOL_PACKET,
+                libc::PACKET_ADD_MEMBERSHIP,
+                &mreq,
+            )
+            .map_err(|e| live_err(iface, format!("promiscuous mode: {e}")))?;
+        }
 
         if let Some(group) = fanout_group {
             let mode = libc::PACKET_FANOUT_HASH | libc::PACKET_FANOUT_FLAG_DEFRAG;
@@ -280,6 +333,8 @@ impl AfPacketSource {
             ?fanout_group,
             block_size = ring.block_size,
             block_count = ring.block_count,
+            snaplen,
+            promiscuous = ring.promiscuous,
             "AF_PACKET capture opened"
         );
         Ok(src)
@@ -473,5 +528,40 @@ impl Drop for AfPacketSource {
         if rc != 0 {
             tracing::warn!(iface = %self.iface, err = %io::Error::last_os_error(), "munmap of the ring");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snaplen_zero_means_the_largest_and_is_capped() {
+        assert_eq!(effective_snaplen(0), MAX_SNAPLEN);
+        assert_eq!(effective_snaplen(96), 96);
+        assert_eq!(effective_snaplen(u32::MAX), MAX_SNAPLEN);
+    }
+
+    #[test]
+    fn snaplen_filter_returns_the_snap_length() {
+        // One instruction, `ret #snaplen`: the kernel keeps that many bytes of each frame.
+        let [insn] = snaplen_filter(128);
+        assert_eq!((insn.code, insn.jt, insn.jf, insn.k), (0x06, 0, 0, 128));
+    }
+
+    #[test]
+    fn promisc_request_names_the_interface() {
+        let m = promisc_request(7);
+        assert_eq!(m.mr_ifindex, 7);
+        assert_eq!(c_int::from(m.mr_type), libc::PACKET_MR_PROMISC);
+        assert_eq!(m.mr_alen, 0);
+    }
+
+    #[test]
+    fn default_ring_keeps_the_configuration_defaults() {
+        let d = RingConfig::default();
+        let c = crate::config::Config::default();
+        assert_eq!(d.snaplen, c.capture.snaplen);
+        assert_eq!(d.promiscuous, c.capture.promiscuous);
     }
 }

@@ -1,8 +1,8 @@
 //! Capture: where packets come from. Capture files (pcap, pcapng, gzip, stdin) for replay,
 //! AF_PACKET TPACKET_V3 rings for live capture, and libpcap behind the `libpcap` feature.
 //!
-//! Everything here hands out [`Packet`]s that borrow the capture buffer: no copy, no allocation
-//! per packet. This is the only module allowed to use `unsafe` (for the mmap'd AF_PACKET ring).
+//! Everything here hands out [`Packet`]s that borrow the capture buffer: no allocation per
+//! packet. This is the only module allowed to use `unsafe` (for the mmap'd AF_PACKET ring).
 
 use std::sync::Arc;
 
@@ -51,11 +51,10 @@ pub struct Packet<'a> {
     pub wire_len: u32,
 }
 
-/// An immutable buffer that holds a whole capture (a mapped file, or a decompressed one).
+/// An immutable buffer that holds a whole capture (bytes given in memory).
 /// Packets of a [`PacketSource`] that exposes one are sub-slices of it, so a dispatcher can pass
 /// `(offset, len)` references to other threads instead of copying bytes.
 pub enum SharedBuf {
-    Mapped(memmap2::Mmap),
     Owned(Vec<u8>),
 }
 
@@ -63,7 +62,6 @@ impl std::ops::Deref for SharedBuf {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match self {
-            SharedBuf::Mapped(m) => m,
             SharedBuf::Owned(v) => v,
         }
     }
@@ -80,16 +78,38 @@ pub struct CaptureStats {
     pub malformed: u64,
     /// Packets whose captured length is shorter than their wire length.
     pub truncated: u64,
+    /// Records whose captured length exceeds the file's snap length (read, cut to the snap
+    /// length, as libpcap does).
+    pub caplen_over_snaplen: u64,
 }
 
 impl CaptureStats {
     /// Adds another source's counters.
     pub fn add(&mut self, o: &CaptureStats) {
-        self.packets += o.packets;
-        self.bytes += o.bytes;
-        self.dropped += o.dropped;
-        self.malformed += o.malformed;
-        self.truncated += o.truncated;
+        // Exhaustive: a new counter that is not summed does not compile.
+        let CaptureStats {
+            packets,
+            bytes,
+            dropped,
+            malformed,
+            truncated,
+            caplen_over_snaplen,
+        } = *o;
+        self.packets += packets;
+        self.bytes += bytes;
+        self.dropped += dropped;
+        self.malformed += malformed;
+        self.truncated += truncated;
+        self.caplen_over_snaplen += caplen_over_snaplen;
+    }
+
+    /// The counters that are anomalies, by name, for the summary's and the status records'
+    /// anomaly lists (zeros included: callers drop them).
+    pub fn anomalies(&self) -> [(&'static str, u64); 2] {
+        [
+            ("capture.malformed", self.malformed),
+            ("capture.caplen_over_snaplen", self.caplen_over_snaplen),
+        ]
     }
 }
 

@@ -89,6 +89,8 @@ fn run_afpacket(
     let ring = RingConfig {
         block_size: cfg.capture.ring_block_size,
         block_count: cfg.capture.ring_blocks,
+        snaplen: cfg.capture.snaplen,
+        promiscuous: cfg.capture.promiscuous,
         ..RingConfig::default()
     };
     let group = cfg.capture.fanout_group;

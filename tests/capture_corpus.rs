@@ -1,0 +1,75 @@
+//! The capture reader over the whole public corpus: every capture opens, reads to its end
+//! without error, and gives the packet count its `MANIFEST.tsv` lists.
+//!
+//! The corpus is found through `TAPIR_CORPUS`, else `../shared/pcaps/public` beside the
+//! checkout. Not every checkout has it, so the test is ignored by default (reported as such,
+//! with the reason) and run with `cargo test --test capture_corpus -- --ignored`; run so, it
+//! fails when the corpus is absent instead of passing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use tapir::capture::{pcap_file, LinkType, Next};
+
+fn corpus_dir() -> Option<PathBuf> {
+    let from_env = std::env::var_os("TAPIR_CORPUS").map(PathBuf::from);
+    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps/public");
+    from_env
+        .into_iter()
+        .chain([beside])
+        .find(|p| p.join("MANIFEST.tsv").is_file())
+}
+
+#[test]
+#[ignore = "needs the public corpus (TAPIR_CORPUS or ../shared/pcaps/public): run with --ignored"]
+fn public_corpus_counts_match_manifest() {
+    let dir = corpus_dir()
+        .expect("no public corpus: set TAPIR_CORPUS or put it at ../shared/pcaps/public");
+    let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
+    let mut lines = manifest.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (file_col, packets_col) = (col("file"), col("packets"));
+    let known = [
+        LinkType::NULL,
+        LinkType::ETHERNET,
+        LinkType::RAW,
+        LinkType::IEEE802_11,
+        LinkType::LOOP,
+        LinkType::LINUX_SLL,
+        LinkType::IEEE802_11_RADIOTAP,
+        LinkType::IPV4,
+        LinkType::IPV6,
+        LinkType::NFLOG,
+        LinkType::LINUX_SLL2,
+    ];
+    let mut checked = 0;
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let name = cols[file_col];
+        let want: u64 = cols[packets_col].parse().unwrap();
+        let path = dir.join(name);
+        let mut src = pcap_file::open(path.to_str().unwrap(), 1 << 30)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut n = 0u64;
+        let mut first = None;
+        loop {
+            match src.next().unwrap_or_else(|e| panic!("{name}: {e}")) {
+                Next::Packet(p) => {
+                    n += 1;
+                    first.get_or_insert(p.linktype);
+                    assert!(p.data.len() as u64 <= u64::from(p.wire_len));
+                }
+                Next::Idle => panic!("{name}: idle"),
+                Next::End => break,
+            }
+        }
+        assert_eq!(n, want, "{name}: packet count");
+        assert_eq!(src.stats().packets, want, "{name}: stats");
+        let lt = first.unwrap();
+        assert!(known.contains(&lt), "{name}: unknown link type {lt:?}");
+        checked += 1;
+    }
+    assert!(checked > 0);
+    eprintln!("checked {checked} captures in {}", dir.display());
+}
