@@ -2,29 +2,21 @@
 //! without error, and gives the packet count its `MANIFEST.tsv` lists.
 //!
 //! The corpus is found through `TAPIR_CORPUS`, else `../shared/pcaps/public` beside the
-//! checkout. Not every checkout has it, so the test is ignored by default (reported as such,
-//! with the reason) and run with `cargo test --test capture_corpus -- --ignored`; run so, it
-//! fails when the corpus is absent instead of passing.
+//! checkout (`build.rs` sets the `tapir_corpus` cfg when it is there); where it is absent the
+//! test is reported as ignored, with the reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+mod common;
 
 use tapir::capture::{pcap_file, LinkType, Next};
 
-fn corpus_dir() -> Option<PathBuf> {
-    let from_env = std::env::var_os("TAPIR_CORPUS").map(PathBuf::from);
-    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps/public");
-    from_env
-        .into_iter()
-        .chain([beside])
-        .find(|p| p.join("MANIFEST.tsv").is_file())
-}
-
 #[test]
-#[ignore = "needs the public corpus (TAPIR_CORPUS or ../shared/pcaps/public): run with --ignored"]
+#[cfg_attr(
+    not(tapir_corpus),
+    ignore = "public corpus absent: set TAPIR_CORPUS or provide ../shared/pcaps/public"
+)]
 fn public_corpus_counts_match_manifest() {
-    let dir = corpus_dir()
-        .expect("no public corpus: set TAPIR_CORPUS or put it at ../shared/pcaps/public");
+    let dir = common::corpus();
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
     let mut lines = manifest.lines();
     let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
