@@ -69,6 +69,19 @@ pub struct DefragStats {
     pub invalid: u64,
 }
 
+impl DefragStats {
+    /// Adds another defragmenter's counters (another worker's, or the replay dispatcher's).
+    pub fn add(&mut self, o: &DefragStats) {
+        self.fragments += o.fragments;
+        self.reassembled += o.reassembled;
+        self.timeouts += o.timeouts;
+        self.memcap_drops += o.memcap_drops;
+        self.overlaps += o.overlaps;
+        self.too_many_fragments += o.too_many_fragments;
+        self.invalid += o.invalid;
+    }
+}
+
 /// Bookkeeping bytes counted per tracker and per buffered fragment.
 const TRACKER_OVERHEAD: usize = 128;
 const PIECE_OVERHEAD: usize = 32;

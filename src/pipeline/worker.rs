@@ -12,13 +12,14 @@ use crate::decode::defrag::{DefragConfig, DefragStats, Defragmenter};
 use crate::decode::{decode, Anomaly, DecodeConfig, NotIp, L4};
 use crate::flow::community_id::community_id;
 use crate::flow::key::FlowKey;
-use crate::flow::table::{EndReason, Flow, FlowStats, FlowTable};
+use crate::flow::table::{EndReason, Flow, FlowTable};
 use crate::flow::tcp::{DirStream, MemBudget, ReassemblyConfig, ReassemblyStats, StreamEvent};
 use crate::pipeline::OutMsg;
 use crate::proto::{
     self, AppParser, AppProto, Confidence, Direction, Emitted, ParseCtx, Transport,
 };
 use crate::record::{rfc3339_micros, Body, FlowBody, FlowRef, Record, TunnelInfo};
+use crate::status::WorkerStats;
 
 /// Most bytes of a direction's first payload kept for protocol detection.
 const PROBE_BYTES: usize = 512;
@@ -35,7 +36,7 @@ pub struct WorkerShared {
     pub reasm_memcap: usize,
     pub home_net: Vec<ipnet::IpNet>,
     /// Names → addresses from DNS answers, for `http.target_ips`.
-    pub dns_cache: crate::enrich::DnsCache,
+    pub dns_cache: Arc<crate::enrich::DnsCache>,
     /// File extraction, when configured (one disk cap for all workers).
     pub extractor: Option<crate::files::extract::Shared>,
     /// Application-layer parsers on (`proto.parsers`).
@@ -67,7 +68,7 @@ impl WorkerShared {
             },
             reasm_memcap: cfg.reassembly.memcap / w,
             home_net: cfg.home_net.clone(),
-            dns_cache: crate::enrich::DnsCache::new(cfg.enrich.max_dns_names),
+            dns_cache: Arc::new(crate::enrich::DnsCache::new(cfg.enrich.max_dns_names)),
             parsers: cfg.proto.parsers,
             status_interval_ns: cfg.output.status_interval.saturating_mul(1_000_000_000),
             extractor: cfg.files.extract_dir.as_ref().and_then(|_| {
@@ -82,167 +83,17 @@ impl WorkerShared {
         }
     }
 
+    /// What status records read of the shared state.
+    pub fn gauges(&self) -> crate::status::SharedGauges {
+        crate::status::SharedGauges {
+            dns_cache: self.dns_cache.clone(),
+            extractor: self.extractor.clone(),
+        }
+    }
+
     fn is_home(&self, ip: IpAddr) -> bool {
         self.home_net.iter().any(|n| n.contains(&ip))
     }
-}
-
-/// Everything a worker counted.
-#[derive(Clone, Debug, Default)]
-pub struct WorkerStats {
-    pub packets: u64,
-    pub bytes: u64,
-    pub non_ip: u64,
-    pub malformed: u64,
-    /// Per [`Anomaly::ALL`] index.
-    pub anomalies: [u64; Anomaly::ALL.len()],
-    pub flow: FlowStats,
-    pub defrag: DefragStats,
-    pub reasm: ReassemblyStats,
-    pub reasm_memcap_hits: u64,
-    pub records: u64,
-    /// Accounts, hosts, KDCs and names learnt from the records.
-    pub learned: crate::enrich::Learned,
-    /// Anomalies reported by application parsers, by name.
-    pub app_anomalies: BTreeMap<&'static str, u64>,
-    /// Time spent in the application layer (detection, parsers) and packets handed to it, per
-    /// [`AppProto`] of the flow (`Unknown`: detection still running).
-    pub app_time_ns: [u64; AppProto::COUNT],
-    pub app_calls: [u64; AppProto::COUNT],
-}
-
-impl WorkerStats {
-    /// Adds another worker's final counters, taking over what it learnt (no copy).
-    pub fn absorb(&mut self, mut o: WorkerStats) {
-        let learned = std::mem::take(&mut o.learned);
-        self.add(&o);
-        self.learned.merge(learned);
-    }
-
-    /// The counters without what was learnt (that goes to `--learned-out`, not to status
-    /// records), keeping only its drop count.
-    pub fn counters(&self) -> WorkerStats {
-        let mut c = WorkerStats {
-            learned: Default::default(),
-            ..Default::default()
-        };
-        c.add_counters(self);
-        c.learned.dropped = self.learned.dropped;
-        c
-    }
-
-    pub fn add(&mut self, o: &WorkerStats) {
-        self.add_counters(o);
-        self.learned.merge(o.learned.clone());
-    }
-
-    fn add_counters(&mut self, o: &WorkerStats) {
-        self.packets += o.packets;
-        self.bytes += o.bytes;
-        self.non_ip += o.non_ip;
-        self.malformed += o.malformed;
-        for (a, b) in self.anomalies.iter_mut().zip(o.anomalies.iter()) {
-            *a += b;
-        }
-        self.flow.add(&o.flow);
-        add_defrag(&mut self.defrag, &o.defrag);
-        add_reasm(&mut self.reasm, &o.reasm);
-        self.reasm_memcap_hits += o.reasm_memcap_hits;
-        self.records += o.records;
-        for (k, v) in &o.app_anomalies {
-            *self.app_anomalies.entry(k).or_insert(0) += v;
-        }
-        for (a, b) in self.app_time_ns.iter_mut().zip(o.app_time_ns.iter()) {
-            *a += b;
-        }
-        for (a, b) in self.app_calls.iter_mut().zip(o.app_calls.iter()) {
-            *a += b;
-        }
-    }
-
-    /// (name, count) of every non-zero anomaly counter, for summaries and status records.
-    pub fn anomaly_counts(&self) -> Vec<(&'static str, u64)> {
-        let mut v: Vec<(&'static str, u64)> = Anomaly::ALL
-            .iter()
-            .zip(self.anomalies.iter())
-            .filter(|(_, &n)| n > 0)
-            .map(|(a, &n)| (a.as_str(), n))
-            .collect();
-        let extra = [
-            ("decode.malformed", self.malformed),
-            ("flow.cap_drops", self.flow.cap_drops),
-            ("flow.emergency_evictions", self.flow.emergency_evictions),
-            ("stream.gaps", self.reasm.gaps),
-            ("stream.overlap_conflicts", self.reasm.overlap_conflicts),
-            ("stream.depth_reached", self.reasm.depth_reached),
-            ("stream.memcap_drops", self.reasm.memcap_drops),
-            ("stream.buffer_cap_drops", self.reasm.buffer_cap_drops),
-        ];
-        v.extend(
-            defrag_anomalies(&self.defrag)
-                .into_iter()
-                .filter(|(_, n)| *n > 0),
-        );
-        v.extend(extra.into_iter().filter(|(_, n)| *n > 0));
-        v.extend(self.app_anomalies.iter().map(|(k, n)| (*k, *n)));
-        v
-    }
-}
-
-impl WorkerStats {
-    /// Every non-zero anomaly counter by name, with those of the replay dispatcher (its
-    /// defragmenter) and of the capture source added in: what summaries and status records show.
-    pub fn all_anomalies(
-        &self,
-        dispatcher_defrag: &DefragStats,
-        capture: &crate::capture::CaptureStats,
-    ) -> BTreeMap<&'static str, u64> {
-        let mut m: BTreeMap<&'static str, u64> = BTreeMap::new();
-        let more = defrag_anomalies(dispatcher_defrag)
-            .into_iter()
-            .chain([("capture.malformed", capture.malformed)]);
-        for (k, v) in self.anomaly_counts().into_iter().chain(more) {
-            if v > 0 {
-                *m.entry(k).or_insert(0) += v;
-            }
-        }
-        m
-    }
-}
-
-fn defrag_anomalies(d: &DefragStats) -> [(&'static str, u64); 6] {
-    [
-        ("defrag.memcap_drops", d.memcap_drops),
-        ("defrag.timeouts", d.timeouts),
-        ("defrag.overlaps", d.overlaps),
-        ("defrag.invalid", d.invalid),
-        ("defrag.too_many_fragments", d.too_many_fragments),
-        ("defrag.conflicting_overlaps", d.conflicting_overlaps),
-    ]
-}
-
-pub(crate) fn add_defrag(a: &mut DefragStats, b: &DefragStats) {
-    a.fragments += b.fragments;
-    a.reassembled += b.reassembled;
-    a.timeouts += b.timeouts;
-    a.memcap_drops += b.memcap_drops;
-    a.overlaps += b.overlaps;
-    a.too_many_fragments += b.too_many_fragments;
-    a.invalid += b.invalid;
-}
-
-fn add_reasm(a: &mut ReassemblyStats, b: &ReassemblyStats) {
-    a.segments += b.segments;
-    a.in_order += b.in_order;
-    a.out_of_order += b.out_of_order;
-    a.retransmissions += b.retransmissions;
-    a.overlaps += b.overlaps;
-    a.overlap_conflicts += b.overlap_conflicts;
-    a.gaps += b.gaps;
-    a.gap_bytes += b.gap_bytes;
-    a.depth_reached += b.depth_reached;
-    a.memcap_drops += b.memcap_drops;
-    a.buffer_cap_drops += b.buffer_cap_drops;
 }
 
 /// Application-layer state of one flow.

@@ -8,6 +8,7 @@
 //! writes a record once all of them have passed the period, so one record's counters belong
 //! together. The stop record is built from the final counters, after every record was written.
 
+mod counters;
 mod metrics;
 mod system;
 
@@ -21,12 +22,38 @@ use serde::Serialize;
 use crate::capture::CaptureStats;
 use crate::config::Config;
 use crate::decode::defrag::DefragStats;
+use crate::enrich::DnsCache;
 use crate::export::OutputStats;
-use crate::pipeline::worker::{WorkerShared, WorkerStats};
-use crate::proto::AppProto;
+use crate::files::extract::{self, ExtractStats};
 use crate::record::{rfc3339_micros, Body, Record};
+use crate::vocab::AppProto;
 
+pub use counters::WorkerStats;
 pub use system::{disk_usage, memory_usage, MemoryUsage};
+
+/// Wall-clock time in nanoseconds since the Unix epoch.
+pub fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// What every worker shares that status records read besides the snapshots: the DNS cache
+/// (its size and drops) and the file extractor (its counters).
+#[derive(Clone)]
+pub struct SharedGauges {
+    pub dns_cache: Arc<DnsCache>,
+    pub extractor: Option<extract::Shared>,
+}
+
+impl SharedGauges {
+    /// The extractor's counters, when extraction is on.
+    pub fn extract_stats(&self) -> Option<ExtractStats> {
+        let x = self.extractor.as_ref()?;
+        x.lock().ok().map(|x| x.stats().clone())
+    }
+}
 
 /// One source's cumulative counters at `now_ns` (its clock: packet time in replay).
 #[derive(Clone, Debug, Default)]
@@ -47,7 +74,7 @@ impl Snapshot {
         self.now_ns = self.now_ns.max(o.now_ns);
         self.workers.add(&o.workers);
         self.capture.add(&o.capture);
-        crate::pipeline::worker::add_defrag(&mut self.defrag, &o.defrag);
+        self.defrag.add(&o.defrag);
         self.active_flows += o.active_flows;
         self.reassembly_bytes += o.reassembly_bytes;
         self.defrag_bytes += o.defrag_bytes;
@@ -162,7 +189,7 @@ pub struct AlgorithmTime {
 /// Builds the status records in the output stage (sans-IO but for the clocks it is given and
 /// the memory/disk readings).
 pub struct Reporter {
-    shared: Arc<WorkerShared>,
+    shared: SharedGauges,
     cfg_limits: Vec<(&'static str, u64)>,
     interval_ns: u64,
     latest: Vec<Option<Snapshot>>,
@@ -184,7 +211,7 @@ pub struct Reporter {
 
 impl Reporter {
     /// `sources`: how many snapshot senders there are (workers, plus the replay dispatcher).
-    pub fn new(cfg: &Config, shared: Arc<WorkerShared>, sources: usize, mode: &str) -> Reporter {
+    pub fn new(cfg: &Config, shared: SharedGauges, sources: usize, mode: &str) -> Reporter {
         let out_dir = cfg
             .output
             .path
@@ -303,7 +330,7 @@ impl Reporter {
         let now = if fin.snap.now_ns > 0 {
             fin.snap.now_ns
         } else {
-            crate::pipeline::wall_ns()
+            wall_ns()
         };
         if let Some(r) = self.started(now, out) {
             recs.push(r);
@@ -314,7 +341,7 @@ impl Reporter {
             format!("stopped: {}", fin.reason)
         };
         let mut errors = fin.errors;
-        if let Some(x) = self.extract_stats() {
+        if let Some(x) = self.shared.extract_stats() {
             if x.errors > 0 {
                 errors.push(format!("file extraction: {} write errors", x.errors));
             }
@@ -325,10 +352,6 @@ impl Reporter {
         out_now.records += 1;
         recs.push(self.record("stop", now, &fin.snap, &out_now, errors, vec![reason]));
         recs
-    }
-
-    fn extract_stats(&self) -> Option<crate::files::extract::ExtractStats> {
-        crate::pipeline::dispatch::extract_stats(&self.shared)
     }
 
     fn record(
@@ -344,7 +367,7 @@ impl Reporter {
         let w = &s.workers;
         let mem = memory_usage();
         let disk = disk_usage(&self.disk_path);
-        let x = self.extract_stats().unwrap_or_default();
+        let x = self.shared.extract_stats().unwrap_or_default();
         let hits = |name: &str| -> u64 {
             match name {
                 "flow.max_flows" => w.flow.cap_drops + w.flow.emergency_evictions,

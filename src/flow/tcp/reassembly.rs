@@ -167,6 +167,23 @@ pub struct ReassemblyStats {
     pub discarded_bytes: u64,
 }
 
+impl ReassemblyStats {
+    /// Adds another worker's counters.
+    pub fn add(&mut self, o: &ReassemblyStats) {
+        self.segments += o.segments;
+        self.in_order += o.in_order;
+        self.out_of_order += o.out_of_order;
+        self.retransmissions += o.retransmissions;
+        self.overlaps += o.overlaps;
+        self.overlap_conflicts += o.overlap_conflicts;
+        self.gaps += o.gaps;
+        self.gap_bytes += o.gap_bytes;
+        self.depth_reached += o.depth_reached;
+        self.memcap_drops += o.memcap_drops;
+        self.buffer_cap_drops += o.buffer_cap_drops;
+    }
+}
+
 /// What a [`DirStream`] tells its consumer, in stream order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamEvent<'a> {
