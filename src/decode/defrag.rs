@@ -71,14 +71,26 @@ pub struct DefragStats {
 
 impl DefragStats {
     /// Adds another defragmenter's counters (another worker's, or the replay dispatcher's).
+    /// Every field is named (no `..`): a new counter that is not summed does not compile.
     pub fn add(&mut self, o: &DefragStats) {
-        self.fragments += o.fragments;
-        self.reassembled += o.reassembled;
-        self.timeouts += o.timeouts;
-        self.memcap_drops += o.memcap_drops;
-        self.overlaps += o.overlaps;
-        self.too_many_fragments += o.too_many_fragments;
-        self.invalid += o.invalid;
+        let DefragStats {
+            fragments,
+            reassembled,
+            timeouts,
+            memcap_drops,
+            overlaps,
+            conflicting_overlaps,
+            too_many_fragments,
+            invalid,
+        } = o;
+        self.fragments += fragments;
+        self.reassembled += reassembled;
+        self.timeouts += timeouts;
+        self.memcap_drops += memcap_drops;
+        self.overlaps += overlaps;
+        self.conflicting_overlaps += conflicting_overlaps;
+        self.too_many_fragments += too_many_fragments;
+        self.invalid += invalid;
     }
 }
 

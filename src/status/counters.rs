@@ -62,28 +62,40 @@ impl WorkerStats {
         self.learned.merge(o.learned.clone());
     }
 
+    /// Every counter but `learned` (merged by the callers, by value or by copy). Every field
+    /// is named (no `..`): a new counter that is not summed does not compile.
     fn add_counters(&mut self, o: &WorkerStats) {
-        self.packets += o.packets;
-        self.bytes += o.bytes;
-        self.non_ip += o.non_ip;
-        self.malformed += o.malformed;
-        for (a, b) in self.anomalies.iter_mut().zip(o.anomalies.iter()) {
-            *a += b;
-        }
-        self.flow.add(&o.flow);
-        self.defrag.add(&o.defrag);
-        self.reasm.add(&o.reasm);
-        self.reasm_memcap_hits += o.reasm_memcap_hits;
-        self.records += o.records;
-        for (k, v) in &o.app_anomalies {
+        let WorkerStats {
+            packets,
+            bytes,
+            non_ip,
+            malformed,
+            anomalies,
+            flow,
+            defrag,
+            reasm,
+            reasm_memcap_hits,
+            records,
+            learned: _,
+            app_anomalies,
+            app_time_ns,
+            app_calls,
+        } = o;
+        self.packets += packets;
+        self.bytes += bytes;
+        self.non_ip += non_ip;
+        self.malformed += malformed;
+        add_each(&mut self.anomalies, anomalies);
+        self.flow.add(flow);
+        self.defrag.add(defrag);
+        self.reasm.add(reasm);
+        self.reasm_memcap_hits += reasm_memcap_hits;
+        self.records += records;
+        for (k, v) in app_anomalies {
             *self.app_anomalies.entry(k).or_insert(0) += v;
         }
-        for (a, b) in self.app_time_ns.iter_mut().zip(o.app_time_ns.iter()) {
-            *a += b;
-        }
-        for (a, b) in self.app_calls.iter_mut().zip(o.app_calls.iter()) {
-            *a += b;
-        }
+        add_each(&mut self.app_time_ns, app_time_ns);
+        add_each(&mut self.app_calls, app_calls);
     }
 
     /// (name, count) of every non-zero anomaly counter, for summaries and status records.
@@ -133,6 +145,13 @@ impl WorkerStats {
             }
         }
         m
+    }
+}
+
+/// Adds counter arrays element by element.
+fn add_each<const N: usize>(a: &mut [u64; N], b: &[u64; N]) {
+    for (x, y) in a.iter_mut().zip(b.iter()) {
+        *x += y;
     }
 }
 

@@ -70,14 +70,25 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Adds another source's snapshot (the latest clock wins). Every field is named (no `..`):
+    /// a new counter that is not summed does not compile.
     pub fn add(&mut self, o: &Snapshot) {
-        self.now_ns = self.now_ns.max(o.now_ns);
-        self.workers.add(&o.workers);
-        self.capture.add(&o.capture);
-        self.defrag.add(&o.defrag);
-        self.active_flows += o.active_flows;
-        self.reassembly_bytes += o.reassembly_bytes;
-        self.defrag_bytes += o.defrag_bytes;
+        let Snapshot {
+            now_ns,
+            workers,
+            capture,
+            defrag,
+            active_flows,
+            reassembly_bytes,
+            defrag_bytes,
+        } = o;
+        self.now_ns = self.now_ns.max(*now_ns);
+        self.workers.add(workers);
+        self.capture.add(capture);
+        self.defrag.add(defrag);
+        self.active_flows += active_flows;
+        self.reassembly_bytes += reassembly_bytes;
+        self.defrag_bytes += defrag_bytes;
     }
 }
 
@@ -163,6 +174,11 @@ pub struct TcpBlock {
     pub retransmissions: u64,
     pub gaps: u64,
     pub gap_bytes: u64,
+    /// Stream bytes handed on in order, cut at `reassembly.depth`, and dropped otherwise
+    /// (buffered at a RST, or sent after the FIN).
+    pub delivered_bytes: u64,
+    pub depth_dropped_bytes: u64,
+    pub discarded_bytes: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -444,6 +460,9 @@ impl Reporter {
                 retransmissions: w.reasm.retransmissions,
                 gaps: w.reasm.gaps,
                 gap_bytes: w.reasm.gap_bytes,
+                delivered_bytes: w.reasm.delivered_bytes,
+                depth_dropped_bytes: w.reasm.depth_dropped_bytes,
+                discarded_bytes: w.reasm.discarded_bytes,
             },
             records: RecordsBlock {
                 written: out.records,

@@ -169,18 +169,38 @@ pub struct ReassemblyStats {
 
 impl ReassemblyStats {
     /// Adds another worker's counters.
+    /// Every field is named (no `..`): a new counter that is not summed does not compile.
     pub fn add(&mut self, o: &ReassemblyStats) {
-        self.segments += o.segments;
-        self.in_order += o.in_order;
-        self.out_of_order += o.out_of_order;
-        self.retransmissions += o.retransmissions;
-        self.overlaps += o.overlaps;
-        self.overlap_conflicts += o.overlap_conflicts;
-        self.gaps += o.gaps;
-        self.gap_bytes += o.gap_bytes;
-        self.depth_reached += o.depth_reached;
-        self.memcap_drops += o.memcap_drops;
-        self.buffer_cap_drops += o.buffer_cap_drops;
+        let ReassemblyStats {
+            segments,
+            in_order,
+            out_of_order,
+            retransmissions,
+            overlaps,
+            overlap_conflicts,
+            gaps,
+            gap_bytes,
+            delivered_bytes,
+            depth_reached,
+            depth_dropped_bytes,
+            memcap_drops,
+            buffer_cap_drops,
+            discarded_bytes,
+        } = o;
+        self.segments += segments;
+        self.in_order += in_order;
+        self.out_of_order += out_of_order;
+        self.retransmissions += retransmissions;
+        self.overlaps += overlaps;
+        self.overlap_conflicts += overlap_conflicts;
+        self.gaps += gaps;
+        self.gap_bytes += gap_bytes;
+        self.delivered_bytes += delivered_bytes;
+        self.depth_reached += depth_reached;
+        self.depth_dropped_bytes += depth_dropped_bytes;
+        self.memcap_drops += memcap_drops;
+        self.buffer_cap_drops += buffer_cap_drops;
+        self.discarded_bytes += discarded_bytes;
     }
 }
 
