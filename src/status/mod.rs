@@ -12,12 +12,9 @@ mod counters;
 mod metrics;
 mod system;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-
-use serde::Serialize;
 
 use crate::capture::CaptureStats;
 use crate::config::Config;
@@ -25,6 +22,10 @@ use crate::decode::defrag::DefragStats;
 use crate::enrich::DnsCache;
 use crate::export::OutputStats;
 use crate::files::extract::{self, ExtractStats};
+use crate::record::sensor_status::{
+    AlgorithmTime, DecodeBlock, FlowsBlock, LimitHit, MemoryBlock, RecordsBlock, StatusBody,
+    TcpBlock,
+};
 use crate::record::{rfc3339_micros, Body, Record};
 use crate::vocab::AppProto;
 
@@ -100,106 +101,6 @@ pub struct FinalStatus {
     pub errors: Vec<String>,
     /// Why the sensor stopped ("end of capture", "interrupted").
     pub reason: String,
-}
-
-/// `sensor_status` record body (contract: `sensor_status.*`). Counters are cumulative since
-/// start; `period_start`/`period_end` bound the interval since the previous status record.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct StatusBody {
-    /// "start", "periodic" or "stop".
-    pub kind: &'static str,
-    pub period_start: String,
-    pub period_end: String,
-    /// Wall-clock seconds since the sensor started.
-    pub uptime_s: f64,
-    /// Time of the newest record written before this one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_event_time: Option<String>,
-    /// The file system holding the output (or the current directory).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disk_free_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disk_used_bytes: Option<u64>,
-    pub memory: MemoryBlock,
-    pub capture: CaptureStats,
-    pub decode: DecodeBlock,
-    pub flows: FlowsBlock,
-    pub tcp: TcpBlock,
-    pub records: RecordsBlock,
-    /// Every configured limit with how often it was reached.
-    pub limits: Vec<LimitHit>,
-    /// Non-zero anomaly counters (decoder, reassembly, parsers) by name.
-    pub anomalies: BTreeMap<&'static str, u64>,
-    /// Time spent in each application parser (and in protocol detection).
-    pub algorithms: Vec<AlgorithmTime>,
-    pub errors: Vec<String>,
-    pub messages: Vec<String>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct MemoryBlock {
-    /// Resident set size now and at its peak (Linux; absent elsewhere).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rss_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub peak_rss_bytes: Option<u64>,
-    /// What the sensor itself accounts for: flows tracked, stream and fragment buffers.
-    pub flows: u64,
-    pub reassembly_bytes: u64,
-    pub defrag_bytes: u64,
-    pub dns_cache_names: u64,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct DecodeBlock {
-    pub non_ip: u64,
-    pub malformed: u64,
-    pub fragments: u64,
-    pub datagrams_rebuilt: u64,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct FlowsBlock {
-    pub active: u64,
-    pub created: u64,
-    pub ended: u64,
-    pub peak: u64,
-    pub timeouts: u64,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct TcpBlock {
-    pub segments: u64,
-    pub out_of_order: u64,
-    pub retransmissions: u64,
-    pub gaps: u64,
-    pub gap_bytes: u64,
-    /// Stream bytes handed on in order, cut at `reassembly.depth`, and dropped otherwise
-    /// (buffered at a RST, or sent after the FIN).
-    pub delivered_bytes: u64,
-    pub depth_dropped_bytes: u64,
-    pub discarded_bytes: u64,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct RecordsBlock {
-    pub written: u64,
-    pub by_type: BTreeMap<&'static str, u64>,
-}
-
-/// A configured cap: its value and how often reaching it dropped or cut something.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct LimitHit {
-    pub name: &'static str,
-    pub limit: u64,
-    pub hits: u64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct AlgorithmTime {
-    pub name: &'static str,
-    pub run_time_ms: f64,
-    pub calls: u64,
 }
 
 /// Builds the status records in the output stage (sans-IO but for the clocks it is given and
