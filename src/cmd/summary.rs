@@ -54,6 +54,11 @@ pub fn render(s: &Summary) -> String {
             "tcp streams  segments {}   out-of-order {}   retransmissions {}   gaps {} ({} bytes)",
             r.segments, r.out_of_order, r.retransmissions, r.gaps, r.gap_bytes
         );
+        let _ = writeln!(
+            o,
+            "tcp bytes    delivered {}   depth dropped {}   discarded {}",
+            r.delivered_bytes, r.depth_dropped_bytes, r.discarded_bytes
+        );
     }
     let types: Vec<String> = s
         .output

@@ -69,6 +69,31 @@ pub struct DefragStats {
     pub invalid: u64,
 }
 
+impl DefragStats {
+    /// Adds another defragmenter's counters (another worker's, or the replay dispatcher's).
+    /// Every field is named (no `..`): a new counter that is not summed does not compile.
+    pub fn add(&mut self, o: &DefragStats) {
+        let DefragStats {
+            fragments,
+            reassembled,
+            timeouts,
+            memcap_drops,
+            overlaps,
+            conflicting_overlaps,
+            too_many_fragments,
+            invalid,
+        } = o;
+        self.fragments += fragments;
+        self.reassembled += reassembled;
+        self.timeouts += timeouts;
+        self.memcap_drops += memcap_drops;
+        self.overlaps += overlaps;
+        self.conflicting_overlaps += conflicting_overlaps;
+        self.too_many_fragments += too_many_fragments;
+        self.invalid += invalid;
+    }
+}
+
 /// Bookkeeping bytes counted per tracker and per buffered fragment.
 const TRACKER_OVERHEAD: usize = 128;
 const PIECE_OVERHEAD: usize = 32;

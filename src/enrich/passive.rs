@@ -173,9 +173,19 @@ impl Learned {
     }
 
     /// Adds what another worker learnt.
+    /// Every field is named (no `..`): a new one that is not merged does not compile.
     pub fn merge(&mut self, o: Learned) {
-        self.dropped += o.dropped;
-        for (ip, set) in o.accounts_by_host {
+        let Learned {
+            accounts_by_host,
+            kdcs,
+            names_by_ip,
+            dropped,
+            // This side's caps apply; its own count of values kept is recounted by `insert`.
+            caps: _,
+            values: _,
+        } = o;
+        self.dropped += dropped;
+        for (ip, set) in accounts_by_host {
             for v in set {
                 if !insert(
                     &mut self.accounts_by_host,
@@ -188,17 +198,17 @@ impl Learned {
                 }
             }
         }
-        for (ip, set) in o.names_by_ip {
+        for (ip, set) in names_by_ip {
             for v in set {
                 if !insert(&mut self.names_by_ip, self.caps, &mut self.values, &ip, v) {
                     self.dropped += 1;
                 }
             }
         }
-        for (ip, k) in o.kdcs {
+        for (ip, Kdc { requests, realms }) in kdcs {
             let e = self.kdcs.entry(ip).or_default();
-            e.requests += k.requests;
-            e.realms.extend(k.realms);
+            e.requests += requests;
+            e.realms.extend(realms);
         }
     }
 

@@ -81,15 +81,27 @@ pub struct FlowStats {
 }
 
 impl FlowStats {
+    /// Every field is named (no `..`): a new counter that is not summed does not compile.
     pub fn add(&mut self, o: &FlowStats) {
-        self.created += o.created;
-        self.ended += o.ended;
-        self.timeouts += o.timeouts;
-        self.emergency_sweeps += o.emergency_sweeps;
-        self.emergency_evictions += o.emergency_evictions;
-        self.cap_drops += o.cap_drops;
-        self.reused += o.reused;
-        self.peak += o.peak;
+        let FlowStats {
+            created,
+            ended,
+            timeouts,
+            emergency_sweeps,
+            emergency_evictions,
+            cap_drops,
+            reused,
+            peak,
+        } = o;
+        self.created += created;
+        self.ended += ended;
+        self.timeouts += timeouts;
+        self.emergency_sweeps += emergency_sweeps;
+        self.emergency_evictions += emergency_evictions;
+        self.cap_drops += cap_drops;
+        self.reused += reused;
+        // The sum of the workers' peaks (each worker has its own table).
+        self.peak += peak;
     }
 }
 

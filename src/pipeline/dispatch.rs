@@ -12,9 +12,9 @@ use crate::decode::{decode, DecodeConfig};
 use crate::export::{NdjsonSink, OutputError, OutputStats};
 use crate::flow::key::FlowKey;
 use crate::pipeline::output::output_loop;
-use crate::pipeline::worker::{Worker, WorkerShared, WorkerStats};
-use crate::pipeline::{wall_ns, OutMsg};
-use crate::status::{FinalStatus, Reporter, Snapshot};
+use crate::pipeline::worker::{Worker, WorkerShared};
+use crate::pipeline::OutMsg;
+use crate::status::{wall_ns, FinalStatus, Reporter, Snapshot, WorkerStats};
 
 /// Packets per batch handed to a worker.
 const BATCH: usize = 256;
@@ -114,7 +114,7 @@ pub fn replay(
     // Status sources: the workers, then the dispatcher (capture, fragments, tunnel carriers).
     let reporter = Reporter::new(
         cfg,
-        shared.clone(),
+        shared.gauges(),
         n + 1,
         if opts.live { "live" } else { "replay" },
     );
@@ -269,16 +269,10 @@ pub fn replay(
         output,
         elapsed: started.elapsed(),
         worker_count: n,
-        extract: extract_stats(&shared),
+        extract: shared.gauges().extract_stats(),
         capture_errors,
         peak_rss_bytes: crate::status::memory_usage().map(|m| m.peak_rss_bytes),
     })
-}
-
-/// The extractor's counters, when extraction is on.
-pub(crate) fn extract_stats(shared: &WorkerShared) -> Option<crate::files::extract::ExtractStats> {
-    let x = shared.extractor.as_ref()?;
-    x.lock().ok().map(|x| x.stats().clone())
 }
 
 fn same_buf(a: &Option<Arc<SharedBuf>>, b: &Option<Arc<SharedBuf>>) -> bool {

@@ -12,9 +12,9 @@ use crate::config::Config;
 use crate::export::{NdjsonSink, OutputError};
 use crate::pipeline::dispatch::Summary;
 use crate::pipeline::output::output_loop;
-use crate::pipeline::worker::{Worker, WorkerShared, WorkerStats};
-use crate::pipeline::{wall_ns, OutMsg};
-use crate::status::{FinalStatus, Reporter, Snapshot};
+use crate::pipeline::worker::{Worker, WorkerShared};
+use crate::pipeline::OutMsg;
+use crate::status::{wall_ns, FinalStatus, Reporter, Snapshot, WorkerStats};
 
 pub struct LiveOptions {
     pub workers: usize,
@@ -41,7 +41,7 @@ where
     }
     let shared = Arc::new(WorkerShared::from_config(cfg, n));
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
-    let reporter = Reporter::new(cfg, shared.clone(), n, "live");
+    let reporter = Reporter::new(cfg, shared.gauges(), n, "live");
     let output = std::thread::spawn(move || output_loop(sink, rec_rx, reporter));
     let _ = rec_tx.send(OutMsg::Started { now_ns: wall_ns() });
     let mut handles = Vec::with_capacity(n);
@@ -95,7 +95,7 @@ where
         Ok(r) => r?,
         Err(_) => return Err(LiveError::Thread("output thread panicked".into())),
     };
-    summary.extract = crate::pipeline::dispatch::extract_stats(&shared);
+    summary.extract = shared.gauges().extract_stats();
     summary.elapsed = started.elapsed();
     summary.peak_rss_bytes = crate::status::memory_usage().map(|m| m.peak_rss_bytes);
     Ok(summary)

@@ -11,9 +11,10 @@ mod live;
 mod output;
 pub mod worker;
 
+pub use crate::status::WorkerStats;
 pub use dispatch::{replay, ReplayOptions, Summary};
 pub use live::{run_live, LiveOptions};
-pub use worker::{Worker, WorkerShared, WorkerStats};
+pub use worker::{Worker, WorkerShared};
 
 use crate::record::Record;
 use crate::status::{FinalStatus, Snapshot};
@@ -32,12 +33,4 @@ pub enum OutMsg {
     },
     /// Shutdown: the final counters, after every record was sent.
     Final(Box<FinalStatus>),
-}
-
-/// Wall-clock time in nanoseconds since the Unix epoch.
-pub fn wall_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
 }

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
+pub mod sensor_status;
 mod time;
 pub use time::rfc3339_micros;
 
@@ -47,7 +48,7 @@ pub enum Body {
     Kerberos(crate::proto::kerberos::KerberosBody),
     Ldap(crate::proto::ldap::LdapBody),
     Tls(crate::proto::tls::TlsBody),
-    SensorStatus(Box<crate::status::StatusBody>),
+    SensorStatus(Box<sensor_status::StatusBody>),
 }
 
 impl Body {

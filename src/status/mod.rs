@@ -8,25 +8,53 @@
 //! writes a record once all of them have passed the period, so one record's counters belong
 //! together. The stop record is built from the final counters, after every record was written.
 
+mod counters;
 mod metrics;
 mod system;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::Serialize;
-
 use crate::capture::CaptureStats;
 use crate::config::Config;
 use crate::decode::defrag::DefragStats;
+use crate::enrich::DnsCache;
 use crate::export::OutputStats;
-use crate::pipeline::worker::{WorkerShared, WorkerStats};
-use crate::proto::AppProto;
+use crate::files::extract::{self, ExtractStats};
+use crate::record::sensor_status::{
+    AlgorithmTime, DecodeBlock, FlowsBlock, LimitHit, MemoryBlock, RecordsBlock, StatusBody,
+    TcpBlock,
+};
 use crate::record::{rfc3339_micros, Body, Record};
+use crate::vocab::AppProto;
 
+pub use counters::WorkerStats;
 pub use system::{disk_usage, memory_usage, MemoryUsage};
+
+/// Wall-clock time in nanoseconds since the Unix epoch.
+pub fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// What every worker shares that status records read besides the snapshots: the DNS cache
+/// (its size and drops) and the file extractor (its counters).
+#[derive(Clone)]
+pub struct SharedGauges {
+    pub dns_cache: Arc<DnsCache>,
+    pub extractor: Option<extract::Shared>,
+}
+
+impl SharedGauges {
+    /// The extractor's counters, when extraction is on.
+    pub fn extract_stats(&self) -> Option<ExtractStats> {
+        let x = self.extractor.as_ref()?;
+        x.lock().ok().map(|x| x.stats().clone())
+    }
+}
 
 /// One source's cumulative counters at `now_ns` (its clock: packet time in replay).
 #[derive(Clone, Debug, Default)]
@@ -43,14 +71,25 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Adds another source's snapshot (the latest clock wins). Every field is named (no `..`):
+    /// a new counter that is not summed does not compile.
     pub fn add(&mut self, o: &Snapshot) {
-        self.now_ns = self.now_ns.max(o.now_ns);
-        self.workers.add(&o.workers);
-        self.capture.add(&o.capture);
-        crate::pipeline::worker::add_defrag(&mut self.defrag, &o.defrag);
-        self.active_flows += o.active_flows;
-        self.reassembly_bytes += o.reassembly_bytes;
-        self.defrag_bytes += o.defrag_bytes;
+        let Snapshot {
+            now_ns,
+            workers,
+            capture,
+            defrag,
+            active_flows,
+            reassembly_bytes,
+            defrag_bytes,
+        } = o;
+        self.now_ns = self.now_ns.max(*now_ns);
+        self.workers.add(workers);
+        self.capture.add(capture);
+        self.defrag.add(defrag);
+        self.active_flows += active_flows;
+        self.reassembly_bytes += reassembly_bytes;
+        self.defrag_bytes += defrag_bytes;
     }
 }
 
@@ -64,105 +103,10 @@ pub struct FinalStatus {
     pub reason: String,
 }
 
-/// `sensor_status` record body (contract: `sensor_status.*`). Counters are cumulative since
-/// start; `period_start`/`period_end` bound the interval since the previous status record.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct StatusBody {
-    /// "start", "periodic" or "stop".
-    pub kind: &'static str,
-    pub period_start: String,
-    pub period_end: String,
-    /// Wall-clock seconds since the sensor started.
-    pub uptime_s: f64,
-    /// Time of the newest record written before this one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_event_time: Option<String>,
-    /// The file system holding the output (or the current directory).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disk_free_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disk_used_bytes: Option<u64>,
-    pub memory: MemoryBlock,
-    pub capture: CaptureStats,
-    pub decode: DecodeBlock,
-    pub flows: FlowsBlock,
-    pub tcp: TcpBlock,
-    pub records: RecordsBlock,
-    /// Every configured limit with how often it was reached.
-    pub limits: Vec<LimitHit>,
-    /// Non-zero anomaly counters (decoder, reassembly, parsers) by name.
-    pub anomalies: BTreeMap<&'static str, u64>,
-    /// Time spent in each application parser (and in protocol detection).
-    pub algorithms: Vec<AlgorithmTime>,
-    pub errors: Vec<String>,
-    pub messages: Vec<String>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct MemoryBlock {
-    /// Resident set size now and at its peak (Linux; absent elsewhere).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rss_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub peak_rss_bytes: Option<u64>,
-    /// What the sensor itself accounts for: flows tracked, stream and fragment buffers.
-    pub flows: u64,
-    pub reassembly_bytes: u64,
-    pub defrag_bytes: u64,
-    pub dns_cache_names: u64,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct DecodeBlock {
-    pub non_ip: u64,
-    pub malformed: u64,
-    pub fragments: u64,
-    pub datagrams_rebuilt: u64,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct FlowsBlock {
-    pub active: u64,
-    pub created: u64,
-    pub ended: u64,
-    pub peak: u64,
-    pub timeouts: u64,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct TcpBlock {
-    pub segments: u64,
-    pub out_of_order: u64,
-    pub retransmissions: u64,
-    pub gaps: u64,
-    pub gap_bytes: u64,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct RecordsBlock {
-    pub written: u64,
-    pub by_type: BTreeMap<&'static str, u64>,
-}
-
-/// A configured cap: its value and how often reaching it dropped or cut something.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct LimitHit {
-    pub name: &'static str,
-    pub limit: u64,
-    pub hits: u64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct AlgorithmTime {
-    pub name: &'static str,
-    pub run_time_ms: f64,
-    pub calls: u64,
-}
-
 /// Builds the status records in the output stage (sans-IO but for the clocks it is given and
 /// the memory/disk readings).
 pub struct Reporter {
-    shared: Arc<WorkerShared>,
+    shared: SharedGauges,
     cfg_limits: Vec<(&'static str, u64)>,
     interval_ns: u64,
     latest: Vec<Option<Snapshot>>,
@@ -184,7 +128,7 @@ pub struct Reporter {
 
 impl Reporter {
     /// `sources`: how many snapshot senders there are (workers, plus the replay dispatcher).
-    pub fn new(cfg: &Config, shared: Arc<WorkerShared>, sources: usize, mode: &str) -> Reporter {
+    pub fn new(cfg: &Config, shared: SharedGauges, sources: usize, mode: &str) -> Reporter {
         let out_dir = cfg
             .output
             .path
@@ -303,7 +247,7 @@ impl Reporter {
         let now = if fin.snap.now_ns > 0 {
             fin.snap.now_ns
         } else {
-            crate::pipeline::wall_ns()
+            wall_ns()
         };
         if let Some(r) = self.started(now, out) {
             recs.push(r);
@@ -314,7 +258,7 @@ impl Reporter {
             format!("stopped: {}", fin.reason)
         };
         let mut errors = fin.errors;
-        if let Some(x) = self.extract_stats() {
+        if let Some(x) = self.shared.extract_stats() {
             if x.errors > 0 {
                 errors.push(format!("file extraction: {} write errors", x.errors));
             }
@@ -325,10 +269,6 @@ impl Reporter {
         out_now.records += 1;
         recs.push(self.record("stop", now, &fin.snap, &out_now, errors, vec![reason]));
         recs
-    }
-
-    fn extract_stats(&self) -> Option<crate::files::extract::ExtractStats> {
-        crate::pipeline::dispatch::extract_stats(&self.shared)
     }
 
     fn record(
@@ -344,7 +284,7 @@ impl Reporter {
         let w = &s.workers;
         let mem = memory_usage();
         let disk = disk_usage(&self.disk_path);
-        let x = self.extract_stats().unwrap_or_default();
+        let x = self.shared.extract_stats().unwrap_or_default();
         let hits = |name: &str| -> u64 {
             match name {
                 "flow.max_flows" => w.flow.cap_drops + w.flow.emergency_evictions,
@@ -421,6 +361,9 @@ impl Reporter {
                 retransmissions: w.reasm.retransmissions,
                 gaps: w.reasm.gaps,
                 gap_bytes: w.reasm.gap_bytes,
+                delivered_bytes: w.reasm.delivered_bytes,
+                depth_dropped_bytes: w.reasm.depth_dropped_bytes,
+                discarded_bytes: w.reasm.discarded_bytes,
             },
             records: RecordsBlock {
                 written: out.records,

@@ -1,6 +1,9 @@
-//! TCP: per-direction stream reassembly (sans-IO, see [`reassembly`]).
+//! TCP: per-direction stream reassembly (sans-IO, see [`reassembly`]), its limits, budget and
+//! counters ([`budget`]), and the connection state machine ([`state`]).
 
+pub mod budget;
 pub mod reassembly;
 pub mod state;
 
-pub use reassembly::{DirStream, MemBudget, ReassemblyConfig, ReassemblyStats, StreamEvent};
+pub use budget::{MemBudget, ReassemblyConfig, ReassemblyStats};
+pub use reassembly::{DirStream, StreamEvent};

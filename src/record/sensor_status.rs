@@ -1,0 +1,109 @@
+//! The `sensor_status` record body (contract: `sensor_status.*` in `docs/records.md`): what
+//! the sensor did, dropped and reached. Built by `status::Reporter`; defined here with the other
+//! record bodies so that records do not depend on the module that gathers the counters.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::capture::CaptureStats;
+
+/// `sensor_status` record body (contract: `sensor_status.*`). Counters are cumulative since
+/// start; `period_start`/`period_end` bound the interval since the previous status record.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StatusBody {
+    /// "start", "periodic" or "stop".
+    pub kind: &'static str,
+    pub period_start: String,
+    pub period_end: String,
+    /// Wall-clock seconds since the sensor started.
+    pub uptime_s: f64,
+    /// Time of the newest record written before this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_event_time: Option<String>,
+    /// The file system holding the output (or the current directory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_free_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_used_bytes: Option<u64>,
+    pub memory: MemoryBlock,
+    pub capture: CaptureStats,
+    pub decode: DecodeBlock,
+    pub flows: FlowsBlock,
+    pub tcp: TcpBlock,
+    pub records: RecordsBlock,
+    /// Every configured limit with how often it was reached.
+    pub limits: Vec<LimitHit>,
+    /// Non-zero anomaly counters (decoder, reassembly, parsers) by name.
+    pub anomalies: BTreeMap<&'static str, u64>,
+    /// Time spent in each application parser (and in protocol detection).
+    pub algorithms: Vec<AlgorithmTime>,
+    pub errors: Vec<String>,
+    pub messages: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct MemoryBlock {
+    /// Resident set size now and at its peak (Linux; absent elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
+    /// What the sensor itself accounts for: flows tracked, stream and fragment buffers.
+    pub flows: u64,
+    pub reassembly_bytes: u64,
+    pub defrag_bytes: u64,
+    pub dns_cache_names: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct DecodeBlock {
+    pub non_ip: u64,
+    pub malformed: u64,
+    pub fragments: u64,
+    pub datagrams_rebuilt: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FlowsBlock {
+    pub active: u64,
+    pub created: u64,
+    pub ended: u64,
+    pub peak: u64,
+    pub timeouts: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TcpBlock {
+    pub segments: u64,
+    pub out_of_order: u64,
+    pub retransmissions: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    /// Stream bytes handed on in order, cut at `reassembly.depth`, and dropped otherwise
+    /// (buffered at a RST, or sent after the FIN).
+    pub delivered_bytes: u64,
+    pub depth_dropped_bytes: u64,
+    pub discarded_bytes: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RecordsBlock {
+    pub written: u64,
+    pub by_type: BTreeMap<&'static str, u64>,
+}
+
+/// A configured cap: its value and how often reaching it dropped or cut something.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LimitHit {
+    pub name: &'static str,
+    pub limit: u64,
+    pub hits: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlgorithmTime {
+    pub name: &'static str,
+    pub run_time_ms: f64,
+    pub calls: u64,
+}
