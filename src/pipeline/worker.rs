@@ -558,7 +558,7 @@ impl Worker {
             self.out.extend(emitted.drain(..).map(|e| Record {
                 ts_ns: e.ts_ns,
                 flow: Some(fref.clone()),
-                body: e.body,
+                body: e.body.into(),
             }));
         }
         for a in anomalies.drain(..) {
@@ -900,7 +900,7 @@ fn finish_flow(
     out.extend(emitted.into_iter().map(|e| Record {
         ts_ns: e.ts_ns,
         flow: Some(fref.clone()),
-        body: e.body,
+        body: e.body.into(),
     }));
     for a in anomalies {
         *app_anomalies.entry(a).or_insert(0) += 1;

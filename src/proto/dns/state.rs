@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 
 use super::parser::{parse_message, DnsError};
 use super::record::{build, QueryInfo, ResponseInfo};
+use crate::proto::AppBody;
 use crate::proto::{AppParser, Direction, ParseCtx, Transport};
-use crate::record::Body;
 
 /// Most bytes buffered per direction over TCP: one whole message and its length prefix.
 pub const MAX_BUFFER: usize = 64 * 1024 + 2;
@@ -43,7 +43,7 @@ impl DnsState {
     }
 
     fn report(&self, q: Option<&QueryInfo>, r: Option<&ResponseInfo>, ctx: &mut ParseCtx<'_>) {
-        ctx.emit(Body::Dns(build(q, r, self.transport_name())));
+        ctx.emit(AppBody::Dns(build(q, r, self.transport_name())));
     }
 
     /// Reports the queries that waited longer than [`QUERY_TIMEOUT_NS`].
@@ -236,7 +236,7 @@ mod tests {
         let bodies = out
             .into_iter()
             .filter_map(|e| match e.body {
-                Body::Dns(b) => Some(b),
+                AppBody::Dns(b) => Some(b),
                 _ => None,
             })
             .collect();

@@ -8,8 +8,8 @@ use md5::Md5;
 use sha2::Digest;
 
 use crate::files::{FileMeta, FileTracker};
+use crate::proto::AppBody;
 use crate::proto::ParseCtx;
-use crate::record::Body;
 
 use super::record::{Attachment, Hashed, HashedAddr};
 use super::EmailBody;
@@ -157,7 +157,7 @@ impl MessageBuilder {
             ctx.anomaly("email.unparsable");
         }
         rec.hashed = hashed(&rec);
-        ctx.emit(Body::Email(rec));
+        ctx.emit(AppBody::Email(rec));
     }
 }
 
@@ -452,7 +452,7 @@ impl Walk<'_, '_> {
             file_id: id.clone(),
         });
         self.rec.file_ids.push(id);
-        self.ctx.emit(Body::File(body));
+        self.ctx.emit(AppBody::File(body));
     }
 }
 

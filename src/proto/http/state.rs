@@ -4,8 +4,8 @@
 use std::collections::VecDeque;
 
 use crate::files::FileMeta;
+use crate::proto::AppBody;
 use crate::proto::{AppParser, Direction, ParseCtx, Transport};
-use crate::record::Body;
 
 use super::body::{BodyIssue, BodySink, Coding};
 use super::parser::{
@@ -385,7 +385,7 @@ impl HttpParser {
         if self.txs.pending.len() >= MAX_PENDING {
             ctx.anomaly("http.too_many_pending");
             if let Some(old) = self.txs.pending.pop_front() {
-                ctx.emit(Body::Http(old.rec));
+                ctx.emit(AppBody::Http(old.rec));
             }
         }
         self.txs.pending.push_back(Tx {
@@ -441,7 +441,7 @@ impl HttpParser {
             stop_side(&mut self.req, &mut self.txs, ctx, false);
             self.req.mode = Mode::Stopped;
             self.req.buf.clear();
-            ctx.emit(Body::Http(tx.rec));
+            ctx.emit(AppBody::Http(tx.rec));
             return Ok(Some(n));
         }
         if tx.connect && self.req.mode == Mode::ConnectWait {
@@ -477,7 +477,7 @@ impl HttpParser {
         let seq = tx.seq;
         if fr == Framing::None {
             tx.rec.response_complete = Some(true);
-            ctx.emit(Body::Http(tx.rec));
+            ctx.emit(AppBody::Http(tx.rec));
             self.resp.mode = Mode::Head;
         } else {
             self.txs.current = Some(tx);
@@ -638,10 +638,10 @@ impl HttpParser {
             side.mode = Mode::Stopped;
         }
         if let Some(t) = self.txs.current.take() {
-            ctx.emit(Body::Http(t.rec));
+            ctx.emit(AppBody::Http(t.rec));
         }
         while let Some(t) = self.txs.pending.pop_front() {
-            ctx.emit(Body::Http(t.rec));
+            ctx.emit(AppBody::Http(t.rec));
         }
     }
 }
@@ -745,13 +745,13 @@ fn end_body(side: &mut Side, txs: &mut Txs, ctx: &mut ParseCtx<'_>, complete: bo
             if let Some(issue) = issue {
                 report(issue, ctx);
             }
-            ctx.emit(Body::File(file));
+            ctx.emit(AppBody::File(file));
         }
     }
     if side.is_response {
         if let Some(mut t) = txs.current.take() {
             t.rec.response_complete = Some(complete);
-            ctx.emit(Body::Http(t.rec));
+            ctx.emit(AppBody::Http(t.rec));
         }
     }
 }

@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 
 use super::parser::{parse_message, KdcRequest, KrbMessage, ParseError};
 use super::record::KerberosBody;
+use crate::proto::AppBody;
 use crate::proto::{AppParser, Direction, ParseCtx, Transport};
-use crate::record::Body;
 
 /// Largest Kerberos message buffered over TCP; a longer record is skipped.
 pub const MAX_RECORD: usize = 64 * 1024;
@@ -50,7 +50,7 @@ impl KerberosState {
 
     fn emit(&self, ctx: &mut ParseCtx<'_>, body: KerberosBody) {
         let _ = self;
-        ctx.emit(Body::Kerberos(body));
+        ctx.emit(AppBody::Kerberos(body));
     }
 
     /// Handles one whole message.
@@ -177,7 +177,7 @@ mod tests {
 
     fn code(e: &Emitted) -> Option<i32> {
         match &e.body {
-            Body::Kerberos(k) => k.error_code,
+            AppBody::Kerberos(k) => k.error_code,
             _ => None,
         }
     }

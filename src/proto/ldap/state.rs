@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use super::parser::{self, Auth, BerError, LdapResult, Message, Op};
 use super::record::{deref_name, result_name, scope_name, LdapBody};
+use crate::proto::AppBody;
 use crate::proto::{AppParser, Direction, ParseCtx, Transport};
-use crate::record::Body;
 
 /// Most bytes buffered per direction (and largest message accepted).
 pub const MAX_BUFFER: usize = 1 << 20;
@@ -213,7 +213,7 @@ impl LdapState {
             return;
         }
         if let Some(old) = self.pending.insert(id, p) {
-            ctx.emit(Body::Ldap(old.body));
+            ctx.emit(AppBody::Ldap(old.body));
         }
     }
 
@@ -296,11 +296,11 @@ impl LdapState {
                     ctx,
                 );
             }
-            Op::Unbind => ctx.emit(Body::Ldap(self.new_body(id, "unbind", size))),
+            Op::Unbind => ctx.emit(AppBody::Ldap(self.new_body(id, "unbind", size))),
             Op::Abandon(a) => {
                 let mut b = self.new_body(id, "abandon", size);
                 b.abandon_id = Some(a);
-                ctx.emit(Body::Ldap(b));
+                ctx.emit(AppBody::Ldap(b));
             }
             Op::SearchResultEntry(_) => {
                 if let Some(p) = self.pending.get_mut(&id) {
@@ -347,7 +347,7 @@ impl LdapState {
         body.result = Some(result_name(r.code));
         body.matched_dn = Some(r.matched_dn).filter(|s| !s.is_empty());
         body.error_message = Some(r.message).filter(|s| !s.is_empty());
-        ctx.emit(Body::Ldap(body));
+        ctx.emit(AppBody::Ldap(body));
     }
 }
 
@@ -405,7 +405,7 @@ impl AppParser for LdapState {
 
     fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {
         for (_, p) in std::mem::take(&mut self.pending) {
-            ctx.emit(Body::Ldap(p.body));
+            ctx.emit(AppBody::Ldap(p.body));
         }
     }
 }
@@ -466,7 +466,7 @@ mod tests {
             self.out
                 .iter()
                 .map(|e| match &e.body {
-                    Body::Ldap(b) => b,
+                    AppBody::Ldap(b) => b,
                     _ => panic!("not ldap"),
                 })
                 .collect()

@@ -11,8 +11,8 @@ pub mod state;
 
 pub use record::{TlsBody, TlsCert};
 
+use crate::proto::AppBody;
 use crate::proto::{AppParser, Direction, ParseCtx, Transport};
-use crate::record::Body;
 
 use parser::{ClientHello, ServerHello};
 use state::{DirState, Event};
@@ -64,7 +64,7 @@ impl TlsParser {
             self.cert.take(),
             self.transport == Transport::Udp,
         );
-        ctx.emit(Body::Tls(body));
+        ctx.emit(AppBody::Tls(body));
     }
 
     /// A HelloRetryRequest was answered and the second ClientHello is still to come.

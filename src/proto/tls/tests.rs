@@ -55,7 +55,7 @@ impl Run {
         self.out
             .iter()
             .map(|e| match &e.body {
-                Body::Tls(b) => b.clone(),
+                AppBody::Tls(b) => b.clone(),
                 other => panic!("unexpected {other:?}"),
             })
             .collect()

@@ -154,7 +154,7 @@ fn starttls_hands_over_to_tls() {
     assert!(p.session.starttls);
     assert!(out
         .iter()
-        .any(|e| matches!(e.body, crate::record::Body::Tls(_))));
+        .any(|e| matches!(e.body, crate::proto::AppBody::Tls(_))));
 }
 
 #[test]

@@ -90,7 +90,7 @@ fn whole_session_messages_are_unstuffed() {
         assert_eq!(p.session.user.as_deref(), Some("alice"));
         assert!(!format!("{:?}", p.session.envelope("pop3")).contains("hunter2"));
         for e in &out {
-            let crate::record::Body::Email(b) = &e.body else {
+            let crate::proto::AppBody::Email(b) = &e.body else {
                 panic!("not email")
             };
             let json = serde_json::to_string(b).unwrap();
@@ -231,7 +231,7 @@ fn stls_hands_over_to_tls() {
     assert!(p.session.starttls);
     assert!(out
         .iter()
-        .any(|e| matches!(e.body, crate::record::Body::Tls(_))));
+        .any(|e| matches!(e.body, crate::proto::AppBody::Tls(_))));
 }
 
 #[test]
