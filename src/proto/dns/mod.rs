@@ -14,6 +14,7 @@
 //!   Answers carry the resolved addresses (A/AAAA data), for passive name learning later.
 
 pub mod parser;
+pub mod probe;
 pub mod record;
 pub mod state;
 

@@ -5,6 +5,7 @@
 pub mod imap;
 pub mod mime;
 pub mod pop3;
+pub mod probe;
 pub mod record;
 pub mod smtp;
 

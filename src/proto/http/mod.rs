@@ -4,6 +4,7 @@
 
 mod body;
 mod parser;
+pub mod probe;
 mod record;
 mod state;
 

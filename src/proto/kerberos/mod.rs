@@ -5,6 +5,7 @@
 //! - [`record`]: the `kerberos` record body.
 
 pub mod parser;
+pub mod probe;
 pub mod record;
 pub mod state;
 

@@ -20,6 +20,21 @@ pub const TGS_REP: u32 = 13;
 /// KRB-ERROR message type.
 pub const KRB_ERROR: u32 = 30;
 
+/// The first byte of a KDC message of type `msg_type`: its [APPLICATION n] constructed tag.
+const fn app_tag(msg_type: u32) -> u8 {
+    0x60 | (msg_type & 0x1f) as u8
+}
+/// First byte of an AS-REQ.
+pub const TAG_AS_REQ: u8 = app_tag(AS_REQ);
+/// First byte of an AS-REP.
+pub const TAG_AS_REP: u8 = app_tag(AS_REP);
+/// First byte of a TGS-REQ.
+pub const TAG_TGS_REQ: u8 = app_tag(TGS_REQ);
+/// First byte of a TGS-REP.
+pub const TAG_TGS_REP: u8 = app_tag(TGS_REP);
+/// First byte of a KRB-ERROR.
+pub const TAG_KRB_ERROR: u8 = app_tag(KRB_ERROR);
+
 /// PA-TGS-REQ: the padata carrying the AP-REQ of a TGS-REQ.
 const PA_TGS_REQ: i32 = 1;
 /// PA-ENC-TIMESTAMP: the pre-authentication cipher of an AS-REQ.
@@ -258,19 +273,19 @@ pub fn parse_message(data: &[u8]) -> Result<KrbMessage, ParseError> {
     let first = *data.first().ok_or(ParseError::Empty)?;
     let m = |_| ParseError::Malformed;
     match first {
-        0x6a => parse_as_req(data)
+        TAG_AS_REQ => parse_as_req(data)
             .map(|(_, r)| KrbMessage::Request(request(&r)))
             .map_err(m),
-        0x6c => parse_tgs_req(data)
+        TAG_TGS_REQ => parse_tgs_req(data)
             .map(|(_, r)| KrbMessage::Request(request(&r)))
             .map_err(m),
-        0x6b => parse_as_rep(data)
+        TAG_AS_REP => parse_as_rep(data)
             .map(|(_, r)| KrbMessage::Reply(reply(&r)))
             .map_err(m),
-        0x6d => parse_tgs_rep(data)
+        TAG_TGS_REP => parse_tgs_rep(data)
             .map(|(_, r)| KrbMessage::Reply(reply(&r)))
             .map_err(m),
-        0x7e => KrbError::from_der(data)
+        TAG_KRB_ERROR => KrbError::from_der(data)
             .map(|(_, e)| KrbMessage::Error(error(&e)))
             .map_err(m),
         t => Err(ParseError::UnknownTag(t)),

@@ -6,6 +6,7 @@
 //! - [`record`]: the record body.
 
 pub mod parser;
+pub mod probe;
 pub mod record;
 pub mod state;
 

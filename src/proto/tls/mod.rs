@@ -6,6 +6,7 @@
 
 pub mod fingerprint;
 pub mod parser;
+pub mod probe;
 pub mod record;
 pub mod state;
 
@@ -17,11 +18,7 @@ use crate::proto::{AppParser, Direction, ParseCtx, Transport};
 use parser::{ClientHello, ServerHello};
 use state::{DirState, Event};
 
-/// Handshake message types used here.
-const CLIENT_HELLO: u8 = 1;
-const SERVER_HELLO: u8 = 2;
-const CERTIFICATE: u8 = 11;
-const SERVER_HELLO_DONE: u8 = 14;
+use parser::{CERTIFICATE, CLIENT_HELLO, SERVER_HELLO, SERVER_HELLO_DONE};
 
 /// The TLS parser of one flow.
 #[derive(Debug)]

@@ -13,6 +13,16 @@ pub enum HelloError {
     Truncated,
 }
 
+/// Record content types.
+pub const CONTENT_CCS: u8 = 20;
+pub const CONTENT_HANDSHAKE: u8 = 22;
+
+/// Handshake message types used here.
+pub const CLIENT_HELLO: u8 = 1;
+pub const SERVER_HELLO: u8 = 2;
+pub const CERTIFICATE: u8 = 11;
+pub const SERVER_HELLO_DONE: u8 = 14;
+
 type R<T> = Result<T, HelloError>;
 
 /// A cursor over a byte slice; every read is bounds-checked.

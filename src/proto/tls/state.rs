@@ -85,11 +85,11 @@ impl DirState {
             };
             self.started = true;
             pos += 5 + len;
-            if t == 20 {
+            if t == super::parser::CONTENT_CCS {
                 ev.push(Event::Ccs);
                 continue;
             }
-            if t != 22 {
+            if t != super::parser::CONTENT_HANDSHAKE {
                 ev.push(Event::End);
                 self.stop();
                 return;
