@@ -19,10 +19,4 @@ pub mod record;
 pub mod state;
 
 pub use record::{DnsAnswer, DnsBody, DnsEdns};
-
-use crate::proto::{AppParser, Transport};
-
-/// A DNS parser for one flow over `transport`.
-pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
-    Box::new(state::DnsState::new(transport))
-}
+pub use state::{new_parser, DnsState};

@@ -187,6 +187,11 @@ impl AppParser for DnsState {
     }
 }
 
+/// The DNS parser of a new flow over `transport`.
+pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
+    Box::new(DnsState::new(transport))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ pub mod mime;
 pub mod pop3;
 pub mod probe;
 pub mod record;
+pub(crate) mod session;
 pub mod smtp;
 
 pub use record::EmailBody;

@@ -14,4 +14,4 @@ mod tests;
 pub use body::{Coding, MAX_DECODED, MAX_RATIO};
 pub use parser::{parse_auth, Auth, HeadError, MAX_HEAD, MAX_HEADERS};
 pub use record::HttpBody;
-pub use state::{new_parser, HttpParser};
+pub use state::{new_parser, HttpState};

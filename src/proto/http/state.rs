@@ -127,22 +127,22 @@ impl Txs {
 
 /// HTTP/1.x parser for one TCP connection.
 #[derive(Debug)]
-pub struct HttpParser {
+pub struct HttpState {
     req: Side,
     resp: Side,
     txs: Txs,
 }
 
-impl Default for HttpParser {
+impl Default for HttpState {
     fn default() -> Self {
-        HttpParser::new()
+        HttpState::new()
     }
 }
 
-impl HttpParser {
+impl HttpState {
     /// A parser at the start of a connection.
-    pub fn new() -> HttpParser {
-        HttpParser {
+    pub fn new() -> HttpState {
+        HttpState {
             req: Side::new(false),
             resp: Side::new(true),
             txs: Txs::default(),
@@ -819,7 +819,7 @@ fn find_start(buf: &[u8], is_resp: bool) -> Option<usize> {
     None
 }
 
-impl AppParser for HttpParser {
+impl AppParser for HttpState {
     fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>) {
         self.feed(dir, data, ctx);
     }
@@ -835,5 +835,5 @@ impl AppParser for HttpParser {
 
 /// A parser for a flow on `transport` (HTTP/1.x runs over TCP only).
 pub fn new_parser(_transport: Transport) -> Box<dyn AppParser> {
-    Box::new(HttpParser::new())
+    Box::new(HttpState::new())
 }

@@ -10,10 +10,4 @@ pub mod record;
 pub mod state;
 
 pub use record::KerberosBody;
-
-use crate::proto::{AppParser, Transport};
-
-/// A Kerberos parser for one flow over `transport`.
-pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
-    Box::new(state::KerberosState::new(transport))
-}
+pub use state::{new_parser, KerberosState};

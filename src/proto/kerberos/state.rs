@@ -150,6 +150,11 @@ impl AppParser for KerberosState {
     }
 }
 
+/// The Kerberos parser of a new flow over `transport`.
+pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
+    Box::new(KerberosState::new(transport))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,10 +11,4 @@ pub mod record;
 pub mod state;
 
 pub use record::LdapBody;
-
-use crate::proto::{AppParser, Transport};
-
-/// A parser for one LDAP (TCP) or CLDAP (UDP) flow.
-pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
-    Box::new(state::LdapState::new(transport))
-}
+pub use state::{new_parser, LdapState};

@@ -410,6 +410,11 @@ impl AppParser for LdapState {
     }
 }
 
+/// The Ldap parser of a new flow over `transport`.
+pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
+    Box::new(LdapState::new(transport))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

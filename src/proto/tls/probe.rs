@@ -1,12 +1,10 @@
 //! Is this TLS? A handshake record (22) of version 3.0..3.4 with a sane length carrying a
 //! ClientHello or ServerHello; an SSLv2-compatible ClientHello gives `Low`.
 
+use super::framing::MAX_RECORD;
 use super::parser::{CLIENT_HELLO, CONTENT_HANDSHAKE, SERVER_HELLO};
 use crate::proto::detect::peek::{at, be16, need, P};
 use crate::proto::Confidence;
-
-/// Largest record body: 2^14 plus the expansion TLS allows.
-const MAX_RECORD: u16 = (1 << 14) + 2048;
 
 /// The first bytes of a TLS stream.
 pub fn stream(d: &[u8]) -> P<Confidence> {
@@ -22,7 +20,7 @@ pub fn stream(d: &[u8]) -> P<Confidence> {
         return P::No;
     }
     let len = need!(be16(d, 3));
-    if !(4..=MAX_RECORD).contains(&len) {
+    if !(4..=MAX_RECORD).contains(&usize::from(len)) {
         return P::No;
     }
     if !matches!(need!(at(d, 5)), CLIENT_HELLO | SERVER_HELLO) {
