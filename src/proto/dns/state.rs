@@ -195,9 +195,9 @@ pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::dns::parser::tests::hex;
     use crate::proto::dns::DnsBody;
     use crate::proto::Emitted;
+    use crate::util::hex::decode;
 
     /// sv_dns-udp-google-a-aaaa-mx.pcap frames 3 and 4: AAAA google.com.
     const Q_AAAA: &str =
@@ -255,8 +255,8 @@ mod tests {
         let (out, an) = run(
             Transport::Udp,
             &[
-                (1_000_000, ToServer, hex(Q_AAAA)),
-                (3_500_000, ToClient, hex(R_AAAA)),
+                (1_000_000, ToServer, decode(Q_AAAA).unwrap()),
+                (3_500_000, ToClient, decode(R_AAAA).unwrap()),
             ],
             true,
         );
@@ -283,9 +283,9 @@ mod tests {
         let (out, _) = run(
             Transport::Udp,
             &[
-                (1, ToClient, hex(R_MX)),
-                (2, ToClient, hex(R_SOA)),
-                (3, ToServer, hex(Q_ECS)),
+                (1, ToClient, decode(R_MX).unwrap()),
+                (2, ToClient, decode(R_SOA).unwrap()),
+                (3, ToServer, decode(Q_ECS).unwrap()),
             ],
             true,
         );
@@ -307,7 +307,7 @@ mod tests {
 
     #[test]
     fn unanswered_query_times_out() {
-        let q = hex(Q_AAAA);
+        let q = decode(Q_AAAA).unwrap();
         let (out, _) = run(
             Transport::Udp,
             &[
@@ -322,7 +322,7 @@ mod tests {
 
     #[test]
     fn tcp_split_and_pipelined() {
-        let m = hex(TCP_R0);
+        let m = decode(TCP_R0).unwrap();
         let mut stream = Vec::new();
         for _ in 0..3 {
             stream.extend_from_slice(&m);
@@ -346,13 +346,21 @@ mod tests {
     fn hostile_messages_do_not_panic() {
         // pointer loop, forward pointer, bad label type, truncated RR, empty
         let chunks = vec![
-            (1, ToClient, hex("000181800001000000000000c00c00010001")),
-            (1, ToClient, hex("000181800001000000000000c00e0000016100")),
-            (1, ToClient, hex("0001818000010000000000004061")),
             (
                 1,
                 ToClient,
-                hex("00018180000100010000000001610000010001c00c000100010000003c000401"),
+                decode("000181800001000000000000c00c00010001").unwrap(),
+            ),
+            (
+                1,
+                ToClient,
+                decode("000181800001000000000000c00e0000016100").unwrap(),
+            ),
+            (1, ToClient, decode("0001818000010000000000004061").unwrap()),
+            (
+                1,
+                ToClient,
+                decode("00018180000100010000000001610000010001c00c000100010000003c000401").unwrap(),
             ),
             (1, ToClient, Vec::new()),
         ];

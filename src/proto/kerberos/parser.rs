@@ -4,10 +4,10 @@
 //! sensor logs (names, realms, etypes, options, times, error codes and MD5 digests of the
 //! cipher blobs). Nothing here allocates according to a length read from the wire.
 
+use crate::util::hex::md5_hex;
 use der_parser::asn1_rs::{BitString, FromDer, GeneralizedTime};
 use kerberos_parser::krb5::{ApReq, EncryptedData, KdcRep, KdcReq, KrbError, PrincipalName};
 use kerberos_parser::krb5_parser::{parse_as_rep, parse_as_req, parse_tgs_rep, parse_tgs_req};
-use md5::{Digest, Md5};
 
 /// AS-REQ message type.
 pub const AS_REQ: u32 = 10;
@@ -180,16 +180,6 @@ pub fn format_time(t: &GeneralizedTime) -> String {
     )
 }
 
-/// MD5 of `data` as lower-case hex.
-pub fn md5_hex(data: &[u8]) -> String {
-    let digest = Md5::digest(data);
-    let mut s = String::with_capacity(32);
-    for b in digest {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
 fn flags32(b: &BitString<'_>) -> u32 {
     let mut v = 0u32;
     for i in 0..4 {
@@ -295,19 +285,14 @@ pub fn parse_message(data: &[u8]) -> Result<KrbMessage, ParseError> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-
-    pub fn hex(s: &str) -> Vec<u8> {
-        (0..s.len() / 2)
-            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::util::hex::decode;
 
     /// ndpi_kerberos.pcap frame 32 (TCP payload, with its record mark): KRB-ERROR 13.
     pub const ERR_BADOPTION: &str = "000000847e8181307fa003020105a10302011ea411180f32303139303230353033333834395aa50502030c9c32a60302010da9101b0e484150505943524146542e4f5247aa273025a00302010aa11e301c1b1a6a6f686e736f6e2d70632440484150505943524146542e4f5247ac1904173015a103020103a20e040cbb0000c00000000003000000";
 
     #[test]
     fn krb_error_badoption() {
-        let b = hex(ERR_BADOPTION);
+        let b = decode(ERR_BADOPTION).unwrap();
         let m = parse_message(&b[4..]).unwrap();
         let KrbMessage::Error(e) = m else { panic!() };
         assert_eq!(e.error_code, 13);

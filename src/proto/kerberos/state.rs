@@ -158,8 +158,9 @@ pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::kerberos::parser::tests::{hex, ERR_BADOPTION};
+    use crate::proto::kerberos::parser::tests::ERR_BADOPTION;
     use crate::proto::Emitted;
+    use crate::util::hex::decode;
 
     fn run(t: Transport, chunks: &[(Direction, Vec<u8>)]) -> (Vec<Emitted>, Vec<&'static str>) {
         let mut out = Vec::new();
@@ -189,7 +190,7 @@ mod tests {
 
     #[test]
     fn tcp_split_and_several_per_segment() {
-        let m = hex(ERR_BADOPTION);
+        let m = decode(ERR_BADOPTION).unwrap();
         let mut two = m.clone();
         two.extend_from_slice(&m);
         let mut chunks: Vec<_> = two
@@ -205,7 +206,7 @@ mod tests {
 
     #[test]
     fn udp_one_message_per_datagram() {
-        let m = hex(ERR_BADOPTION);
+        let m = decode(ERR_BADOPTION).unwrap();
         let (out, an) = run(Transport::Udp, &[(Direction::ToClient, m[4..].to_vec())]);
         assert_eq!(out.len(), 1);
         assert!(an.is_empty());
@@ -216,7 +217,7 @@ mod tests {
 
     #[test]
     fn absurd_record_mark_is_skipped() {
-        let m = hex(ERR_BADOPTION);
+        let m = decode(ERR_BADOPTION).unwrap();
         let mut data = vec![0x00, 0x10, 0x00, 0x00];
         data.extend_from_slice(&[0u8; 100]);
         let (out, an) = run(

@@ -478,13 +478,7 @@ pub fn filter_to_string(encoded: &[u8]) -> Result<String, BerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::util::hex::decode;
 
     /// A TLV with a short or long length.
     fn tlv(tag: u8, v: &[u8]) -> Vec<u8> {
@@ -539,7 +533,7 @@ mod tests {
 
     #[test]
     fn search_from_capture() {
-        let m = parse_message(&unhex(ESCAPING_SEARCH)).unwrap();
+        let m = parse_message(&decode(ESCAPING_SEARCH).unwrap()).unwrap();
         assert_eq!(m.id, 2);
         let Op::SearchRequest(s) = m.op else {
             panic!("{m:?}")
@@ -551,7 +545,7 @@ mod tests {
             "(&(name=Test)(mail=*@example.com)(|(dept=accounting)(dept=operations)))"
         );
         assert!(s.attributes.is_empty());
-        let m = parse_message(&unhex(UMLAUT_SEARCH)).unwrap();
+        let m = parse_message(&decode(UMLAUT_SEARCH).unwrap()).unwrap();
         let Op::SearchRequest(s) = m.op else {
             panic!("{m:?}")
         };
@@ -621,7 +615,7 @@ mod tests {
         }
         assert!(filter_to_string(&enc).is_err());
         for n in 0..ESCAPING_SEARCH.len() / 2 {
-            let _ = parse_message(&unhex(ESCAPING_SEARCH)[..n]);
+            let _ = parse_message(&decode(ESCAPING_SEARCH).unwrap()[..n]);
         }
     }
 
@@ -643,7 +637,7 @@ mod tests {
             }
         );
         // searchResDone noSuchObject.
-        let msg = unhex("300f020102650a0a012004000403626164");
+        let msg = decode("300f020102650a0a012004000403626164").unwrap();
         let m = parse_message(&msg).unwrap();
         assert_eq!(
             m.op,

@@ -419,13 +419,7 @@ pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
 mod tests {
     use super::*;
     use crate::proto::Emitted;
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::util::hex::decode;
 
     // zeek_ldap-escaping_test.pcapng: bind (simple, password), search, searchResDone.
     const BIND: &str =
@@ -481,13 +475,19 @@ mod tests {
     #[test]
     fn bind_search_split_and_coalesced() {
         let mut r = Run::new(Transport::Tcp);
-        let req = [unhex(BIND), unhex(SEARCH)].concat();
+        let req = [decode(BIND).unwrap(), decode(SEARCH).unwrap()].concat();
         // Byte by byte.
         for b in &req {
             r.feed(Direction::ToServer, std::slice::from_ref(b));
         }
         // Responses in one segment.
-        let resp = [unhex(BIND_OK), unhex(ENTRY), unhex(ENTRY), unhex(DONE_32)].concat();
+        let resp = [
+            decode(BIND_OK).unwrap(),
+            decode(ENTRY).unwrap(),
+            decode(ENTRY).unwrap(),
+            decode(DONE_32).unwrap(),
+        ]
+        .concat();
         r.feed(Direction::ToClient, &resp);
         let b = r.bodies();
         assert_eq!(b.len(), 2, "{b:?} {:?}", r.anomalies);
@@ -500,7 +500,10 @@ mod tests {
         assert_eq!(b[1].entries, Some(2));
         assert_eq!(b[1].result_code, Some(32));
         assert_eq!(b[1].result.as_deref(), Some("noSuchObject"));
-        assert_eq!(b[1].request_size, Some(unhex(SEARCH).len() as u64));
+        assert_eq!(
+            b[1].request_size,
+            Some(decode(SEARCH).unwrap().len() as u64)
+        );
         assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
         let json = serde_json::to_string(b[0]).unwrap();
         assert!(!json.contains("myldappass"), "{json}");
@@ -509,7 +512,7 @@ mod tests {
     #[test]
     fn unanswered_reported_at_close_and_cldap() {
         let mut r = Run::new(Transport::Udp);
-        r.feed(Direction::ToServer, &unhex(SEARCH));
+        r.feed(Direction::ToServer, &decode(SEARCH).unwrap());
         r.close();
         let b = r.bodies();
         assert_eq!(b.len(), 1);
@@ -528,7 +531,7 @@ mod tests {
         );
         assert_eq!(r.anomalies, vec!["ldap.too_large"]);
         // Direction is dead until a gap.
-        r.feed(Direction::ToServer, &unhex(BIND));
+        r.feed(Direction::ToServer, &decode(BIND).unwrap());
         assert!(r.out.is_empty());
         let mut ctx = ParseCtx {
             ts_ns: 0,
@@ -537,7 +540,7 @@ mod tests {
             anomalies: &mut r.anomalies,
         };
         r.p.on_gap(Direction::ToServer, 10, &mut ctx);
-        r.feed(Direction::ToServer, &unhex(BIND));
+        r.feed(Direction::ToServer, &decode(BIND).unwrap());
         r.close();
         assert_eq!(r.bodies().len(), 1);
         let mut r = Run::new(Transport::Tcp);
@@ -549,9 +552,12 @@ mod tests {
     fn sasl_wrapped_after_gssapi_bind() {
         let mut r = Run::new(Transport::Tcp);
         // bindRequest id 3, sasl GSS-SPNEGO.
-        let bind = unhex("301802010360130201030400a30c040a4753532d53504e45474f");
+        let bind = decode("301802010360130201030400a30c040a4753532d53504e45474f").unwrap();
         r.feed(Direction::ToServer, &bind);
-        r.feed(Direction::ToClient, &unhex("300c02010361070a010004000400"));
+        r.feed(
+            Direction::ToClient,
+            &decode("300c02010361070a010004000400").unwrap(),
+        );
         // Sealed CFX token: flags 0x06 (sealed), 40 bytes of ciphertext.
         let mut tok = vec![
             0x05, 0x04, 0x06, 0xff, 0, 0x10, 0, 0x1c, 0, 0, 0, 0, 0, 0, 0, 1,
@@ -563,7 +569,7 @@ mod tests {
         // Signed-only CFX token carrying the search in clear, rotated by RRC = EC = 12.
         let mut signed = vec![0x05, 0x04, 0x04, 0xff, 0, 12, 0, 12, 0, 0, 0, 0, 0, 0, 0, 2];
         signed.extend([0x55; 12]);
-        signed.extend(unhex(SEARCH));
+        signed.extend(decode(SEARCH).unwrap());
         let mut w2 = (signed.len() as u32).to_be_bytes().to_vec();
         w2.extend(&signed);
         r.feed(Direction::ToServer, &w2);

@@ -4,12 +4,11 @@
 
 use base64::Engine;
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
-use md5::Md5;
-use sha2::Digest;
 
 use crate::files::{FileMeta, FileTracker};
 use crate::proto::AppBody;
 use crate::proto::ParseCtx;
+use crate::util::hex::md5_hex;
 
 use super::record::{Attachment, Hashed, HashedAddr};
 use super::EmailBody;
@@ -318,10 +317,6 @@ fn headers(msg: &Message<'_>, rec: &mut EmailBody) {
         .filter(|(n, _)| n.eq_ignore_ascii_case("Received"))
         .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect();
-}
-
-fn md5_hex(b: &[u8]) -> String {
-    Md5::digest(b).iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Splits an address at its last '@' and hashes both parts, lower-cased.
