@@ -1,5 +1,11 @@
 //! The per-connection HTTP/1.x state machine: one [`Side`] per direction, requests queued in
 //! order until their responses arrive (pipelining, keep-alive), bodies streamed into files.
+//!
+//! Longer than the other state files (about 790 lines) on purpose: it is one state machine
+//! (head, body by length / chunked / until close, interim responses, resynchronisation after a
+//! gap) whose transitions read and change the same `Side` and `Txs`; split across files they
+//! would have to expose those to each other. Wire parsing is in `parser.rs`, content decoding
+//! in `body.rs`.
 
 use std::collections::VecDeque;
 
@@ -8,10 +14,10 @@ use crate::proto::AppBody;
 use crate::proto::{AppParser, Direction, ParseCtx, Transport};
 
 use super::body::{BodyIssue, BodySink, Coding};
+use super::parser::{chunk_size, find_start, has_head_end};
 use super::parser::{
-    disposition_filename, framing, header, looks_like_request_line, looks_like_status_line,
-    parse_auth, parse_request, parse_response, strip_url_password, uri_filename, Framing, Head,
-    HeadError, MAX_HEAD,
+    disposition_filename, framing, header, parse_auth, parse_request, parse_response,
+    strip_url_password, uri_filename, Framing, Head, HeadError, MAX_HEAD,
 };
 use super::record::HttpBody;
 
@@ -762,61 +768,6 @@ fn stop_side(side: &mut Side, txs: &mut Txs, ctx: &mut ParseCtx<'_>, complete: b
         end_body(side, txs, ctx, complete);
     }
     side.mode = Mode::Stopped;
-}
-
-/// Parses a chunk-size line (extensions and whitespace allowed).
-fn chunk_size(line: &[u8]) -> Option<u64> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let s = line.split(|b| *b == b';').next().unwrap_or_default();
-    let s = s.trim_ascii();
-    if s.is_empty() || s.len() > 16 {
-        return None;
-    }
-    let s = std::str::from_utf8(s).ok()?;
-    u64::from_str_radix(s, 16).ok()
-}
-
-/// Whether `buf` holds the blank line that ends a head, looking from `from` on.
-fn has_head_end(buf: &[u8], from: usize) -> bool {
-    let mut i = from;
-    while let Some(nl) = buf
-        .get(i..)
-        .and_then(|r| r.iter().position(|b| *b == b'\n'))
-    {
-        let after = &buf[i + nl + 1..];
-        if after.starts_with(b"\n") || after.starts_with(b"\r\n") {
-            return true;
-        }
-        i += nl + 1;
-    }
-    false
-}
-
-/// Offset of the next line start in `buf` that looks like a start line.
-fn find_start(buf: &[u8], is_resp: bool) -> Option<usize> {
-    let looks = |l: &[u8]| {
-        if is_resp {
-            looks_like_status_line(l)
-        } else {
-            looks_like_request_line(l)
-        }
-    };
-    if looks(buf) {
-        return Some(0);
-    }
-    let mut i = 0;
-    while let Some(nl) = buf[i..].iter().position(|b| *b == b'\n') {
-        i += nl + 1;
-        let line = &buf[i..];
-        // A line still incomplete may yet become a start line: wait for it.
-        if !line.contains(&b'\n') {
-            return None;
-        }
-        if looks(line) {
-            return Some(i);
-        }
-    }
-    None
 }
 
 impl AppParser for HttpState {
