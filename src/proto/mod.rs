@@ -4,6 +4,7 @@
 //! after reassembly) or one datagram (UDP), never reads a clock and does no I/O, and emits
 //! record bodies into [`ParseCtx`]. The worker adds the flow and the time and hands them on.
 
+pub mod anomaly;
 pub mod ber;
 pub mod conversation;
 pub mod detect;

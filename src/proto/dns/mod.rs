@@ -20,3 +20,21 @@ pub mod state;
 
 pub use record::{DnsAnswer, DnsBody, DnsEdns};
 pub use state::{new_parser, DnsState};
+
+crate::proto::anomaly::anomalies! {
+    /// The anomalies the dns parser reports.
+    DnsAnomaly {
+        BadLabel = "dns.bad_label",
+        BadPointer = "dns.bad_pointer",
+        BadRdata = "dns.bad_rdata",
+        Gap = "dns.gap",
+        MalformedRr = "dns.malformed_rr",
+        NameTooLong = "dns.name_too_long",
+        PointerHops = "dns.pointer_hops",
+        ResponseWithoutQuery = "dns.response_without_query",
+        ShortMessage = "dns.short_message",
+        TooManyPending = "dns.too_many_pending",
+        Truncated = "dns.truncated",
+        TruncatedRr = "dns.truncated_rr",
+    }
+}

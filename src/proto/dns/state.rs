@@ -1,6 +1,7 @@
 //! Per-flow state: TCP framing (2-byte length prefix, per direction) and pairing of queries
 //! with responses by id and question.
 
+use crate::proto::dns::DnsAnomaly;
 use std::collections::VecDeque;
 
 use super::parser::{parse_message, DnsError};
@@ -69,13 +70,13 @@ impl DnsState {
         };
         if let Some(e) = msg.rr_error {
             ctx.anomaly(match e {
-                DnsError::Truncated(_) => "dns.truncated_rr",
-                _ => "dns.malformed_rr",
+                DnsError::Truncated(_) => DnsAnomaly::TruncatedRr.as_str(),
+                _ => DnsAnomaly::MalformedRr.as_str(),
             });
         }
         if !msg.header.is_response() {
             if self.pending.len() >= MAX_PENDING {
-                ctx.anomaly("dns.too_many_pending");
+                ctx.anomaly(DnsAnomaly::TooManyPending.as_str());
                 if let Some(old) = self.pending.pop_front() {
                     self.report(Some(&old), None, ctx);
                 }
@@ -87,7 +88,7 @@ impl DnsState {
         let mut bad = 0usize;
         let r = ResponseInfo::from_message(&msg, ctx.ts_ns, &mut bad);
         if bad > 0 {
-            ctx.anomaly("dns.bad_rdata");
+            ctx.anomaly(DnsAnomaly::BadRdata.as_str());
         }
         match self.pending.iter().position(|q| r.answers_query(q)) {
             Some(i) => {
@@ -95,7 +96,7 @@ impl DnsState {
                 self.report(q.as_ref(), Some(&r), ctx);
             }
             None => {
-                ctx.anomaly("dns.response_without_query");
+                ctx.anomaly(DnsAnomaly::ResponseWithoutQuery.as_str());
                 self.report(None, Some(&r), ctx);
             }
         }
@@ -156,13 +157,13 @@ fn frame_len(b: &[u8]) -> Option<usize> {
 
 fn error_anomaly(e: DnsError) -> &'static str {
     match e {
-        DnsError::ShortHeader => "dns.short_message",
-        DnsError::Truncated(_) => "dns.truncated",
-        DnsError::BadPointer { .. } => "dns.bad_pointer",
-        DnsError::TooManyHops => "dns.pointer_hops",
-        DnsError::BadLabelType(_) => "dns.bad_label",
-        DnsError::NameTooLong => "dns.name_too_long",
-        DnsError::BadRdata => "dns.bad_rdata",
+        DnsError::ShortHeader => DnsAnomaly::ShortMessage.as_str(),
+        DnsError::Truncated(_) => DnsAnomaly::Truncated.as_str(),
+        DnsError::BadPointer { .. } => DnsAnomaly::BadPointer.as_str(),
+        DnsError::TooManyHops => DnsAnomaly::PointerHops.as_str(),
+        DnsError::BadLabelType(_) => DnsAnomaly::BadLabel.as_str(),
+        DnsError::NameTooLong => DnsAnomaly::NameTooLong.as_str(),
+        DnsError::BadRdata => DnsAnomaly::BadRdata.as_str(),
     }
 }
 
@@ -176,7 +177,7 @@ impl AppParser for DnsState {
     }
 
     fn on_gap(&mut self, dir: Direction, _len: u32, ctx: &mut ParseCtx<'_>) {
-        ctx.anomaly("dns.gap");
+        ctx.anomaly(DnsAnomaly::Gap.as_str());
         self.buffer(dir).clear();
     }
 

@@ -11,3 +11,14 @@ pub(crate) mod session;
 pub mod smtp;
 
 pub use record::EmailBody;
+
+crate::proto::anomaly::anomalies! {
+    /// The anomalies the email parser reports.
+    EmailAnomaly {
+        MessageTooLarge = "email.message_too_large",
+        MimeNestingTooDeep = "email.mime_nesting_too_deep",
+        MimeTooComplex = "email.mime_too_complex",
+        NestingTooDeep = "email.nesting_too_deep",
+        Unparsable = "email.unparsable",
+    }
+}

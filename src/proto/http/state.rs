@@ -7,6 +7,7 @@
 //! would have to expose those to each other. Wire parsing is in `parser.rs`, content decoding
 //! in `body.rs`.
 
+use crate::proto::http::HttpAnomaly;
 use std::collections::VecDeque;
 
 use crate::files::FileMeta;
@@ -263,7 +264,7 @@ impl HttpState {
                     if !complete && !check_line {
                         side.head_scan = rest.len();
                         if rest.len() > MAX_HEAD {
-                            ctx.anomaly("http.head_too_large");
+                            ctx.anomaly(HttpAnomaly::HeadTooLarge.as_str());
                             side.mode = Mode::Stopped;
                             return input.len();
                         }
@@ -284,7 +285,7 @@ impl HttpState {
                         side.line_checked = true;
                         side.head_scan = rest.len();
                         if rest.len() > MAX_HEAD {
-                            ctx.anomaly("http.head_too_large");
+                            ctx.anomaly(HttpAnomaly::HeadTooLarge.as_str());
                             side.mode = Mode::Stopped;
                             return input.len();
                         }
@@ -297,9 +298,15 @@ impl HttpState {
                         Ok(None) => return pos,
                         Err(e) => {
                             ctx.anomaly(match (e, is_resp) {
-                                (HeadError::TooManyHeaders, _) => "http.too_many_headers",
-                                (HeadError::Malformed, false) => "http.malformed_request",
-                                (HeadError::Malformed, true) => "http.malformed_response",
+                                (HeadError::TooManyHeaders, _) => {
+                                    HttpAnomaly::TooManyHeaders.as_str()
+                                }
+                                (HeadError::Malformed, false) => {
+                                    HttpAnomaly::MalformedRequest.as_str()
+                                }
+                                (HeadError::Malformed, true) => {
+                                    HttpAnomaly::MalformedResponse.as_str()
+                                }
                             });
                             side.mode = Mode::Resync;
                             // Skip the offending line.
@@ -369,7 +376,7 @@ impl HttpState {
             rec.auth_blob_md5 = a.blob_md5;
         }
         let fr = framing(&h.headers, false).unwrap_or_else(|()| {
-            ctx.anomaly("http.bad_content_length");
+            ctx.anomaly(HttpAnomaly::BadContentLength.as_str());
             Framing::None
         });
         let meta = FileMeta {
@@ -389,7 +396,7 @@ impl HttpState {
             self.req.mode = Mode::ConnectWait;
         }
         if self.txs.pending.len() >= MAX_PENDING {
-            ctx.anomaly("http.too_many_pending");
+            ctx.anomaly(HttpAnomaly::TooManyPending.as_str());
             if let Some(old) = self.txs.pending.pop_front() {
                 ctx.emit(AppBody::Http(old.rec));
             }
@@ -420,7 +427,7 @@ impl HttpState {
         let mut tx = match self.txs.pending.pop_front() {
             Some(t) => t,
             None => {
-                ctx.anomaly("http.response_without_request");
+                ctx.anomaly(HttpAnomaly::ResponseWithoutRequest.as_str());
                 let seq = self.txs.next_seq;
                 self.txs.next_seq += 1;
                 Tx {
@@ -460,7 +467,7 @@ impl HttpState {
             Framing::None
         } else {
             framing(&h.headers, true).unwrap_or_else(|()| {
-                ctx.anomaly("http.bad_content_length");
+                ctx.anomaly(HttpAnomaly::BadContentLength.as_str());
                 Framing::UntilClose
             })
         };
@@ -548,7 +555,7 @@ impl HttpState {
                     Some(1)
                 }
                 _ => {
-                    ctx.anomaly("http.chunk_missing_crlf");
+                    ctx.anomaly(HttpAnomaly::ChunkMissingCrlf.as_str());
                     side.mode = Mode::Body(BodyMode::Chunked(Chunk::Size));
                     Some(0)
                 }
@@ -556,7 +563,7 @@ impl HttpState {
             BodyMode::Chunked(Chunk::Size) => {
                 let Some(nl) = rest.iter().position(|b| *b == b'\n') else {
                     if rest.len() > MAX_LINE {
-                        ctx.anomaly("http.bad_chunk_size");
+                        ctx.anomaly(HttpAnomaly::BadChunkSize.as_str());
                         stop_side(side, txs, ctx, false);
                     }
                     return None;
@@ -565,7 +572,7 @@ impl HttpState {
                     Some(0) => side.mode = Mode::Body(BodyMode::Chunked(Chunk::Trailers)),
                     Some(n) => side.mode = Mode::Body(BodyMode::Chunked(Chunk::Data(n))),
                     None => {
-                        ctx.anomaly("http.bad_chunk_size");
+                        ctx.anomaly(HttpAnomaly::BadChunkSize.as_str());
                         stop_side(side, txs, ctx, false);
                         return Some(rest.len());
                     }
@@ -575,7 +582,7 @@ impl HttpState {
             BodyMode::Chunked(Chunk::Trailers) => {
                 let Some(nl) = rest.iter().position(|b| *b == b'\n') else {
                     if rest.len() > MAX_LINE {
-                        ctx.anomaly("http.head_too_large");
+                        ctx.anomaly(HttpAnomaly::HeadTooLarge.as_str());
                         stop_side(side, txs, ctx, true);
                     }
                     return None;
@@ -730,8 +737,8 @@ fn body_gap(side: &mut Side, txs: &mut Txs, len: u64) {
 
 fn report(issue: BodyIssue, ctx: &mut ParseCtx<'_>) {
     ctx.anomaly(match issue {
-        BodyIssue::Bomb => "http.decompression_bomb",
-        BodyIssue::DecodeError => "http.decode_error",
+        BodyIssue::Bomb => HttpAnomaly::DecompressionBomb.as_str(),
+        BodyIssue::DecodeError => HttpAnomaly::DecodeError.as_str(),
     });
 }
 

@@ -11,3 +11,16 @@ pub mod state;
 
 pub use record::KerberosBody;
 pub use state::{new_parser, KerberosState};
+
+crate::proto::anomaly::anomalies! {
+    /// The anomalies the kerberos parser reports.
+    KerberosAnomaly {
+        EmptyMessage = "kerberos.empty_message",
+        Gap = "kerberos.gap",
+        Malformed = "kerberos.malformed",
+        RecordMarkReservedBit = "kerberos.record_mark_reserved_bit",
+        RecordTooLarge = "kerberos.record_too_large",
+        TooManyPending = "kerberos.too_many_pending",
+        UnknownMessage = "kerberos.unknown_message",
+    }
+}

@@ -1,6 +1,7 @@
 //! Per-flow state: TCP record-mark framing per direction and FIFO pairing of requests with
 //! their replies.
 
+use crate::proto::kerberos::KerberosAnomaly;
 use std::collections::VecDeque;
 
 use super::parser::{parse_message, KdcRequest, KrbMessage, ParseError};
@@ -59,7 +60,7 @@ impl KerberosState {
         match parse_message(msg) {
             Ok(KrbMessage::Request(r)) => {
                 if self.pending.len() >= MAX_PENDING {
-                    ctx.anomaly("kerberos.too_many_pending");
+                    ctx.anomaly(KerberosAnomaly::TooManyPending.as_str());
                     if let Some(old) = self.pending.pop_front() {
                         self.emit(ctx, KerberosBody::build(Some(&old), None, None, t));
                     }
@@ -74,9 +75,9 @@ impl KerberosState {
                 let req = self.pending.pop_front();
                 self.emit(ctx, KerberosBody::build(req.as_ref(), None, Some(&e), t));
             }
-            Err(ParseError::UnknownTag(_)) => ctx.anomaly("kerberos.unknown_message"),
-            Err(ParseError::Empty) => ctx.anomaly("kerberos.empty_message"),
-            Err(ParseError::Malformed) => ctx.anomaly("kerberos.malformed"),
+            Err(ParseError::UnknownTag(_)) => ctx.anomaly(KerberosAnomaly::UnknownMessage.as_str()),
+            Err(ParseError::Empty) => ctx.anomaly(KerberosAnomaly::EmptyMessage.as_str()),
+            Err(ParseError::Malformed) => ctx.anomaly(KerberosAnomaly::Malformed.as_str()),
         }
     }
 
@@ -104,11 +105,11 @@ impl KerberosState {
         while let Some(mark) = buf.get(off..off + 4) {
             let raw = u32::from_be_bytes([mark[0], mark[1], mark[2], mark[3]]);
             if raw & 0x8000_0000 != 0 {
-                ctx.anomaly("kerberos.record_mark_reserved_bit");
+                ctx.anomaly(KerberosAnomaly::RecordMarkReservedBit.as_str());
             }
             let len = (raw & 0x7fff_ffff) as usize;
             if len > MAX_RECORD {
-                ctx.anomaly("kerberos.record_too_large");
+                ctx.anomaly(KerberosAnomaly::RecordTooLarge.as_str());
                 let avail = buf.len() - off - 4;
                 skip = (len - avail.min(len)) as u64;
                 off = buf.len();
@@ -136,7 +137,7 @@ impl AppParser for KerberosState {
     }
 
     fn on_gap(&mut self, dir: Direction, _len: u32, ctx: &mut ParseCtx<'_>) {
-        ctx.anomaly("kerberos.gap");
+        ctx.anomaly(KerberosAnomaly::Gap.as_str());
         let f = self.framer(dir);
         f.buf.clear();
         f.skip = 0;

@@ -12,3 +12,16 @@ pub mod state;
 
 pub use record::LdapBody;
 pub use state::{new_parser, LdapState};
+
+crate::proto::anomaly::anomalies! {
+    /// The anomalies the ldap parser reports.
+    LdapAnomaly {
+        BufferOverflow = "ldap.buffer_overflow",
+        Gap = "ldap.gap",
+        Malformed = "ldap.malformed",
+        SaslWrapped = "ldap.sasl_wrapped",
+        TooLarge = "ldap.too_large",
+        TooManyPending = "ldap.too_many_pending",
+        Truncated = "ldap.truncated",
+    }
+}

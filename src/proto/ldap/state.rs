@@ -1,5 +1,6 @@
 //! Per-flow LDAP state: stream buffers per direction, requests awaiting their response.
 
+use crate::proto::ldap::LdapAnomaly;
 use std::collections::BTreeMap;
 
 use super::parser::{self, Auth, BerError, LdapResult, Message, Op};
@@ -132,18 +133,18 @@ impl LdapState {
                     return Frame::Wrapped(len + 4);
                 }
             }
-            return Frame::Bad("ldap.malformed");
+            return Frame::Bad(LdapAnomaly::Malformed.as_str());
         }
         match parser::header(d) {
             Ok((_, hl, len)) => {
                 if len > MAX_BUFFER {
-                    Frame::Bad("ldap.too_large")
+                    Frame::Bad(LdapAnomaly::TooLarge.as_str())
                 } else {
                     Frame::Message(hl + len)
                 }
             }
             Err(BerError::Incomplete) => Frame::More,
-            Err(BerError::Malformed(_)) => Frame::Bad("ldap.malformed"),
+            Err(BerError::Malformed(_)) => Frame::Bad(LdapAnomaly::Malformed.as_str()),
         }
     }
 
@@ -166,7 +167,7 @@ impl LdapState {
                     if rest.len() < n {
                         return Some(off);
                     }
-                    ctx.anomaly("ldap.sasl_wrapped");
+                    ctx.anomaly(LdapAnomaly::SaslWrapped.as_str());
                     if let Some(plain) = rest.get(4..n).and_then(unwrap_signed) {
                         self.consume_plain(&plain, ctx);
                     }
@@ -178,7 +179,7 @@ impl LdapState {
                     };
                     match parser::parse_message(m) {
                         Ok(msg) => self.on_message(msg, n, ctx),
-                        Err(_) => ctx.anomaly("ldap.malformed"),
+                        Err(_) => ctx.anomaly(LdapAnomaly::Malformed.as_str()),
                     }
                     off += n;
                 }
@@ -191,17 +192,17 @@ impl LdapState {
         let mut rest = d;
         while !rest.is_empty() {
             let Ok((_, hl, len)) = parser::header(rest) else {
-                ctx.anomaly("ldap.malformed");
+                ctx.anomaly(LdapAnomaly::Malformed.as_str());
                 return;
             };
             let n = hl.saturating_add(len);
             let Some(m) = rest.get(..n) else {
-                ctx.anomaly("ldap.truncated");
+                ctx.anomaly(LdapAnomaly::Truncated.as_str());
                 return;
             };
             match parser::parse_message(m) {
                 Ok(msg) => self.on_message(msg, n, ctx),
-                Err(_) => ctx.anomaly("ldap.malformed"),
+                Err(_) => ctx.anomaly(LdapAnomaly::Malformed.as_str()),
             }
             rest = rest.get(n..).unwrap_or_default();
         }
@@ -209,7 +210,7 @@ impl LdapState {
 
     fn add_pending(&mut self, id: u32, p: Pending, ctx: &mut ParseCtx<'_>) {
         if self.pending.len() >= MAX_PENDING && !self.pending.contains_key(&id) {
-            ctx.anomaly("ldap.too_many_pending");
+            ctx.anomaly(LdapAnomaly::TooManyPending.as_str());
             return;
         }
         if let Some(old) = self.pending.insert(id, p) {
@@ -355,7 +356,7 @@ impl AppParser for LdapState {
     fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>) {
         if self.transport == Transport::Udp {
             match self.consume(data, ctx) {
-                Some(n) if n < data.len() => ctx.anomaly("ldap.truncated"),
+                Some(n) if n < data.len() => ctx.anomaly(LdapAnomaly::Truncated.as_str()),
                 _ => {}
             }
             return;
@@ -386,7 +387,7 @@ impl AppParser for LdapState {
                 ds.dead = true;
             }
             Some(()) if buf.len() > MAX_BUFFER => {
-                ctx.anomaly("ldap.buffer_overflow");
+                ctx.anomaly(LdapAnomaly::BufferOverflow.as_str());
                 ds.dead = true;
             }
             Some(()) => ds.buf = buf,
@@ -396,7 +397,7 @@ impl AppParser for LdapState {
     fn on_gap(&mut self, dir: Direction, _len: u32, ctx: &mut ParseCtx<'_>) {
         if let Some(ds) = self.dirs.get_mut(idx(dir)) {
             if !ds.buf.is_empty() {
-                ctx.anomaly("ldap.gap");
+                ctx.anomaly(LdapAnomaly::Gap.as_str());
             }
             ds.buf = Vec::new();
             ds.dead = false;

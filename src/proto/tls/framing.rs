@@ -1,6 +1,8 @@
 //! Per-direction TLS record layer: records spanning segments, handshake messages spanning
 //! records, several messages per record. Stops at ChangeCipherSpec or encrypted data.
 
+use crate::proto::tls::TlsAnomaly;
+
 /// Largest record body accepted (2^14 plus expansion room).
 pub const MAX_RECORD: usize = (1 << 14) + 2048;
 /// Largest handshake message buffered.
@@ -69,13 +71,13 @@ impl DirState {
             };
             let len = usize::from(u16::from_be_bytes([l0, l1]));
             if !(20..=24).contains(&t) || major != 3 {
-                anomalies.push("tls.bad_record");
+                anomalies.push(TlsAnomaly::BadRecord.as_str());
                 ev.push(Event::End);
                 self.stop();
                 return;
             }
             if len > MAX_RECORD {
-                anomalies.push("tls.record_too_long");
+                anomalies.push(TlsAnomaly::RecordTooLong.as_str());
                 ev.push(Event::End);
                 self.stop();
                 return;
@@ -100,7 +102,7 @@ impl DirState {
         if !self.done {
             self.buf.drain(..pos.min(self.buf.len()));
             if self.buf.len() > MAX_RECORD + 5 {
-                anomalies.push("tls.record_too_long");
+                anomalies.push(TlsAnomaly::RecordTooLong.as_str());
                 self.stop();
             }
         }
@@ -128,7 +130,7 @@ impl DirState {
                 let Some(head) = rest.get(4..4 + MAX_HANDSHAKE) else {
                     break;
                 };
-                anomalies.push("tls.handshake_too_long");
+                anomalies.push(TlsAnomaly::HandshakeTooLong.as_str());
                 ev.push(Event::Handshake(typ, head.to_vec()));
                 pos += 4 + MAX_HANDSHAKE;
                 self.skip = len - MAX_HANDSHAKE;

@@ -17,3 +17,15 @@ pub use state::{new_parser, TlsState};
 
 #[cfg(test)]
 mod tests;
+
+crate::proto::anomaly::anomalies! {
+    /// The anomalies the tls parser reports.
+    TlsAnomaly {
+        BadRecord = "tls.bad_record",
+        HandshakeTooLong = "tls.handshake_too_long",
+        MalformedCertificate = "tls.malformed_certificate",
+        MalformedClientHello = "tls.malformed_client_hello",
+        MalformedServerHello = "tls.malformed_server_hello",
+        RecordTooLong = "tls.record_too_long",
+    }
+}

@@ -5,6 +5,7 @@ use super::framing::{DirState, Event};
 use super::parser::{self, ClientHello, ServerHello};
 use super::parser::{CERTIFICATE, CLIENT_HELLO, SERVER_HELLO, SERVER_HELLO_DONE};
 use super::record::{build, TlsCert};
+use crate::proto::tls::TlsAnomaly;
 use crate::proto::AppBody;
 use crate::proto::{AppParser, Direction, ParseCtx, Transport};
 
@@ -78,7 +79,7 @@ impl TlsState {
                 }
                 self.ch = Some(ch);
             }
-            Err(_) => ctx.anomaly("tls.malformed_client_hello"),
+            Err(_) => ctx.anomaly(TlsAnomaly::MalformedClientHello.as_str()),
         }
     }
 
@@ -101,12 +102,12 @@ impl TlsState {
                         self.flush(ctx);
                     }
                 }
-                Err(_) => ctx.anomaly("tls.malformed_server_hello"),
+                Err(_) => ctx.anomaly(TlsAnomaly::MalformedServerHello.as_str()),
             },
             Event::Handshake(CERTIFICATE, body) if self.cert.is_none() => {
                 match parser::parse_certificate(&body) {
                     Ok(c) => self.cert = Some(c),
-                    Err(_) => ctx.anomaly("tls.malformed_certificate"),
+                    Err(_) => ctx.anomaly(TlsAnomaly::MalformedCertificate.as_str()),
                 }
             }
             Event::Handshake(SERVER_HELLO_DONE, _) | Event::End if self.sh.is_some() => {

@@ -26,3 +26,12 @@ mod state;
 pub(crate) mod tests;
 
 pub use state::{new_parser, ImapState};
+
+crate::proto::anomaly::anomalies! {
+    /// The anomalies the imap parser reports.
+    ImapAnomaly {
+        Gap = "imap.gap",
+        LineTooLong = "imap.line_too_long",
+        LiteralTooLarge = "imap.literal_too_large",
+    }
+}

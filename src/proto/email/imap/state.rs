@@ -1,5 +1,6 @@
 //! The per-flow IMAP [`AppParser`]: lines and literals of both sides, messages to the MIME stage.
 
+use crate::proto::email::imap::ImapAnomaly;
 use std::collections::VecDeque;
 
 use super::parser::{args, is_message_item, split_literal, word};
@@ -133,7 +134,7 @@ impl ImapState {
     fn client_piece(&mut self, piece: Piece, line: &[u8], ctx: &mut ParseCtx<'_>) {
         if !piece.whole() {
             if piece.start {
-                ctx.anomaly("imap.line_too_long");
+                ctx.anomaly(ImapAnomaly::LineTooLong.as_str());
                 self.cur = None;
             }
             if !piece.end {
@@ -201,7 +202,7 @@ impl ImapState {
             .as_ref()
             .is_some_and(|c| c.name == b"APPEND" && c.argc >= 1);
         let msg = if message && n > MAX_LITERAL {
-            ctx.anomaly("imap.literal_too_large");
+            ctx.anomaly(ImapAnomaly::LiteralTooLarge.as_str());
             None
         } else if message {
             Some(Msg::new())
@@ -285,7 +286,7 @@ impl ImapState {
         let first = self.server_first;
         if !piece.whole() {
             if piece.start {
-                ctx.anomaly("imap.line_too_long");
+                ctx.anomaly(ImapAnomaly::LineTooLong.as_str());
             }
             if !piece.end {
                 return;
@@ -296,7 +297,7 @@ impl ImapState {
             self.server_first = false;
             let message = is_message_item(text);
             let msg = if message && n > MAX_LITERAL {
-                ctx.anomaly("imap.literal_too_large");
+                ctx.anomaly(ImapAnomaly::LiteralTooLarge.as_str());
                 None
             } else if message {
                 Some(Msg::new())
@@ -381,7 +382,7 @@ impl AppParser for ImapState {
             t.on_gap(dir, len, ctx);
             return;
         }
-        ctx.anomaly("imap.gap");
+        ctx.anomaly(ImapAnomaly::Gap.as_str());
         match dir {
             Direction::ToServer => {
                 gap_side(&mut self.client_lit, &mut self.client, len);

@@ -2,6 +2,7 @@
 //! into a [`MessageBuilder`]; at [`MessageBuilder::finish`] the message is parsed with
 //! `mail-parser` and the `email` record and one `file` record per attachment are emitted.
 
+use crate::proto::email::EmailAnomaly;
 use base64::Engine;
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
@@ -113,11 +114,11 @@ impl MessageBuilder {
     pub fn finish(self, env: &Envelope, ctx: &mut ParseCtx<'_>) {
         let over_cap = self.size > self.buf.len() as u64;
         if over_cap {
-            ctx.anomaly("email.message_too_large");
+            ctx.anomaly(EmailAnomaly::MessageTooLarge.as_str());
         }
         let cut = structure_cut(&self.buf, MAX_STRUCTURE_LINES);
         if cut.is_some() {
-            ctx.anomaly("email.mime_too_complex");
+            ctx.anomaly(EmailAnomaly::MimeTooComplex.as_str());
         }
         let parsed = self
             .buf
@@ -153,7 +154,7 @@ impl MessageBuilder {
             walk.message(&msg, 0);
             dismantle(msg);
         } else if !self.buf.is_empty() {
-            ctx.anomaly("email.unparsable");
+            ctx.anomaly(EmailAnomaly::Unparsable.as_str());
         }
         rec.hashed = hashed(&rec);
         ctx.emit(AppBody::Email(rec));
@@ -386,7 +387,7 @@ impl Walk<'_, '_> {
     fn message(&mut self, msg: &Message<'_>, depth: usize) {
         if !self.too_deep && multipart_depth(msg) > MAX_MULTIPART_DEPTH {
             self.too_deep = true;
-            self.ctx.anomaly("email.mime_nesting_too_deep");
+            self.ctx.anomaly(EmailAnomaly::MimeNestingTooDeep.as_str());
         }
         for part in &msg.parts {
             if matches!(part.body, PartType::Multipart(_)) {
@@ -403,7 +404,7 @@ impl Walk<'_, '_> {
                 if depth < MAX_DEPTH {
                     self.message(inner, depth + 1);
                 } else {
-                    self.ctx.anomaly("email.nesting_too_deep");
+                    self.ctx.anomaly(EmailAnomaly::NestingTooDeep.as_str());
                 }
             }
         }

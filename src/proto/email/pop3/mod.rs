@@ -18,3 +18,11 @@ mod state;
 pub(crate) mod tests;
 
 pub use state::{new_parser, Pop3State};
+
+crate::proto::anomaly::anomalies! {
+    /// The anomalies the pop3 parser reports.
+    Pop3Anomaly {
+        Gap = "pop3.gap",
+        LineTooLong = "pop3.line_too_long",
+    }
+}

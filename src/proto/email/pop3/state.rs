@@ -1,5 +1,6 @@
 //! The per-flow POP3 [`AppParser`]: commands paired with responses, messages to the MIME stage.
 
+use crate::proto::email::pop3::Pop3Anomaly;
 use std::collections::VecDeque;
 
 use crate::proto::{tls, AppParser, Direction, ParseCtx, Transport};
@@ -65,7 +66,7 @@ impl Pop3State {
         while let Some(piece) = self.client.next(&mut rest) {
             if !piece.whole() {
                 if piece.start {
-                    ctx.anomaly("pop3.line_too_long");
+                    ctx.anomaly(Pop3Anomaly::LineTooLong.as_str());
                 }
                 continue;
             }
@@ -150,7 +151,7 @@ impl Pop3State {
                     if piece.whole() {
                         self.server_line(&line);
                     } else if piece.start {
-                        ctx.anomaly("pop3.line_too_long");
+                        ctx.anomaly(Pop3Anomaly::LineTooLong.as_str());
                     }
                 }
             }
@@ -220,7 +221,7 @@ impl AppParser for Pop3State {
             t.on_gap(dir, len, ctx);
             return;
         }
-        ctx.anomaly("pop3.gap");
+        ctx.anomaly(Pop3Anomaly::Gap.as_str());
         match dir {
             Direction::ToServer => {
                 self.client.resync();

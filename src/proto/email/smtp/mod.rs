@@ -11,3 +11,15 @@ mod tests;
 
 pub use parser::MAX_LINE;
 pub use state::{new_parser, SmtpState};
+
+crate::proto::anomaly::anomalies! {
+    /// The anomalies the smtp parser reports.
+    SmtpAnomaly {
+        BadBdat = "smtp.bad_bdat",
+        BadReply = "smtp.bad_reply",
+        Gap = "smtp.gap",
+        LineTooLong = "smtp.line_too_long",
+        TooManyPending = "smtp.too_many_pending",
+        UnexpectedReply = "smtp.unexpected_reply",
+    }
+}

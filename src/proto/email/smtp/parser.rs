@@ -1,6 +1,7 @@
 //! SMTP wire pieces: command and reply lines (length-capped), path arguments, SASL PLAIN and
 //! LOGIN user names.
 
+use crate::proto::email::smtp::SmtpAnomaly;
 use base64::Engine;
 
 use crate::proto::ParseCtx;
@@ -36,7 +37,7 @@ impl Lines {
         let piece = data.get(..used).unwrap_or_default();
         if !self.skipping {
             if self.buf.len() + piece.len() > MAX_LINE + 2 {
-                ctx.anomaly("smtp.line_too_long");
+                ctx.anomaly(SmtpAnomaly::LineTooLong.as_str());
                 self.buf.clear();
                 self.skipping = true;
             } else {

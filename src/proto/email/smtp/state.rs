@@ -1,6 +1,7 @@
 //! The per-flow SMTP [`AppParser`]: commands paired with replies, DATA and BDAT to the MIME
 //! stage, STARTTLS hand-over.
 
+use crate::proto::email::smtp::SmtpAnomaly;
 use std::collections::VecDeque;
 
 use crate::proto::{AppParser, Direction, ParseCtx, Transport};
@@ -90,7 +91,7 @@ impl SmtpState {
 
     fn push_pending(&mut self, cmd: Cmd, ctx: &mut ParseCtx<'_>) {
         if self.pending.len() >= MAX_PENDING {
-            ctx.anomaly("smtp.too_many_pending");
+            ctx.anomaly(SmtpAnomaly::TooManyPending.as_str());
             self.pending.pop_front();
         }
         self.pending.push_back(cmd);
@@ -280,7 +281,7 @@ impl SmtpState {
                             self.client = Client::Bdat { remaining: n, last };
                         }
                     }
-                    None => ctx.anomaly("smtp.bad_bdat"),
+                    None => ctx.anomaly(SmtpAnomaly::BadBdat.as_str()),
                 }
                 Cmd::Other
             }
@@ -337,12 +338,12 @@ impl SmtpState {
             Some(c) => match c.parse::<u16>() {
                 Ok(n) => n,
                 Err(_) => {
-                    ctx.anomaly("smtp.bad_reply");
+                    ctx.anomaly(SmtpAnomaly::BadReply.as_str());
                     return;
                 }
             },
             None => {
-                ctx.anomaly("smtp.bad_reply");
+                ctx.anomaly(SmtpAnomaly::BadReply.as_str());
                 return;
             }
         };
@@ -353,7 +354,7 @@ impl SmtpState {
             if !self.greeted && code == 220 {
                 self.greeted = true;
             } else if code != 421 {
-                ctx.anomaly("smtp.unexpected_reply");
+                ctx.anomaly(SmtpAnomaly::UnexpectedReply.as_str());
             }
             return;
         };
@@ -423,7 +424,7 @@ impl AppParser for SmtpState {
             tls.on_gap(dir, len, ctx);
             return;
         }
-        ctx.anomaly("smtp.gap");
+        ctx.anomaly(SmtpAnomaly::Gap.as_str());
         match dir {
             Direction::ToServer => {
                 if self.msg.is_some() {
