@@ -52,10 +52,7 @@ fn record_json(b: &AppBody) -> serde_json::Value {
 }
 
 fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
+    crate::util::hex::encode(&Sha256::digest(b))
 }
 
 const MSG: &[u8] = b"From: Alice <alice@Example.COM>\r\n\
