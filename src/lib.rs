@@ -17,4 +17,5 @@ pub mod pipeline;
 pub mod proto;
 pub mod record;
 pub mod status;
+pub mod util;
 pub mod vocab;

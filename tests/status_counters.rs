@@ -8,7 +8,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Cap, SERVER};
+use testkit::packets::{Cap, SERVER};
 use etherparse::{IpFragOffset, IpNumber, Ipv4Header};
 
 /// An IPv4 fragment of a UDP datagram: `payload` at byte `offset` of datagram `id`.

@@ -9,6 +9,7 @@ pub mod pe;
 pub use extract::{ExtractConfig, ExtractError, ExtractSink, ExtractStats, Extractor};
 pub use pe::{pe_summary, PeSection, PeSummary, PE_MAX_BYTES};
 
+use crate::util::hex;
 use md5::Md5;
 use serde::Serialize;
 use sha1::Sha1;
@@ -192,7 +193,6 @@ impl FileTracker {
     }
 
     fn summarise(self, id: String, complete: bool) -> FileBody {
-        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
         let (format, format_mime) = detect_format(&self.head);
         let complete = complete && self.gap_bytes == 0;
         let pe = if magic::is_pe(&format) {
@@ -208,9 +208,9 @@ impl FileTracker {
             id,
             name: self.meta.name,
             size: self.size,
-            md5: hex(&self.md5.finalize()),
-            sha1: hex(&self.sha1.finalize()),
-            sha256: hex(&self.sha256.finalize()),
+            md5: hex::encode(&self.md5.finalize()),
+            sha1: hex::encode(&self.sha1.finalize()),
+            sha256: hex::encode(&self.sha256.finalize()),
             format,
             format_mime,
             source: self.meta.source,

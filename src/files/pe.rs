@@ -14,7 +14,6 @@
 //! organisation (`O=` of the certificate matching the first `SignerInfo`'s serial number).
 
 use der_parser::ber::{BerObject, BerObjectContent};
-use md5::{Digest, Md5};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -424,8 +423,7 @@ fn imports(bytes: &[u8], s: &mut PeSummary) {
             }
             s.imports = Some(pe.imports.len());
             if !names.is_empty() {
-                let d = Md5::digest(names.join(",").as_bytes());
-                s.imphash = Some(d.iter().map(|x| format!("{x:02x}")).collect());
+                s.imphash = Some(crate::util::hex::md5_hex(names.join(",").as_bytes()));
             }
         }
         Err(_) => s.malformed = true,

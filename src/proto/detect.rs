@@ -7,7 +7,13 @@
 //! protocol's name, a well-formed first DNS question, ...); `Low` means the bytes fit but are
 //! not specific enough to overrule a port.
 
+pub mod other;
+pub mod peek;
+
 pub use crate::vocab::{AppProto, Direction, Transport};
+
+use crate::proto::{dns, email, http, kerberos, ldap, tls};
+use peek::{Probe, P};
 
 /// How sure a [`probe`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -62,21 +68,21 @@ pub fn probe(transport: Transport, dir: Direction, data: &[u8]) -> Option<(AppPr
     let mut best: Option<(AppProto, Confidence)> = None;
     let probes: &[(AppProto, Probe)] = match transport {
         Transport::Tcp => &[
-            (AppProto::Tls, tls),
-            (AppProto::Http, http),
-            (AppProto::Ssh, ssh),
-            (AppProto::Smb, smb),
-            (AppProto::Kerberos, kerberos_tcp),
-            (AppProto::Dns, dns_tcp),
-            (AppProto::Ldap, ldap),
+            (AppProto::Tls, tls::probe::stream),
+            (AppProto::Http, http::probe::stream),
+            (AppProto::Ssh, other::ssh),
+            (AppProto::Smb, other::smb),
+            (AppProto::Kerberos, kerberos::probe::tcp),
+            (AppProto::Dns, dns::probe::tcp),
+            (AppProto::Ldap, ldap::probe::message),
         ],
         Transport::Udp => &[
-            (AppProto::Dns, dns_udp),
-            (AppProto::Kerberos, kerberos_udp),
-            (AppProto::Ldap, ldap),
-            (AppProto::Dhcp, dhcp),
-            (AppProto::Quic, quic),
-            (AppProto::Ntp, ntp),
+            (AppProto::Dns, dns::probe::udp),
+            (AppProto::Kerberos, kerberos::probe::udp),
+            (AppProto::Ldap, ldap::probe::message),
+            (AppProto::Dhcp, other::dhcp),
+            (AppProto::Quic, other::quic),
+            (AppProto::Ntp, other::ntp),
         ],
     };
     for &(proto, f) in probes {
@@ -89,7 +95,7 @@ pub fn probe(transport: Transport, dir: Direction, data: &[u8]) -> Option<(AppPr
         }
     }
     if transport == Transport::Tcp {
-        if let Some(hit) = text(dir, data) {
+        if let Some(hit) = email::probe::text(dir, data) {
             if hit.1 == Confidence::High {
                 return Some(hit);
             }
@@ -104,9 +110,9 @@ pub fn probe(transport: Transport, dir: Direction, data: &[u8]) -> Option<(AppPr
 /// whose port decides when nothing else matches (DNS, Kerberos, LDAP); false for the others.
 pub fn tcp_rules_out(proto: AppProto, data: &[u8]) -> bool {
     let f: Probe = match proto {
-        AppProto::Dns => dns_tcp,
-        AppProto::Kerberos => kerberos_tcp,
-        AppProto::Ldap => ldap,
+        AppProto::Dns => dns::probe::tcp,
+        AppProto::Kerberos => kerberos::probe::tcp,
+        AppProto::Ldap => ldap::probe::message,
         _ => return false,
     };
     f(data) == P::No
@@ -129,510 +135,6 @@ pub fn detect(
         Some((p, Confidence::High)) => p,
         Some((p, Confidence::Low)) if port == AppProto::Unknown => p,
         _ => port,
-    }
-}
-
-/// The outcome of one probe step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum P<T> {
-    /// It fits.
-    Yes(T),
-    /// It fits so far; more bytes needed.
-    More,
-    /// It does not fit.
-    No,
-}
-
-type Probe = fn(&[u8]) -> P<Confidence>;
-
-/// Unwraps a [`P::Yes`], returning `More`/`No` from the enclosing probe.
-macro_rules! need {
-    ($e:expr) => {
-        match $e {
-            P::Yes(v) => v,
-            P::More => return P::More,
-            P::No => return P::No,
-        }
-    };
-}
-
-/// The byte at `i`, or "more needed".
-fn at(d: &[u8], i: usize) -> P<u8> {
-    match d.get(i) {
-        Some(&b) => P::Yes(b),
-        None => P::More,
-    }
-}
-
-fn be16(d: &[u8], i: usize) -> P<u16> {
-    let hi = need!(at(d, i));
-    let lo = need!(at(d, i + 1));
-    P::Yes(u16::from_be_bytes([hi, lo]))
-}
-
-/// Whether `d` starts with `pat` (optionally ignoring ASCII case); `More` when `d` is a prefix
-/// of `pat`.
-fn starts(d: &[u8], pat: &[u8], nocase: bool) -> P<()> {
-    let n = d.len().min(pat.len());
-    let same = if nocase {
-        d[..n].eq_ignore_ascii_case(&pat[..n])
-    } else {
-        d[..n] == pat[..n]
-    };
-    match (same, d.len() >= pat.len()) {
-        (false, _) => P::No,
-        (true, true) => P::Yes(()),
-        (true, false) => P::More,
-    }
-}
-
-/// A DER length at the start of `d`: (value, bytes used). Indefinite or over 4 bytes: `No`.
-fn der_len(d: &[u8]) -> P<(usize, usize)> {
-    let b = need!(at(d, 0));
-    if b < 0x80 {
-        return P::Yes((usize::from(b), 1));
-    }
-    let n = usize::from(b & 0x7f);
-    if n == 0 || n > 4 {
-        return P::No;
-    }
-    let mut v: u64 = 0;
-    for i in 1..=n {
-        v = (v << 8) | u64::from(need!(at(d, i)));
-    }
-    match usize::try_from(v) {
-        Ok(v) => P::Yes((v, 1 + n)),
-        Err(_) => P::No,
-    }
-}
-
-/// The first line of `d` (without CR LF), and whether it is complete.
-fn first_line(d: &[u8]) -> (&[u8], bool) {
-    match d.iter().position(|&b| b == b'\n') {
-        Some(i) => {
-            let line = &d[..i];
-            (line.strip_suffix(b"\r").unwrap_or(line), true)
-        }
-        None => (d, false),
-    }
-}
-
-fn contains_nocase(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty()
-        && hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
-}
-
-const HTTP_METHODS: &[&[u8]] = &[
-    b"GET",
-    b"POST",
-    b"HEAD",
-    b"PUT",
-    b"DELETE",
-    b"OPTIONS",
-    b"CONNECT",
-    b"TRACE",
-    b"PATCH",
-    b"PROPFIND",
-    b"PROPPATCH",
-    b"MKCOL",
-    b"COPY",
-    b"MOVE",
-    b"LOCK",
-    b"UNLOCK",
-    b"REPORT",
-    b"SEARCH",
-    b"MKCALENDAR",
-    b"SUBSCRIBE",
-    b"NOTIFY",
-    b"PRI",
-];
-
-/// HTTP/1 request line (or the HTTP/2 preface) or status line.
-fn http(d: &[u8]) -> P<Confidence> {
-    match starts(d, b"HTTP/1.", false) {
-        P::Yes(()) => {
-            // "HTTP/1.x NNN"
-            let minor = need!(at(d, 7));
-            let sp = need!(at(d, 8));
-            if !matches!(minor, b'0' | b'1') || sp != b' ' {
-                return P::No;
-            }
-            for i in 9..12 {
-                if !need!(at(d, i)).is_ascii_digit() {
-                    return P::No;
-                }
-            }
-            return P::Yes(Confidence::High);
-        }
-        P::More => return P::More,
-        P::No => {}
-    }
-    let mut more = false;
-    for m in HTTP_METHODS {
-        let after = match starts(d, m, false) {
-            P::Yes(()) => &d[m.len()..],
-            P::More => {
-                more = true;
-                continue;
-            }
-            P::No => continue,
-        };
-        match after.first() {
-            None => {
-                more = true;
-                continue;
-            }
-            Some(b' ') => {}
-            Some(_) => continue,
-        }
-        let (line, complete) = first_line(&after[1..]);
-        if line.windows(6).any(|w| w == b" HTTP/") {
-            return P::Yes(Confidence::High);
-        }
-        if line.iter().any(|&b| b < 0x20 || b == 0x7f) {
-            return P::No;
-        }
-        if line.is_empty() && !complete {
-            return P::More;
-        }
-        // HTTP/0.9 ("GET /path" and the end of the line): a lone origin-form or absolute
-        // target is specific enough.
-        let target = line.strip_suffix(b"\r").unwrap_or(line);
-        if complete
-            && (target.starts_with(b"/") || target.starts_with(b"http://"))
-            && !target.contains(&b' ')
-        {
-            return P::Yes(Confidence::High);
-        }
-        // The version is still to come.
-        return P::Yes(Confidence::Low);
-    }
-    if more {
-        P::More
-    } else {
-        P::No
-    }
-}
-
-/// TLS record: handshake (22), version 3.0..3.4, sane length, ClientHello or ServerHello.
-/// An SSLv2-compatible ClientHello gives `Low`.
-fn tls(d: &[u8]) -> P<Confidence> {
-    let t = need!(at(d, 0));
-    if t & 0x80 != 0 {
-        // SSLv2 record header: 2-byte length, msg type 1 (ClientHello), version 3.x.
-        if need!(at(d, 2)) != 1 || need!(at(d, 3)) != 3 || need!(at(d, 4)) > 4 {
-            return P::No;
-        }
-        return P::Yes(Confidence::Low);
-    }
-    if t != 22 || need!(at(d, 1)) != 3 || need!(at(d, 2)) > 4 {
-        return P::No;
-    }
-    let len = need!(be16(d, 3));
-    if !(4..=(1 << 14) + 2048).contains(&len) {
-        return P::No;
-    }
-    if !matches!(need!(at(d, 5)), 1 | 2) {
-        return P::No;
-    }
-    // Hello version (after the 3-byte handshake length).
-    if need!(at(d, 9)) != 3 || need!(at(d, 10)) > 4 {
-        return P::No;
-    }
-    P::Yes(Confidence::High)
-}
-
-fn ssh(d: &[u8]) -> P<Confidence> {
-    match (starts(d, b"SSH-2.0-", false), starts(d, b"SSH-1.", false)) {
-        (P::Yes(()), _) | (_, P::Yes(())) => P::Yes(Confidence::High),
-        (P::More, _) | (_, P::More) => P::More,
-        _ => P::No,
-    }
-}
-
-/// NetBIOS session message carrying SMB1 (0xFF), SMB2/3 (0xFE) or an SMB3 transform (0xFD).
-fn smb(d: &[u8]) -> P<Confidence> {
-    if need!(at(d, 0)) != 0 {
-        return P::No;
-    }
-    let len = (usize::from(need!(at(d, 1))) << 16) | usize::from(need!(be16(d, 2)));
-    if len < 32 {
-        return P::No;
-    }
-    if !matches!(need!(at(d, 4)), 0xfd..=0xff) {
-        return P::No;
-    }
-    need!(starts(&d[5..], b"SMB", false));
-    P::Yes(Confidence::High)
-}
-
-/// A Kerberos KDC message (AS-REQ/REP, TGS-REQ/REP, KRB-ERROR): application tag, DER length,
-/// SEQUENCE, then `pvno` = 5. `total`: the size the whole message must have, when known.
-fn kerberos_msg(d: &[u8], total: Option<usize>) -> P<Confidence> {
-    let tag = need!(at(d, 0));
-    let pvno_tag = match tag {
-        0x6a | 0x6c => 0xa1,        // KDC-REQ: pvno [1]
-        0x6b | 0x6d | 0x7e => 0xa0, // KDC-REP, KRB-ERROR: pvno [0]
-        _ => return P::No,
-    };
-    let (len, n) = need!(der_len(&d[1..]));
-    if len < 12 || total.is_some_and(|t| Some(t) != (1 + n).checked_add(len)) {
-        return P::No;
-    }
-    let seq = &d[1 + n..];
-    if need!(at(seq, 0)) != 0x30 {
-        return P::No;
-    }
-    let (slen, sn) = need!(der_len(&seq[1..]));
-    if (1 + sn).checked_add(slen) != Some(len) {
-        return P::No;
-    }
-    need!(starts(
-        &seq[1 + sn..],
-        &[pvno_tag, 0x03, 0x02, 0x01, 0x05],
-        false
-    ));
-    P::Yes(Confidence::High)
-}
-
-fn kerberos_udp(d: &[u8]) -> P<Confidence> {
-    kerberos_msg(d, Some(d.len()))
-}
-
-/// Kerberos over TCP: a 4-byte record mark (length, top bit reserved) then the message.
-fn kerberos_tcp(d: &[u8]) -> P<Confidence> {
-    let hi = need!(be16(d, 0));
-    let lo = need!(be16(d, 2));
-    let len = (u32::from(hi) << 16) | u32::from(lo);
-    if !(14..=1 << 20).contains(&len) {
-        return P::No;
-    }
-    kerberos_msg(&d[4..], usize::try_from(len).ok())
-}
-
-/// LDAP message: SEQUENCE, message id INTEGER, then a protocolOp application tag and a length
-/// that fits in the message.
-fn ldap(d: &[u8]) -> P<Confidence> {
-    if need!(at(d, 0)) != 0x30 {
-        return P::No;
-    }
-    let (len, n) = need!(der_len(&d[1..]));
-    if len < 5 {
-        return P::No;
-    }
-    let m = &d[1 + n..];
-    if need!(at(m, 0)) != 0x02 {
-        return P::No;
-    }
-    let id_len = usize::from(need!(at(m, 1)));
-    if !(1..=4).contains(&id_len) {
-        return P::No;
-    }
-    let op_at = 2 + id_len;
-    let op = need!(at(m, op_at));
-    // Constructed [APPLICATION 0..24]; primitive unbind (2), del (10), abandon (16).
-    if !matches!(op, 0x60..=0x78 | 0x42 | 0x4a | 0x50) {
-        return P::No;
-    }
-    let (op_len, on) = need!(der_len(&m[op_at + 1..]));
-    if (op_at + 1 + on).checked_add(op_len).is_none_or(|e| e > len) {
-        return P::No;
-    }
-    P::Yes(Confidence::High)
-}
-
-/// A DNS message: 12-byte header with plausible counts and opcode, then a well-formed first
-/// name with a known class.
-fn dns_msg(d: &[u8]) -> P<Confidence> {
-    if d.len() < 12 {
-        return P::More;
-    }
-    let qr = d[2] & 0x80 != 0;
-    let opcode = (d[2] >> 3) & 0x0f;
-    if !matches!(opcode, 0 | 2 | 4 | 5) || d[3] & 0x40 != 0 {
-        return P::No;
-    }
-    let rcode = d[3] & 0x0f;
-    let count = |i: usize| u16::from_be_bytes([d[i], d[i + 1]]);
-    let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
-    if qd > 4 || an > 256 || ns > 256 || ar > 256 {
-        return P::No;
-    }
-    if qr {
-        if qd == 0 && an == 0 {
-            return P::No;
-        }
-    } else if qd == 0 || rcode != 0 {
-        return P::No;
-    }
-    // The first name (of the question, or of the first answer when there is no question);
-    // nothing precedes it, so it cannot be compressed.
-    let mut pos = 12;
-    let mut name_len = 0usize;
-    loop {
-        let l = usize::from(need!(at(d, pos)));
-        pos += 1;
-        if l == 0 {
-            break;
-        }
-        if l > 63 {
-            return P::No;
-        }
-        name_len += l + 1;
-        if name_len > 255 {
-            return P::No;
-        }
-        pos += l;
-    }
-    let qtype = need!(be16(d, pos));
-    let class = need!(be16(d, pos + 2)) & 0x7fff; // mDNS: top bit = unicast-response/cache-flush
-    if qtype == 0 || !matches!(class, 1 | 3 | 4 | 254 | 255) {
-        return P::No;
-    }
-    P::Yes(Confidence::High)
-}
-
-fn dns_udp(d: &[u8]) -> P<Confidence> {
-    match dns_msg(d) {
-        // A datagram is complete: a message cut short is not DNS.
-        P::More => P::No,
-        r => r,
-    }
-}
-
-/// DNS over TCP: 2-byte length prefix, then the message.
-fn dns_tcp(d: &[u8]) -> P<Confidence> {
-    let len = usize::from(need!(be16(d, 0)));
-    if len < 12 {
-        return P::No;
-    }
-    let m = &d[2..];
-    dns_msg(&m[..m.len().min(len)])
-}
-
-/// DHCP/BOOTP: op 1/2, Ethernet hardware type and length, magic cookie.
-fn dhcp(d: &[u8]) -> P<Confidence> {
-    if !matches!(need!(at(d, 0)), 1 | 2) || need!(at(d, 1)) != 1 || need!(at(d, 2)) != 6 {
-        return P::No;
-    }
-    match d.get(236..240) {
-        Some([0x63, 0x82, 0x53, 0x63]) => P::Yes(Confidence::High),
-        Some(_) => P::No,
-        None => P::More,
-    }
-}
-
-/// QUIC long header with a known version (v1, v2, drafts, version negotiation).
-fn quic(d: &[u8]) -> P<Confidence> {
-    if need!(at(d, 0)) & 0xc0 != 0xc0 {
-        return P::No;
-    }
-    let v = (u32::from(need!(be16(d, 1))) << 16) | u32::from(need!(be16(d, 3)));
-    if !(v == 0 || v == 1 || v == 0x6b33_43cf || v & 0xffff_ff00 == 0xff00_0000) {
-        return P::No;
-    }
-    if need!(at(d, 5)) > 20 {
-        return P::No;
-    }
-    P::Yes(Confidence::Low)
-}
-
-/// NTP: version 1..4, mode 1..5, at least the 48-byte header.
-fn ntp(d: &[u8]) -> P<Confidence> {
-    let b = need!(at(d, 0));
-    let (vn, mode) = ((b >> 3) & 7, b & 7);
-    if !(1..=4).contains(&vn) || !(1..=5).contains(&mode) {
-        return P::No;
-    }
-    if d.len() < 48 {
-        return P::More;
-    }
-    P::Yes(Confidence::Low)
-}
-
-/// Line-oriented TCP protocols: server greetings (to the client) or first client commands.
-fn text(dir: Direction, d: &[u8]) -> Option<(AppProto, Confidence)> {
-    use AppProto::{Ftp, Imap, Pop3, Smtp};
-    use Confidence::{High, Low};
-    let (line, complete) = first_line(d);
-    match dir {
-        Direction::ToClient => {
-            if starts(d, b"220 ", false) == P::Yes(()) || starts(d, b"220-", false) == P::Yes(()) {
-                // "220" opens both SMTP and FTP: only the name in the greeting tells.
-                if contains_nocase(line, b"SMTP") {
-                    return Some((Smtp, High));
-                }
-                if contains_nocase(line, b"FTP") {
-                    return Some((Ftp, High));
-                }
-                return None;
-            }
-            if starts(d, b"+OK ", false) == P::Yes(()) {
-                return Some((Pop3, High));
-            }
-            if starts(d, b"+OK\r\n", false) == P::Yes(()) {
-                return Some((Pop3, Low));
-            }
-            if starts(d, b"* OK", false) == P::Yes(()) {
-                let conf = if contains_nocase(line, b"IMAP") {
-                    High
-                } else {
-                    Low
-                };
-                return Some((Imap, conf));
-            }
-            if starts(d, b"* PREAUTH", false) == P::Yes(()) {
-                return Some((Imap, Low));
-            }
-            None
-        }
-        Direction::ToServer => {
-            let yes = |pat: &[u8]| starts(d, pat, true) == P::Yes(());
-            if yes(b"EHLO ") || yes(b"HELO ") {
-                return Some((Smtp, High));
-            }
-            if yes(b"CAPA\r\n") || yes(b"APOP ") || yes(b"STLS\r\n") {
-                return Some((Pop3, High));
-            }
-            if yes(b"FEAT\r\n") || yes(b"AUTH TLS\r\n") || yes(b"AUTH SSL\r\n") {
-                return Some((Ftp, High));
-            }
-            if yes(b"USER ") {
-                // POP3 and FTP both log in this way.
-                return Some((Pop3, Low));
-            }
-            imap_tagged(line, complete).map(|c| (Imap, c))
-        }
-    }
-}
-
-/// An IMAP tagged client command: `tag SP command`.
-fn imap_tagged(line: &[u8], complete: bool) -> Option<Confidence> {
-    let sp = line.iter().position(|&b| b == b' ')?;
-    let (tag, rest) = line.split_at(sp);
-    if tag.is_empty()
-        || tag.len() > 32
-        || !tag
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
-    {
-        return None;
-    }
-    let cmd = &rest[1..];
-    let word = |w: &[u8]| {
-        cmd.len() >= w.len()
-            && cmd[..w.len()].eq_ignore_ascii_case(w)
-            && match cmd.get(w.len()) {
-                Some(&b) => b == b' ',
-                None => complete,
-            }
-    };
-    if word(b"CAPABILITY") || word(b"LOGIN") || word(b"STARTTLS") || word(b"AUTHENTICATE") {
-        Some(Confidence::High)
-    } else {
-        None
     }
 }
 

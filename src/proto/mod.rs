@@ -4,6 +4,8 @@
 //! after reassembly) or one datagram (UDP), never reads a clock and does no I/O, and emits
 //! record bodies into [`ParseCtx`]. The worker adds the flow and the time and hands them on.
 
+pub mod anomaly;
+pub mod ber;
 pub mod conversation;
 pub mod detect;
 pub mod dns;
@@ -17,13 +19,26 @@ pub use detect::{
     by_port, detect, probe, tcp_rules_out, AppProto, Confidence, Direction, Transport,
 };
 
-use crate::record::Body;
+/// The record bodies the parsers produce. `record::Body` converts from it (`From`), so the
+/// record layer imports the parsers and never the reverse.
+// Bodies are built once and moved in batches; boxing each would cost an allocation per record.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum AppBody {
+    Dns(dns::DnsBody),
+    Http(http::HttpBody),
+    File(crate::files::FileBody),
+    Email(email::EmailBody),
+    Kerberos(kerberos::KerberosBody),
+    Ldap(ldap::LdapBody),
+    Tls(tls::TlsBody),
+}
 
 /// A record body emitted by a parser, at the time of the packet that completed it.
 #[derive(Debug)]
 pub struct Emitted {
     pub ts_ns: u64,
-    pub body: Body,
+    pub body: AppBody,
 }
 
 /// What a parser sees of the world while it handles data.
@@ -39,7 +54,7 @@ pub struct ParseCtx<'a> {
 }
 
 impl ParseCtx<'_> {
-    pub fn emit(&mut self, body: Body) {
+    pub fn emit(&mut self, body: AppBody) {
         self.out.push(Emitted {
             ts_ns: self.ts_ns,
             body,

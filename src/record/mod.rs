@@ -51,6 +51,21 @@ pub enum Body {
     SensorStatus(Box<sensor_status::StatusBody>),
 }
 
+impl From<crate::proto::AppBody> for Body {
+    fn from(b: crate::proto::AppBody) -> Self {
+        use crate::proto::AppBody as A;
+        match b {
+            A::Dns(b) => Body::Dns(b),
+            A::Http(b) => Body::Http(b),
+            A::File(b) => Body::File(b),
+            A::Email(b) => Body::Email(b),
+            A::Kerberos(b) => Body::Kerberos(b),
+            A::Ldap(b) => Body::Ldap(b),
+            A::Tls(b) => Body::Tls(b),
+        }
+    }
+}
+
 impl Body {
     pub fn event_type(&self) -> &'static str {
         match self {

@@ -138,7 +138,7 @@ impl WorkerStats {
         let mut m: BTreeMap<&'static str, u64> = BTreeMap::new();
         let more = defrag_anomalies(dispatcher_defrag)
             .into_iter()
-            .chain([("capture.malformed", capture.malformed)]);
+            .chain(capture.anomalies());
         for (k, v) in self.anomaly_counts().into_iter().chain(more) {
             if v > 0 {
                 *m.entry(k).or_insert(0) += v;

@@ -73,7 +73,7 @@ impl FlowEnder<'_> {
         self.out.extend(emitted.into_iter().map(|e| Record {
             ts_ns: e.ts_ns,
             flow: Some(fref.clone()),
-            body: e.body,
+            body: e.body.into(),
         }));
         for a in anomalies {
             *self.app_anomalies.entry(a).or_insert(0) += 1;

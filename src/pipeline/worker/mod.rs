@@ -273,7 +273,7 @@ impl Worker {
             self.out.extend(emitted.drain(..).map(|e| Record {
                 ts_ns: e.ts_ns,
                 flow: Some(fref.clone()),
-                body: e.body,
+                body: e.body.into(),
             }));
         }
         for a in anomalies.drain(..) {

@@ -14,14 +14,27 @@
 //!   Answers carry the resolved addresses (A/AAAA data), for passive name learning later.
 
 pub mod parser;
+pub mod probe;
 pub mod record;
 pub mod state;
 
 pub use record::{DnsAnswer, DnsBody, DnsEdns};
+pub use state::{new_parser, DnsState};
 
-use crate::proto::{AppParser, Transport};
-
-/// A DNS parser for one flow over `transport`.
-pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
-    Box::new(state::DnsState::new(transport))
+crate::proto::anomaly::anomalies! {
+    /// The anomalies the dns parser reports.
+    DnsAnomaly {
+        BadLabel = "dns.bad_label",
+        BadPointer = "dns.bad_pointer",
+        BadRdata = "dns.bad_rdata",
+        Gap = "dns.gap",
+        MalformedRr = "dns.malformed_rr",
+        NameTooLong = "dns.name_too_long",
+        PointerHops = "dns.pointer_hops",
+        ResponseWithoutQuery = "dns.response_without_query",
+        ShortMessage = "dns.short_message",
+        TooManyPending = "dns.too_many_pending",
+        Truncated = "dns.truncated",
+        TruncatedRr = "dns.truncated_rr",
+    }
 }

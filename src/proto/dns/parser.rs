@@ -439,13 +439,6 @@ fn client_subnet(v: &[u8]) -> Option<String> {
 pub(crate) mod tests {
     use super::*;
 
-    pub fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-        (0..s.len() / 2)
-            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-            .collect()
-    }
-
     fn header(qd: u16, an: u16) -> Vec<u8> {
         let mut v = vec![0x12, 0x34, 0x81, 0x80, 0, 0, 0, 0, 0, 0, 0, 0];
         v[4..6].copy_from_slice(&qd.to_be_bytes());

@@ -2,6 +2,7 @@
 //! answered, or a response whose query was not seen), and the text forms of names, types and
 //! record data.
 
+use crate::util::hex;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -159,7 +160,7 @@ impl ResponseInfo {
             .map(|rr| {
                 let data = rdata_text(msg.bytes, rr).unwrap_or_else(|_| {
                     *bad_rdata += 1;
-                    hex(rr.rdata)
+                    hex::encode(rr.rdata)
                 });
                 DnsAnswer {
                     name: rr.name.to_string(),
@@ -375,15 +376,6 @@ pub fn type_name(t: u16) -> String {
     s.into()
 }
 
-/// Lower-case hex of `b`.
-pub fn hex(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
-    }
-    s
-}
-
 /// A character-string as text: printable ASCII kept, `"` and `\` escaped, other bytes `\DDD`.
 fn char_string(b: &[u8], out: &mut String) {
     for &c in b {
@@ -513,7 +505,7 @@ pub fn rdata_text(msg: &[u8], rr: &Rr<'_>) -> Result<String, DnsError> {
             s.push('"');
             s
         }
-        _ => hex(d),
+        _ => hex::encode(d),
     })
 }
 
@@ -586,7 +578,7 @@ fn svcb(msg: &[u8], rr: &Rr<'_>) -> Result<String, DnsError> {
                 char_string(v, &mut t);
                 vec![t]
             }
-            _ => vec![hex(v)],
+            _ => vec![hex::encode(v)],
         };
         s.push_str(&items.join(","));
     }
@@ -597,14 +589,14 @@ fn svcb(msg: &[u8], rr: &Rr<'_>) -> Result<String, DnsError> {
 mod tests {
     use super::*;
     use crate::proto::dns::parser::parse_message;
-    use crate::proto::dns::parser::tests::hex as unhex;
+    use crate::util::hex::decode;
 
     /// zeek_dns-https.pcap frame 2: HTTPS RR for cloudflare.com.
     pub const HTTPS_RESP: &str = "f29f818000010001000000010a636c6f7564666c61726503636f6d0000410001c00c0041000100000081004f000100000100180268330568332d32390568332d32380568332d323702683200040008681084e5681085e500060020260647000000000000000000681084e5260647000000000000000000681085e50000291000000000000000";
 
     #[test]
     fn https_rr() {
-        let m = unhex(HTTPS_RESP);
+        let m = decode(HTTPS_RESP).unwrap();
         let msg = parse_message(&m).unwrap();
         let r = ResponseInfo::from_message(&msg, 0, &mut 0);
         assert_eq!(r.answers[0].rtype, "HTTPS");

@@ -1,12 +1,13 @@
 //! Per-flow state: TCP framing (2-byte length prefix, per direction) and pairing of queries
 //! with responses by id and question.
 
+use crate::proto::dns::DnsAnomaly;
 use std::collections::VecDeque;
 
 use super::parser::{parse_message, DnsError};
 use super::record::{build, QueryInfo, ResponseInfo};
+use crate::proto::AppBody;
 use crate::proto::{AppParser, Direction, ParseCtx, Transport};
-use crate::record::Body;
 
 /// Most bytes buffered per direction over TCP: one whole message and its length prefix.
 pub const MAX_BUFFER: usize = 64 * 1024 + 2;
@@ -43,7 +44,7 @@ impl DnsState {
     }
 
     fn report(&self, q: Option<&QueryInfo>, r: Option<&ResponseInfo>, ctx: &mut ParseCtx<'_>) {
-        ctx.emit(Body::Dns(build(q, r, self.transport_name())));
+        ctx.emit(AppBody::Dns(build(q, r, self.transport_name())));
     }
 
     /// Reports the queries that waited longer than [`QUERY_TIMEOUT_NS`].
@@ -69,13 +70,13 @@ impl DnsState {
         };
         if let Some(e) = msg.rr_error {
             ctx.anomaly(match e {
-                DnsError::Truncated(_) => "dns.truncated_rr",
-                _ => "dns.malformed_rr",
+                DnsError::Truncated(_) => DnsAnomaly::TruncatedRr.as_str(),
+                _ => DnsAnomaly::MalformedRr.as_str(),
             });
         }
         if !msg.header.is_response() {
             if self.pending.len() >= MAX_PENDING {
-                ctx.anomaly("dns.too_many_pending");
+                ctx.anomaly(DnsAnomaly::TooManyPending.as_str());
                 if let Some(old) = self.pending.pop_front() {
                     self.report(Some(&old), None, ctx);
                 }
@@ -87,7 +88,7 @@ impl DnsState {
         let mut bad = 0usize;
         let r = ResponseInfo::from_message(&msg, ctx.ts_ns, &mut bad);
         if bad > 0 {
-            ctx.anomaly("dns.bad_rdata");
+            ctx.anomaly(DnsAnomaly::BadRdata.as_str());
         }
         match self.pending.iter().position(|q| r.answers_query(q)) {
             Some(i) => {
@@ -95,7 +96,7 @@ impl DnsState {
                 self.report(q.as_ref(), Some(&r), ctx);
             }
             None => {
-                ctx.anomaly("dns.response_without_query");
+                ctx.anomaly(DnsAnomaly::ResponseWithoutQuery.as_str());
                 self.report(None, Some(&r), ctx);
             }
         }
@@ -156,13 +157,13 @@ fn frame_len(b: &[u8]) -> Option<usize> {
 
 fn error_anomaly(e: DnsError) -> &'static str {
     match e {
-        DnsError::ShortHeader => "dns.short_message",
-        DnsError::Truncated(_) => "dns.truncated",
-        DnsError::BadPointer { .. } => "dns.bad_pointer",
-        DnsError::TooManyHops => "dns.pointer_hops",
-        DnsError::BadLabelType(_) => "dns.bad_label",
-        DnsError::NameTooLong => "dns.name_too_long",
-        DnsError::BadRdata => "dns.bad_rdata",
+        DnsError::ShortHeader => DnsAnomaly::ShortMessage.as_str(),
+        DnsError::Truncated(_) => DnsAnomaly::Truncated.as_str(),
+        DnsError::BadPointer { .. } => DnsAnomaly::BadPointer.as_str(),
+        DnsError::TooManyHops => DnsAnomaly::PointerHops.as_str(),
+        DnsError::BadLabelType(_) => DnsAnomaly::BadLabel.as_str(),
+        DnsError::NameTooLong => DnsAnomaly::NameTooLong.as_str(),
+        DnsError::BadRdata => DnsAnomaly::BadRdata.as_str(),
     }
 }
 
@@ -176,7 +177,7 @@ impl AppParser for DnsState {
     }
 
     fn on_gap(&mut self, dir: Direction, _len: u32, ctx: &mut ParseCtx<'_>) {
-        ctx.anomaly("dns.gap");
+        ctx.anomaly(DnsAnomaly::Gap.as_str());
         self.buffer(dir).clear();
     }
 
@@ -187,12 +188,17 @@ impl AppParser for DnsState {
     }
 }
 
+/// The DNS parser of a new flow over `transport`.
+pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
+    Box::new(DnsState::new(transport))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::dns::parser::tests::hex;
     use crate::proto::dns::DnsBody;
     use crate::proto::Emitted;
+    use crate::util::hex::decode;
 
     /// sv_dns-udp-google-a-aaaa-mx.pcap frames 3 and 4: AAAA google.com.
     const Q_AAAA: &str =
@@ -236,7 +242,7 @@ mod tests {
         let bodies = out
             .into_iter()
             .filter_map(|e| match e.body {
-                Body::Dns(b) => Some(b),
+                AppBody::Dns(b) => Some(b),
                 _ => None,
             })
             .collect();
@@ -250,8 +256,8 @@ mod tests {
         let (out, an) = run(
             Transport::Udp,
             &[
-                (1_000_000, ToServer, hex(Q_AAAA)),
-                (3_500_000, ToClient, hex(R_AAAA)),
+                (1_000_000, ToServer, decode(Q_AAAA).unwrap()),
+                (3_500_000, ToClient, decode(R_AAAA).unwrap()),
             ],
             true,
         );
@@ -278,9 +284,9 @@ mod tests {
         let (out, _) = run(
             Transport::Udp,
             &[
-                (1, ToClient, hex(R_MX)),
-                (2, ToClient, hex(R_SOA)),
-                (3, ToServer, hex(Q_ECS)),
+                (1, ToClient, decode(R_MX).unwrap()),
+                (2, ToClient, decode(R_SOA).unwrap()),
+                (3, ToServer, decode(Q_ECS).unwrap()),
             ],
             true,
         );
@@ -302,7 +308,7 @@ mod tests {
 
     #[test]
     fn unanswered_query_times_out() {
-        let q = hex(Q_AAAA);
+        let q = decode(Q_AAAA).unwrap();
         let (out, _) = run(
             Transport::Udp,
             &[
@@ -317,7 +323,7 @@ mod tests {
 
     #[test]
     fn tcp_split_and_pipelined() {
-        let m = hex(TCP_R0);
+        let m = decode(TCP_R0).unwrap();
         let mut stream = Vec::new();
         for _ in 0..3 {
             stream.extend_from_slice(&m);
@@ -341,13 +347,21 @@ mod tests {
     fn hostile_messages_do_not_panic() {
         // pointer loop, forward pointer, bad label type, truncated RR, empty
         let chunks = vec![
-            (1, ToClient, hex("000181800001000000000000c00c00010001")),
-            (1, ToClient, hex("000181800001000000000000c00e0000016100")),
-            (1, ToClient, hex("0001818000010000000000004061")),
             (
                 1,
                 ToClient,
-                hex("00018180000100010000000001610000010001c00c000100010000003c000401"),
+                decode("000181800001000000000000c00c00010001").unwrap(),
+            ),
+            (
+                1,
+                ToClient,
+                decode("000181800001000000000000c00e0000016100").unwrap(),
+            ),
+            (1, ToClient, decode("0001818000010000000000004061").unwrap()),
+            (
+                1,
+                ToClient,
+                decode("00018180000100010000000001610000010001c00c000100010000003c000401").unwrap(),
             ),
             (1, ToClient, Vec::new()),
         ];

@@ -5,7 +5,20 @@
 pub mod imap;
 pub mod mime;
 pub mod pop3;
+pub mod probe;
 pub mod record;
+pub(crate) mod session;
 pub mod smtp;
 
 pub use record::EmailBody;
+
+crate::proto::anomaly::anomalies! {
+    /// The anomalies the email parser reports.
+    EmailAnomaly {
+        MessageTooLarge = "email.message_too_large",
+        MimeNestingTooDeep = "email.mime_nesting_too_deep",
+        MimeTooComplex = "email.mime_too_complex",
+        NestingTooDeep = "email.nesting_too_deep",
+        Unparsable = "email.unparsable",
+    }
+}

@@ -443,6 +443,61 @@ pub fn looks_like_status_line(line: &[u8]) -> bool {
     line.starts_with(b"HTTP/1.")
 }
 
+/// Parses a chunk-size line (extensions and whitespace allowed).
+pub(super) fn chunk_size(line: &[u8]) -> Option<u64> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let s = line.split(|b| *b == b';').next().unwrap_or_default();
+    let s = s.trim_ascii();
+    if s.is_empty() || s.len() > 16 {
+        return None;
+    }
+    let s = std::str::from_utf8(s).ok()?;
+    u64::from_str_radix(s, 16).ok()
+}
+
+/// Whether `buf` holds the blank line that ends a head, looking from `from` on.
+pub(super) fn has_head_end(buf: &[u8], from: usize) -> bool {
+    let mut i = from;
+    while let Some(nl) = buf
+        .get(i..)
+        .and_then(|r| r.iter().position(|b| *b == b'\n'))
+    {
+        let after = &buf[i + nl + 1..];
+        if after.starts_with(b"\n") || after.starts_with(b"\r\n") {
+            return true;
+        }
+        i += nl + 1;
+    }
+    false
+}
+
+/// Offset of the next line start in `buf` that looks like a start line.
+pub(super) fn find_start(buf: &[u8], is_resp: bool) -> Option<usize> {
+    let looks = |l: &[u8]| {
+        if is_resp {
+            looks_like_status_line(l)
+        } else {
+            looks_like_request_line(l)
+        }
+    };
+    if looks(buf) {
+        return Some(0);
+    }
+    let mut i = 0;
+    while let Some(nl) = buf[i..].iter().position(|b| *b == b'\n') {
+        i += nl + 1;
+        let line = &buf[i..];
+        // A line still incomplete may yet become a start line: wait for it.
+        if !line.contains(&b'\n') {
+            return None;
+        }
+        if looks(line) {
+            return Some(i);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

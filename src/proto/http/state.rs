@@ -1,17 +1,24 @@
 //! The per-connection HTTP/1.x state machine: one [`Side`] per direction, requests queued in
 //! order until their responses arrive (pipelining, keep-alive), bodies streamed into files.
+//!
+//! Longer than the other state files (about 790 lines) on purpose: it is one state machine
+//! (head, body by length / chunked / until close, interim responses, resynchronisation after a
+//! gap) whose transitions read and change the same `Side` and `Txs`; split across files they
+//! would have to expose those to each other. Wire parsing is in `parser.rs`, content decoding
+//! in `body.rs`.
 
+use crate::proto::http::HttpAnomaly;
 use std::collections::VecDeque;
 
 use crate::files::FileMeta;
+use crate::proto::AppBody;
 use crate::proto::{AppParser, Direction, ParseCtx, Transport};
-use crate::record::Body;
 
 use super::body::{BodyIssue, BodySink, Coding};
+use super::parser::{chunk_size, find_start, has_head_end};
 use super::parser::{
-    disposition_filename, framing, header, looks_like_request_line, looks_like_status_line,
-    parse_auth, parse_request, parse_response, strip_url_password, uri_filename, Framing, Head,
-    HeadError, MAX_HEAD,
+    disposition_filename, framing, header, parse_auth, parse_request, parse_response,
+    strip_url_password, uri_filename, Framing, Head, HeadError, MAX_HEAD,
 };
 use super::record::HttpBody;
 
@@ -127,22 +134,22 @@ impl Txs {
 
 /// HTTP/1.x parser for one TCP connection.
 #[derive(Debug)]
-pub struct HttpParser {
+pub struct HttpState {
     req: Side,
     resp: Side,
     txs: Txs,
 }
 
-impl Default for HttpParser {
+impl Default for HttpState {
     fn default() -> Self {
-        HttpParser::new()
+        HttpState::new()
     }
 }
 
-impl HttpParser {
+impl HttpState {
     /// A parser at the start of a connection.
-    pub fn new() -> HttpParser {
-        HttpParser {
+    pub fn new() -> HttpState {
+        HttpState {
             req: Side::new(false),
             resp: Side::new(true),
             txs: Txs::default(),
@@ -257,7 +264,7 @@ impl HttpParser {
                     if !complete && !check_line {
                         side.head_scan = rest.len();
                         if rest.len() > MAX_HEAD {
-                            ctx.anomaly("http.head_too_large");
+                            ctx.anomaly(HttpAnomaly::HeadTooLarge.as_str());
                             side.mode = Mode::Stopped;
                             return input.len();
                         }
@@ -278,7 +285,7 @@ impl HttpParser {
                         side.line_checked = true;
                         side.head_scan = rest.len();
                         if rest.len() > MAX_HEAD {
-                            ctx.anomaly("http.head_too_large");
+                            ctx.anomaly(HttpAnomaly::HeadTooLarge.as_str());
                             side.mode = Mode::Stopped;
                             return input.len();
                         }
@@ -291,9 +298,15 @@ impl HttpParser {
                         Ok(None) => return pos,
                         Err(e) => {
                             ctx.anomaly(match (e, is_resp) {
-                                (HeadError::TooManyHeaders, _) => "http.too_many_headers",
-                                (HeadError::Malformed, false) => "http.malformed_request",
-                                (HeadError::Malformed, true) => "http.malformed_response",
+                                (HeadError::TooManyHeaders, _) => {
+                                    HttpAnomaly::TooManyHeaders.as_str()
+                                }
+                                (HeadError::Malformed, false) => {
+                                    HttpAnomaly::MalformedRequest.as_str()
+                                }
+                                (HeadError::Malformed, true) => {
+                                    HttpAnomaly::MalformedResponse.as_str()
+                                }
                             });
                             side.mode = Mode::Resync;
                             // Skip the offending line.
@@ -363,7 +376,7 @@ impl HttpParser {
             rec.auth_blob_md5 = a.blob_md5;
         }
         let fr = framing(&h.headers, false).unwrap_or_else(|()| {
-            ctx.anomaly("http.bad_content_length");
+            ctx.anomaly(HttpAnomaly::BadContentLength.as_str());
             Framing::None
         });
         let meta = FileMeta {
@@ -383,9 +396,9 @@ impl HttpParser {
             self.req.mode = Mode::ConnectWait;
         }
         if self.txs.pending.len() >= MAX_PENDING {
-            ctx.anomaly("http.too_many_pending");
+            ctx.anomaly(HttpAnomaly::TooManyPending.as_str());
             if let Some(old) = self.txs.pending.pop_front() {
-                ctx.emit(Body::Http(old.rec));
+                ctx.emit(AppBody::Http(old.rec));
             }
         }
         self.txs.pending.push_back(Tx {
@@ -414,7 +427,7 @@ impl HttpParser {
         let mut tx = match self.txs.pending.pop_front() {
             Some(t) => t,
             None => {
-                ctx.anomaly("http.response_without_request");
+                ctx.anomaly(HttpAnomaly::ResponseWithoutRequest.as_str());
                 let seq = self.txs.next_seq;
                 self.txs.next_seq += 1;
                 Tx {
@@ -441,7 +454,7 @@ impl HttpParser {
             stop_side(&mut self.req, &mut self.txs, ctx, false);
             self.req.mode = Mode::Stopped;
             self.req.buf.clear();
-            ctx.emit(Body::Http(tx.rec));
+            ctx.emit(AppBody::Http(tx.rec));
             return Ok(Some(n));
         }
         if tx.connect && self.req.mode == Mode::ConnectWait {
@@ -454,7 +467,7 @@ impl HttpParser {
             Framing::None
         } else {
             framing(&h.headers, true).unwrap_or_else(|()| {
-                ctx.anomaly("http.bad_content_length");
+                ctx.anomaly(HttpAnomaly::BadContentLength.as_str());
                 Framing::UntilClose
             })
         };
@@ -477,7 +490,7 @@ impl HttpParser {
         let seq = tx.seq;
         if fr == Framing::None {
             tx.rec.response_complete = Some(true);
-            ctx.emit(Body::Http(tx.rec));
+            ctx.emit(AppBody::Http(tx.rec));
             self.resp.mode = Mode::Head;
         } else {
             self.txs.current = Some(tx);
@@ -542,7 +555,7 @@ impl HttpParser {
                     Some(1)
                 }
                 _ => {
-                    ctx.anomaly("http.chunk_missing_crlf");
+                    ctx.anomaly(HttpAnomaly::ChunkMissingCrlf.as_str());
                     side.mode = Mode::Body(BodyMode::Chunked(Chunk::Size));
                     Some(0)
                 }
@@ -550,7 +563,7 @@ impl HttpParser {
             BodyMode::Chunked(Chunk::Size) => {
                 let Some(nl) = rest.iter().position(|b| *b == b'\n') else {
                     if rest.len() > MAX_LINE {
-                        ctx.anomaly("http.bad_chunk_size");
+                        ctx.anomaly(HttpAnomaly::BadChunkSize.as_str());
                         stop_side(side, txs, ctx, false);
                     }
                     return None;
@@ -559,7 +572,7 @@ impl HttpParser {
                     Some(0) => side.mode = Mode::Body(BodyMode::Chunked(Chunk::Trailers)),
                     Some(n) => side.mode = Mode::Body(BodyMode::Chunked(Chunk::Data(n))),
                     None => {
-                        ctx.anomaly("http.bad_chunk_size");
+                        ctx.anomaly(HttpAnomaly::BadChunkSize.as_str());
                         stop_side(side, txs, ctx, false);
                         return Some(rest.len());
                     }
@@ -569,7 +582,7 @@ impl HttpParser {
             BodyMode::Chunked(Chunk::Trailers) => {
                 let Some(nl) = rest.iter().position(|b| *b == b'\n') else {
                     if rest.len() > MAX_LINE {
-                        ctx.anomaly("http.head_too_large");
+                        ctx.anomaly(HttpAnomaly::HeadTooLarge.as_str());
                         stop_side(side, txs, ctx, true);
                     }
                     return None;
@@ -638,10 +651,10 @@ impl HttpParser {
             side.mode = Mode::Stopped;
         }
         if let Some(t) = self.txs.current.take() {
-            ctx.emit(Body::Http(t.rec));
+            ctx.emit(AppBody::Http(t.rec));
         }
         while let Some(t) = self.txs.pending.pop_front() {
-            ctx.emit(Body::Http(t.rec));
+            ctx.emit(AppBody::Http(t.rec));
         }
     }
 }
@@ -724,8 +737,8 @@ fn body_gap(side: &mut Side, txs: &mut Txs, len: u64) {
 
 fn report(issue: BodyIssue, ctx: &mut ParseCtx<'_>) {
     ctx.anomaly(match issue {
-        BodyIssue::Bomb => "http.decompression_bomb",
-        BodyIssue::DecodeError => "http.decode_error",
+        BodyIssue::Bomb => HttpAnomaly::DecompressionBomb.as_str(),
+        BodyIssue::DecodeError => HttpAnomaly::DecodeError.as_str(),
     });
 }
 
@@ -745,13 +758,13 @@ fn end_body(side: &mut Side, txs: &mut Txs, ctx: &mut ParseCtx<'_>, complete: bo
             if let Some(issue) = issue {
                 report(issue, ctx);
             }
-            ctx.emit(Body::File(file));
+            ctx.emit(AppBody::File(file));
         }
     }
     if side.is_response {
         if let Some(mut t) = txs.current.take() {
             t.rec.response_complete = Some(complete);
-            ctx.emit(Body::Http(t.rec));
+            ctx.emit(AppBody::Http(t.rec));
         }
     }
 }
@@ -764,62 +777,7 @@ fn stop_side(side: &mut Side, txs: &mut Txs, ctx: &mut ParseCtx<'_>, complete: b
     side.mode = Mode::Stopped;
 }
 
-/// Parses a chunk-size line (extensions and whitespace allowed).
-fn chunk_size(line: &[u8]) -> Option<u64> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let s = line.split(|b| *b == b';').next().unwrap_or_default();
-    let s = s.trim_ascii();
-    if s.is_empty() || s.len() > 16 {
-        return None;
-    }
-    let s = std::str::from_utf8(s).ok()?;
-    u64::from_str_radix(s, 16).ok()
-}
-
-/// Whether `buf` holds the blank line that ends a head, looking from `from` on.
-fn has_head_end(buf: &[u8], from: usize) -> bool {
-    let mut i = from;
-    while let Some(nl) = buf
-        .get(i..)
-        .and_then(|r| r.iter().position(|b| *b == b'\n'))
-    {
-        let after = &buf[i + nl + 1..];
-        if after.starts_with(b"\n") || after.starts_with(b"\r\n") {
-            return true;
-        }
-        i += nl + 1;
-    }
-    false
-}
-
-/// Offset of the next line start in `buf` that looks like a start line.
-fn find_start(buf: &[u8], is_resp: bool) -> Option<usize> {
-    let looks = |l: &[u8]| {
-        if is_resp {
-            looks_like_status_line(l)
-        } else {
-            looks_like_request_line(l)
-        }
-    };
-    if looks(buf) {
-        return Some(0);
-    }
-    let mut i = 0;
-    while let Some(nl) = buf[i..].iter().position(|b| *b == b'\n') {
-        i += nl + 1;
-        let line = &buf[i..];
-        // A line still incomplete may yet become a start line: wait for it.
-        if !line.contains(&b'\n') {
-            return None;
-        }
-        if looks(line) {
-            return Some(i);
-        }
-    }
-    None
-}
-
-impl AppParser for HttpParser {
+impl AppParser for HttpState {
     fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>) {
         self.feed(dir, data, ctx);
     }
@@ -835,5 +793,5 @@ impl AppParser for HttpParser {
 
 /// A parser for a flow on `transport` (HTTP/1.x runs over TCP only).
 pub fn new_parser(_transport: Transport) -> Box<dyn AppParser> {
-    Box::new(HttpParser::new())
+    Box::new(HttpState::new())
 }

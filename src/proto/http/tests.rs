@@ -7,8 +7,8 @@ use sha2::{Digest, Sha256};
 
 use super::HttpBody;
 use crate::files::FileBody;
+use crate::proto::AppBody;
 use crate::proto::{Direction, ParseCtx, Transport};
-use crate::record::Body;
 
 use Direction::{ToClient as S, ToServer as C};
 
@@ -33,8 +33,8 @@ fn run_steps(steps: &[(Direction, &[u8])], chunk: usize) -> Out {
     };
     for e in out {
         match e.body {
-            Body::Http(h) => o.http.push(h),
-            Body::File(f) => o.files.push(f),
+            AppBody::Http(h) => o.http.push(h),
+            AppBody::File(f) => o.files.push(f),
             _ => {}
         }
     }
@@ -434,7 +434,7 @@ fn gap_in_body_and_head() {
     let https: Vec<_> = out
         .iter()
         .filter_map(|e| {
-            if let Body::Http(h) = &e.body {
+            if let AppBody::Http(h) = &e.body {
                 Some(h.clone())
             } else {
                 None
@@ -444,7 +444,7 @@ fn gap_in_body_and_head() {
     let files: Vec<_> = out
         .iter()
         .filter_map(|e| {
-            if let Body::File(f) = &e.body {
+            if let AppBody::File(f) = &e.body {
                 Some(f.clone())
             } else {
                 None

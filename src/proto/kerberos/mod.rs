@@ -5,14 +5,22 @@
 //! - [`record`]: the `kerberos` record body.
 
 pub mod parser;
+pub mod probe;
 pub mod record;
 pub mod state;
 
 pub use record::KerberosBody;
+pub use state::{new_parser, KerberosState};
 
-use crate::proto::{AppParser, Transport};
-
-/// A Kerberos parser for one flow over `transport`.
-pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
-    Box::new(state::KerberosState::new(transport))
+crate::proto::anomaly::anomalies! {
+    /// The anomalies the kerberos parser reports.
+    KerberosAnomaly {
+        EmptyMessage = "kerberos.empty_message",
+        Gap = "kerberos.gap",
+        Malformed = "kerberos.malformed",
+        RecordMarkReservedBit = "kerberos.record_mark_reserved_bit",
+        RecordTooLarge = "kerberos.record_too_large",
+        TooManyPending = "kerberos.too_many_pending",
+        UnknownMessage = "kerberos.unknown_message",
+    }
 }

@@ -4,10 +4,10 @@
 //! sensor logs (names, realms, etypes, options, times, error codes and MD5 digests of the
 //! cipher blobs). Nothing here allocates according to a length read from the wire.
 
+use crate::util::hex::md5_hex;
 use der_parser::asn1_rs::{BitString, FromDer, GeneralizedTime};
 use kerberos_parser::krb5::{ApReq, EncryptedData, KdcRep, KdcReq, KrbError, PrincipalName};
 use kerberos_parser::krb5_parser::{parse_as_rep, parse_as_req, parse_tgs_rep, parse_tgs_req};
-use md5::{Digest, Md5};
 
 /// AS-REQ message type.
 pub const AS_REQ: u32 = 10;
@@ -19,6 +19,21 @@ pub const TGS_REQ: u32 = 12;
 pub const TGS_REP: u32 = 13;
 /// KRB-ERROR message type.
 pub const KRB_ERROR: u32 = 30;
+
+/// The first byte of a KDC message of type `msg_type`: its [APPLICATION n] constructed tag.
+const fn app_tag(msg_type: u32) -> u8 {
+    0x60 | (msg_type & 0x1f) as u8
+}
+/// First byte of an AS-REQ.
+pub const TAG_AS_REQ: u8 = app_tag(AS_REQ);
+/// First byte of an AS-REP.
+pub const TAG_AS_REP: u8 = app_tag(AS_REP);
+/// First byte of a TGS-REQ.
+pub const TAG_TGS_REQ: u8 = app_tag(TGS_REQ);
+/// First byte of a TGS-REP.
+pub const TAG_TGS_REP: u8 = app_tag(TGS_REP);
+/// First byte of a KRB-ERROR.
+pub const TAG_KRB_ERROR: u8 = app_tag(KRB_ERROR);
 
 /// PA-TGS-REQ: the padata carrying the AP-REQ of a TGS-REQ.
 const PA_TGS_REQ: i32 = 1;
@@ -165,16 +180,6 @@ pub fn format_time(t: &GeneralizedTime) -> String {
     )
 }
 
-/// MD5 of `data` as lower-case hex.
-pub fn md5_hex(data: &[u8]) -> String {
-    let digest = Md5::digest(data);
-    let mut s = String::with_capacity(32);
-    for b in digest {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
 fn flags32(b: &BitString<'_>) -> u32 {
     let mut v = 0u32;
     for i in 0..4 {
@@ -258,19 +263,19 @@ pub fn parse_message(data: &[u8]) -> Result<KrbMessage, ParseError> {
     let first = *data.first().ok_or(ParseError::Empty)?;
     let m = |_| ParseError::Malformed;
     match first {
-        0x6a => parse_as_req(data)
+        TAG_AS_REQ => parse_as_req(data)
             .map(|(_, r)| KrbMessage::Request(request(&r)))
             .map_err(m),
-        0x6c => parse_tgs_req(data)
+        TAG_TGS_REQ => parse_tgs_req(data)
             .map(|(_, r)| KrbMessage::Request(request(&r)))
             .map_err(m),
-        0x6b => parse_as_rep(data)
+        TAG_AS_REP => parse_as_rep(data)
             .map(|(_, r)| KrbMessage::Reply(reply(&r)))
             .map_err(m),
-        0x6d => parse_tgs_rep(data)
+        TAG_TGS_REP => parse_tgs_rep(data)
             .map(|(_, r)| KrbMessage::Reply(reply(&r)))
             .map_err(m),
-        0x7e => KrbError::from_der(data)
+        TAG_KRB_ERROR => KrbError::from_der(data)
             .map(|(_, e)| KrbMessage::Error(error(&e)))
             .map_err(m),
         t => Err(ParseError::UnknownTag(t)),
@@ -280,19 +285,14 @@ pub fn parse_message(data: &[u8]) -> Result<KrbMessage, ParseError> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-
-    pub fn hex(s: &str) -> Vec<u8> {
-        (0..s.len() / 2)
-            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::util::hex::decode;
 
     /// ndpi_kerberos.pcap frame 32 (TCP payload, with its record mark): KRB-ERROR 13.
     pub const ERR_BADOPTION: &str = "000000847e8181307fa003020105a10302011ea411180f32303139303230353033333834395aa50502030c9c32a60302010da9101b0e484150505943524146542e4f5247aa273025a00302010aa11e301c1b1a6a6f686e736f6e2d70632440484150505943524146542e4f5247ac1904173015a103020103a20e040cbb0000c00000000003000000";
 
     #[test]
     fn krb_error_badoption() {
-        let b = hex(ERR_BADOPTION);
+        let b = decode(ERR_BADOPTION).unwrap();
         let m = parse_message(&b[4..]).unwrap();
         let KrbMessage::Error(e) = m else { panic!() };
         assert_eq!(e.error_code, 13);

@@ -1,12 +1,13 @@
 //! Per-flow state: TCP record-mark framing per direction and FIFO pairing of requests with
 //! their replies.
 
+use crate::proto::kerberos::KerberosAnomaly;
 use std::collections::VecDeque;
 
 use super::parser::{parse_message, KdcRequest, KrbMessage, ParseError};
 use super::record::KerberosBody;
+use crate::proto::AppBody;
 use crate::proto::{AppParser, Direction, ParseCtx, Transport};
-use crate::record::Body;
 
 /// Largest Kerberos message buffered over TCP; a longer record is skipped.
 pub const MAX_RECORD: usize = 64 * 1024;
@@ -50,7 +51,7 @@ impl KerberosState {
 
     fn emit(&self, ctx: &mut ParseCtx<'_>, body: KerberosBody) {
         let _ = self;
-        ctx.emit(Body::Kerberos(body));
+        ctx.emit(AppBody::Kerberos(body));
     }
 
     /// Handles one whole message.
@@ -59,7 +60,7 @@ impl KerberosState {
         match parse_message(msg) {
             Ok(KrbMessage::Request(r)) => {
                 if self.pending.len() >= MAX_PENDING {
-                    ctx.anomaly("kerberos.too_many_pending");
+                    ctx.anomaly(KerberosAnomaly::TooManyPending.as_str());
                     if let Some(old) = self.pending.pop_front() {
                         self.emit(ctx, KerberosBody::build(Some(&old), None, None, t));
                     }
@@ -74,9 +75,9 @@ impl KerberosState {
                 let req = self.pending.pop_front();
                 self.emit(ctx, KerberosBody::build(req.as_ref(), None, Some(&e), t));
             }
-            Err(ParseError::UnknownTag(_)) => ctx.anomaly("kerberos.unknown_message"),
-            Err(ParseError::Empty) => ctx.anomaly("kerberos.empty_message"),
-            Err(ParseError::Malformed) => ctx.anomaly("kerberos.malformed"),
+            Err(ParseError::UnknownTag(_)) => ctx.anomaly(KerberosAnomaly::UnknownMessage.as_str()),
+            Err(ParseError::Empty) => ctx.anomaly(KerberosAnomaly::EmptyMessage.as_str()),
+            Err(ParseError::Malformed) => ctx.anomaly(KerberosAnomaly::Malformed.as_str()),
         }
     }
 
@@ -104,11 +105,11 @@ impl KerberosState {
         while let Some(mark) = buf.get(off..off + 4) {
             let raw = u32::from_be_bytes([mark[0], mark[1], mark[2], mark[3]]);
             if raw & 0x8000_0000 != 0 {
-                ctx.anomaly("kerberos.record_mark_reserved_bit");
+                ctx.anomaly(KerberosAnomaly::RecordMarkReservedBit.as_str());
             }
             let len = (raw & 0x7fff_ffff) as usize;
             if len > MAX_RECORD {
-                ctx.anomaly("kerberos.record_too_large");
+                ctx.anomaly(KerberosAnomaly::RecordTooLarge.as_str());
                 let avail = buf.len() - off - 4;
                 skip = (len - avail.min(len)) as u64;
                 off = buf.len();
@@ -136,7 +137,7 @@ impl AppParser for KerberosState {
     }
 
     fn on_gap(&mut self, dir: Direction, _len: u32, ctx: &mut ParseCtx<'_>) {
-        ctx.anomaly("kerberos.gap");
+        ctx.anomaly(KerberosAnomaly::Gap.as_str());
         let f = self.framer(dir);
         f.buf.clear();
         f.skip = 0;
@@ -150,11 +151,17 @@ impl AppParser for KerberosState {
     }
 }
 
+/// The Kerberos parser of a new flow over `transport`.
+pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
+    Box::new(KerberosState::new(transport))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::kerberos::parser::tests::{hex, ERR_BADOPTION};
+    use crate::proto::kerberos::parser::tests::ERR_BADOPTION;
     use crate::proto::Emitted;
+    use crate::util::hex::decode;
 
     fn run(t: Transport, chunks: &[(Direction, Vec<u8>)]) -> (Vec<Emitted>, Vec<&'static str>) {
         let mut out = Vec::new();
@@ -177,14 +184,14 @@ mod tests {
 
     fn code(e: &Emitted) -> Option<i32> {
         match &e.body {
-            Body::Kerberos(k) => k.error_code,
+            AppBody::Kerberos(k) => k.error_code,
             _ => None,
         }
     }
 
     #[test]
     fn tcp_split_and_several_per_segment() {
-        let m = hex(ERR_BADOPTION);
+        let m = decode(ERR_BADOPTION).unwrap();
         let mut two = m.clone();
         two.extend_from_slice(&m);
         let mut chunks: Vec<_> = two
@@ -200,7 +207,7 @@ mod tests {
 
     #[test]
     fn udp_one_message_per_datagram() {
-        let m = hex(ERR_BADOPTION);
+        let m = decode(ERR_BADOPTION).unwrap();
         let (out, an) = run(Transport::Udp, &[(Direction::ToClient, m[4..].to_vec())]);
         assert_eq!(out.len(), 1);
         assert!(an.is_empty());
@@ -211,7 +218,7 @@ mod tests {
 
     #[test]
     fn absurd_record_mark_is_skipped() {
-        let m = hex(ERR_BADOPTION);
+        let m = decode(ERR_BADOPTION).unwrap();
         let mut data = vec![0x00, 0x10, 0x00, 0x00];
         data.extend_from_slice(&[0u8; 100]);
         let (out, an) = run(

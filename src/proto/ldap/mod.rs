@@ -6,14 +6,22 @@
 //! - [`record`]: the record body.
 
 pub mod parser;
+pub mod probe;
 pub mod record;
 pub mod state;
 
 pub use record::LdapBody;
+pub use state::{new_parser, LdapState};
 
-use crate::proto::{AppParser, Transport};
-
-/// A parser for one LDAP (TCP) or CLDAP (UDP) flow.
-pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
-    Box::new(state::LdapState::new(transport))
+crate::proto::anomaly::anomalies! {
+    /// The anomalies the ldap parser reports.
+    LdapAnomaly {
+        BufferOverflow = "ldap.buffer_overflow",
+        Gap = "ldap.gap",
+        Malformed = "ldap.malformed",
+        SaslWrapped = "ldap.sasl_wrapped",
+        TooLarge = "ldap.too_large",
+        TooManyPending = "ldap.too_many_pending",
+        Truncated = "ldap.truncated",
+    }
 }

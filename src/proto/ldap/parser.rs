@@ -1,64 +1,56 @@
 //! BER decoding of LDAPMessages (RFC 4511) and RFC 4515 printing of search filters.
 //!
-//! A small, allocation-bounded BER reader: single-byte tags, definite lengths of at most four
-//! length octets, every length checked against the bytes actually present.
+//! Elements are read with the shared, allocation-bounded reader of [`crate::proto::ber`].
 
-use thiserror::Error;
-
-/// Why a message could not be decoded.
-#[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
-pub enum BerError {
-    /// More bytes are needed to finish the element.
-    #[error("incomplete BER element")]
-    Incomplete,
-    /// The bytes are not the BER an LDAP message uses.
-    #[error("malformed BER: {0}")]
-    Malformed(&'static str),
-}
+pub use crate::proto::ber::{header, read_tlv, BerError, Tlv};
 
 /// Deepest filter nesting accepted.
 pub const MAX_FILTER_DEPTH: usize = 64;
 
-/// One BER element: its tag byte and its value.
-#[derive(Clone, Copy, Debug)]
-pub struct Tlv<'a> {
-    /// The identifier octet.
-    pub tag: u8,
-    /// The contents octets.
-    pub value: &'a [u8],
-}
-
-/// Reads an element header: (tag, header length, value length).
-pub fn header(input: &[u8]) -> Result<(u8, usize, usize), BerError> {
-    let tag = *input.first().ok_or(BerError::Incomplete)?;
-    if tag & 0x1f == 0x1f {
-        return Err(BerError::Malformed("multi-byte tag"));
-    }
-    let l0 = *input.get(1).ok_or(BerError::Incomplete)?;
-    if l0 < 0x80 {
-        return Ok((tag, 2, usize::from(l0)));
-    }
-    let n = usize::from(l0 & 0x7f);
-    if n == 0 {
-        return Err(BerError::Malformed("indefinite length"));
-    }
-    if n > 4 {
-        return Err(BerError::Malformed("length of more than 4 octets"));
-    }
-    let bytes = input.get(2..2 + n).ok_or(BerError::Incomplete)?;
-    let len = bytes.iter().fold(0usize, |a, &b| (a << 8) | usize::from(b));
-    Ok((tag, 2 + n, len))
-}
-
-/// Reads one element and returns it with the rest of the input.
-pub fn read_tlv(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), BerError> {
-    let (tag, hl, len) = header(input)?;
-    let end = hl
-        .checked_add(len)
-        .ok_or(BerError::Malformed("length overflow"))?;
-    let value = input.get(hl..end).ok_or(BerError::Incomplete)?;
-    let rest = input.get(end..).ok_or(BerError::Incomplete)?;
-    Ok((Tlv { tag, value }, rest))
+/// The protocolOp tags of RFC 4511 ([APPLICATION n]; constructed unless noted).
+pub mod op {
+    /// BindRequest.
+    pub const BIND_REQUEST: u8 = 0x60;
+    /// BindResponse.
+    pub const BIND_RESPONSE: u8 = 0x61;
+    /// UnbindRequest (primitive).
+    pub const UNBIND_REQUEST: u8 = 0x42;
+    /// SearchRequest.
+    pub const SEARCH_REQUEST: u8 = 0x63;
+    /// SearchResultEntry.
+    pub const SEARCH_RESULT_ENTRY: u8 = 0x64;
+    /// SearchResultDone.
+    pub const SEARCH_RESULT_DONE: u8 = 0x65;
+    /// ModifyRequest.
+    pub const MODIFY_REQUEST: u8 = 0x66;
+    /// ModifyResponse.
+    pub const MODIFY_RESPONSE: u8 = 0x67;
+    /// AddRequest.
+    pub const ADD_REQUEST: u8 = 0x68;
+    /// AddResponse.
+    pub const ADD_RESPONSE: u8 = 0x69;
+    /// DelRequest (primitive).
+    pub const DEL_REQUEST: u8 = 0x4a;
+    /// DelResponse.
+    pub const DEL_RESPONSE: u8 = 0x6b;
+    /// ModifyDNRequest.
+    pub const MODDN_REQUEST: u8 = 0x6c;
+    /// ModifyDNResponse.
+    pub const MODDN_RESPONSE: u8 = 0x6d;
+    /// CompareRequest.
+    pub const COMPARE_REQUEST: u8 = 0x6e;
+    /// CompareResponse.
+    pub const COMPARE_RESPONSE: u8 = 0x6f;
+    /// AbandonRequest (primitive).
+    pub const ABANDON_REQUEST: u8 = 0x50;
+    /// SearchResultReference.
+    pub const SEARCH_RESULT_REFERENCE: u8 = 0x73;
+    /// ExtendedRequest.
+    pub const EXTENDED_REQUEST: u8 = 0x77;
+    /// ExtendedResponse.
+    pub const EXTENDED_RESPONSE: u8 = 0x78;
+    /// IntermediateResponse.
+    pub const INTERMEDIATE_RESPONSE: u8 = 0x79;
 }
 
 /// Inside a complete message, a short element is malformed rather than incomplete.
@@ -223,7 +215,7 @@ pub fn parse_message(input: &[u8]) -> Result<Message, BerError> {
     let (op, _controls) = inner(rest)?;
     let v = op.value;
     let op = match op.tag {
-        0x60 => {
+        op::BIND_REQUEST => {
             let (version, r) = int(v, 0x02, "bind version")?;
             let (name, r) = octets(r, "bind name")?;
             let (a, _) = inner(r)?;
@@ -239,12 +231,12 @@ pub fn parse_message(input: &[u8]) -> Result<Message, BerError> {
                 auth,
             }
         }
-        0x61 => Op::BindResponse(result(v)?.0),
-        0x42 => Op::Unbind,
-        0x63 => Op::SearchRequest(Box::new(search(v)?)),
-        0x64 => Op::SearchResultEntry(text(octets(v, "objectName")?.0)),
-        0x65 => Op::SearchResultDone(result(v)?.0),
-        0x73 => {
+        op::BIND_RESPONSE => Op::BindResponse(result(v)?.0),
+        op::UNBIND_REQUEST => Op::Unbind,
+        op::SEARCH_REQUEST => Op::SearchRequest(Box::new(search(v)?)),
+        op::SEARCH_RESULT_ENTRY => Op::SearchResultEntry(text(octets(v, "objectName")?.0)),
+        op::SEARCH_RESULT_DONE => Op::SearchResultDone(result(v)?.0),
+        op::SEARCH_RESULT_REFERENCE => {
             let mut uris = Vec::new();
             let mut r = v;
             while !r.is_empty() {
@@ -254,20 +246,20 @@ pub fn parse_message(input: &[u8]) -> Result<Message, BerError> {
             }
             Op::SearchResultReference(uris)
         }
-        0x66 => Op::Request("modify", text(octets(v, "modify object")?.0)),
-        0x68 => Op::Request("add", text(octets(v, "add entry")?.0)),
-        0x4a => Op::Request("delete", text(v)),
-        0x6c => Op::Request("modify_dn", text(octets(v, "modDN entry")?.0)),
-        0x6e => Op::Request("compare", text(octets(v, "compare entry")?.0)),
-        0x50 => Op::Abandon(to_u32(int_value(v)?)),
-        0x77 => Op::Extended(text(expect(v, 0x80, "requestName")?.0)),
-        0x67 => Op::Response("modify", result(v)?.0),
-        0x69 => Op::Response("add", result(v)?.0),
-        0x6b => Op::Response("delete", result(v)?.0),
-        0x6d => Op::Response("modify_dn", result(v)?.0),
-        0x6f => Op::Response("compare", result(v)?.0),
-        0x78 => Op::Response("extended", result(v)?.0),
-        0x79 => Op::Intermediate,
+        op::MODIFY_REQUEST => Op::Request("modify", text(octets(v, "modify object")?.0)),
+        op::ADD_REQUEST => Op::Request("add", text(octets(v, "add entry")?.0)),
+        op::DEL_REQUEST => Op::Request("delete", text(v)),
+        op::MODDN_REQUEST => Op::Request("modify_dn", text(octets(v, "modDN entry")?.0)),
+        op::COMPARE_REQUEST => Op::Request("compare", text(octets(v, "compare entry")?.0)),
+        op::ABANDON_REQUEST => Op::Abandon(to_u32(int_value(v)?)),
+        op::EXTENDED_REQUEST => Op::Extended(text(expect(v, 0x80, "requestName")?.0)),
+        op::MODIFY_RESPONSE => Op::Response("modify", result(v)?.0),
+        op::ADD_RESPONSE => Op::Response("add", result(v)?.0),
+        op::DEL_RESPONSE => Op::Response("delete", result(v)?.0),
+        op::MODDN_RESPONSE => Op::Response("modify_dn", result(v)?.0),
+        op::COMPARE_RESPONSE => Op::Response("compare", result(v)?.0),
+        op::EXTENDED_RESPONSE => Op::Response("extended", result(v)?.0),
+        op::INTERMEDIATE_RESPONSE => Op::Intermediate,
         _ => return Err(BerError::Malformed("unknown protocolOp")),
     };
     Ok(Message { id, op })
@@ -486,13 +478,7 @@ pub fn filter_to_string(encoded: &[u8]) -> Result<String, BerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::util::hex::decode;
 
     /// A TLV with a short or long length.
     fn tlv(tag: u8, v: &[u8]) -> Vec<u8> {
@@ -547,7 +533,7 @@ mod tests {
 
     #[test]
     fn search_from_capture() {
-        let m = parse_message(&unhex(ESCAPING_SEARCH)).unwrap();
+        let m = parse_message(&decode(ESCAPING_SEARCH).unwrap()).unwrap();
         assert_eq!(m.id, 2);
         let Op::SearchRequest(s) = m.op else {
             panic!("{m:?}")
@@ -559,7 +545,7 @@ mod tests {
             "(&(name=Test)(mail=*@example.com)(|(dept=accounting)(dept=operations)))"
         );
         assert!(s.attributes.is_empty());
-        let m = parse_message(&unhex(UMLAUT_SEARCH)).unwrap();
+        let m = parse_message(&decode(UMLAUT_SEARCH).unwrap()).unwrap();
         let Op::SearchRequest(s) = m.op else {
             panic!("{m:?}")
         };
@@ -629,7 +615,7 @@ mod tests {
         }
         assert!(filter_to_string(&enc).is_err());
         for n in 0..ESCAPING_SEARCH.len() / 2 {
-            let _ = parse_message(&unhex(ESCAPING_SEARCH)[..n]);
+            let _ = parse_message(&decode(ESCAPING_SEARCH).unwrap()[..n]);
         }
     }
 
@@ -651,7 +637,7 @@ mod tests {
             }
         );
         // searchResDone noSuchObject.
-        let msg = unhex("300f020102650a0a012004000403626164");
+        let msg = decode("300f020102650a0a012004000403626164").unwrap();
         let m = parse_message(&msg).unwrap();
         assert_eq!(
             m.op,

@@ -1,11 +1,12 @@
 //! Per-flow LDAP state: stream buffers per direction, requests awaiting their response.
 
+use crate::proto::ldap::LdapAnomaly;
 use std::collections::BTreeMap;
 
 use super::parser::{self, Auth, BerError, LdapResult, Message, Op};
 use super::record::{deref_name, result_name, scope_name, LdapBody};
+use crate::proto::AppBody;
 use crate::proto::{AppParser, Direction, ParseCtx, Transport};
-use crate::record::Body;
 
 /// Most bytes buffered per direction (and largest message accepted).
 pub const MAX_BUFFER: usize = 1 << 20;
@@ -132,18 +133,18 @@ impl LdapState {
                     return Frame::Wrapped(len + 4);
                 }
             }
-            return Frame::Bad("ldap.malformed");
+            return Frame::Bad(LdapAnomaly::Malformed.as_str());
         }
         match parser::header(d) {
             Ok((_, hl, len)) => {
                 if len > MAX_BUFFER {
-                    Frame::Bad("ldap.too_large")
+                    Frame::Bad(LdapAnomaly::TooLarge.as_str())
                 } else {
                     Frame::Message(hl + len)
                 }
             }
             Err(BerError::Incomplete) => Frame::More,
-            Err(BerError::Malformed(_)) => Frame::Bad("ldap.malformed"),
+            Err(BerError::Malformed(_)) => Frame::Bad(LdapAnomaly::Malformed.as_str()),
         }
     }
 
@@ -166,7 +167,7 @@ impl LdapState {
                     if rest.len() < n {
                         return Some(off);
                     }
-                    ctx.anomaly("ldap.sasl_wrapped");
+                    ctx.anomaly(LdapAnomaly::SaslWrapped.as_str());
                     if let Some(plain) = rest.get(4..n).and_then(unwrap_signed) {
                         self.consume_plain(&plain, ctx);
                     }
@@ -178,7 +179,7 @@ impl LdapState {
                     };
                     match parser::parse_message(m) {
                         Ok(msg) => self.on_message(msg, n, ctx),
-                        Err(_) => ctx.anomaly("ldap.malformed"),
+                        Err(_) => ctx.anomaly(LdapAnomaly::Malformed.as_str()),
                     }
                     off += n;
                 }
@@ -191,17 +192,17 @@ impl LdapState {
         let mut rest = d;
         while !rest.is_empty() {
             let Ok((_, hl, len)) = parser::header(rest) else {
-                ctx.anomaly("ldap.malformed");
+                ctx.anomaly(LdapAnomaly::Malformed.as_str());
                 return;
             };
             let n = hl.saturating_add(len);
             let Some(m) = rest.get(..n) else {
-                ctx.anomaly("ldap.truncated");
+                ctx.anomaly(LdapAnomaly::Truncated.as_str());
                 return;
             };
             match parser::parse_message(m) {
                 Ok(msg) => self.on_message(msg, n, ctx),
-                Err(_) => ctx.anomaly("ldap.malformed"),
+                Err(_) => ctx.anomaly(LdapAnomaly::Malformed.as_str()),
             }
             rest = rest.get(n..).unwrap_or_default();
         }
@@ -209,11 +210,11 @@ impl LdapState {
 
     fn add_pending(&mut self, id: u32, p: Pending, ctx: &mut ParseCtx<'_>) {
         if self.pending.len() >= MAX_PENDING && !self.pending.contains_key(&id) {
-            ctx.anomaly("ldap.too_many_pending");
+            ctx.anomaly(LdapAnomaly::TooManyPending.as_str());
             return;
         }
         if let Some(old) = self.pending.insert(id, p) {
-            ctx.emit(Body::Ldap(old.body));
+            ctx.emit(AppBody::Ldap(old.body));
         }
     }
 
@@ -296,11 +297,11 @@ impl LdapState {
                     ctx,
                 );
             }
-            Op::Unbind => ctx.emit(Body::Ldap(self.new_body(id, "unbind", size))),
+            Op::Unbind => ctx.emit(AppBody::Ldap(self.new_body(id, "unbind", size))),
             Op::Abandon(a) => {
                 let mut b = self.new_body(id, "abandon", size);
                 b.abandon_id = Some(a);
-                ctx.emit(Body::Ldap(b));
+                ctx.emit(AppBody::Ldap(b));
             }
             Op::SearchResultEntry(_) => {
                 if let Some(p) = self.pending.get_mut(&id) {
@@ -347,7 +348,7 @@ impl LdapState {
         body.result = Some(result_name(r.code));
         body.matched_dn = Some(r.matched_dn).filter(|s| !s.is_empty());
         body.error_message = Some(r.message).filter(|s| !s.is_empty());
-        ctx.emit(Body::Ldap(body));
+        ctx.emit(AppBody::Ldap(body));
     }
 }
 
@@ -355,7 +356,7 @@ impl AppParser for LdapState {
     fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>) {
         if self.transport == Transport::Udp {
             match self.consume(data, ctx) {
-                Some(n) if n < data.len() => ctx.anomaly("ldap.truncated"),
+                Some(n) if n < data.len() => ctx.anomaly(LdapAnomaly::Truncated.as_str()),
                 _ => {}
             }
             return;
@@ -386,7 +387,7 @@ impl AppParser for LdapState {
                 ds.dead = true;
             }
             Some(()) if buf.len() > MAX_BUFFER => {
-                ctx.anomaly("ldap.buffer_overflow");
+                ctx.anomaly(LdapAnomaly::BufferOverflow.as_str());
                 ds.dead = true;
             }
             Some(()) => ds.buf = buf,
@@ -396,7 +397,7 @@ impl AppParser for LdapState {
     fn on_gap(&mut self, dir: Direction, _len: u32, ctx: &mut ParseCtx<'_>) {
         if let Some(ds) = self.dirs.get_mut(idx(dir)) {
             if !ds.buf.is_empty() {
-                ctx.anomaly("ldap.gap");
+                ctx.anomaly(LdapAnomaly::Gap.as_str());
             }
             ds.buf = Vec::new();
             ds.dead = false;
@@ -405,22 +406,21 @@ impl AppParser for LdapState {
 
     fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {
         for (_, p) in std::mem::take(&mut self.pending) {
-            ctx.emit(Body::Ldap(p.body));
+            ctx.emit(AppBody::Ldap(p.body));
         }
     }
+}
+
+/// The Ldap parser of a new flow over `transport`.
+pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
+    Box::new(LdapState::new(transport))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::proto::Emitted;
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::util::hex::decode;
 
     // zeek_ldap-escaping_test.pcapng: bind (simple, password), search, searchResDone.
     const BIND: &str =
@@ -466,7 +466,7 @@ mod tests {
             self.out
                 .iter()
                 .map(|e| match &e.body {
-                    Body::Ldap(b) => b,
+                    AppBody::Ldap(b) => b,
                     _ => panic!("not ldap"),
                 })
                 .collect()
@@ -476,13 +476,19 @@ mod tests {
     #[test]
     fn bind_search_split_and_coalesced() {
         let mut r = Run::new(Transport::Tcp);
-        let req = [unhex(BIND), unhex(SEARCH)].concat();
+        let req = [decode(BIND).unwrap(), decode(SEARCH).unwrap()].concat();
         // Byte by byte.
         for b in &req {
             r.feed(Direction::ToServer, std::slice::from_ref(b));
         }
         // Responses in one segment.
-        let resp = [unhex(BIND_OK), unhex(ENTRY), unhex(ENTRY), unhex(DONE_32)].concat();
+        let resp = [
+            decode(BIND_OK).unwrap(),
+            decode(ENTRY).unwrap(),
+            decode(ENTRY).unwrap(),
+            decode(DONE_32).unwrap(),
+        ]
+        .concat();
         r.feed(Direction::ToClient, &resp);
         let b = r.bodies();
         assert_eq!(b.len(), 2, "{b:?} {:?}", r.anomalies);
@@ -495,7 +501,10 @@ mod tests {
         assert_eq!(b[1].entries, Some(2));
         assert_eq!(b[1].result_code, Some(32));
         assert_eq!(b[1].result.as_deref(), Some("noSuchObject"));
-        assert_eq!(b[1].request_size, Some(unhex(SEARCH).len() as u64));
+        assert_eq!(
+            b[1].request_size,
+            Some(decode(SEARCH).unwrap().len() as u64)
+        );
         assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
         let json = serde_json::to_string(b[0]).unwrap();
         assert!(!json.contains("myldappass"), "{json}");
@@ -504,7 +513,7 @@ mod tests {
     #[test]
     fn unanswered_reported_at_close_and_cldap() {
         let mut r = Run::new(Transport::Udp);
-        r.feed(Direction::ToServer, &unhex(SEARCH));
+        r.feed(Direction::ToServer, &decode(SEARCH).unwrap());
         r.close();
         let b = r.bodies();
         assert_eq!(b.len(), 1);
@@ -523,7 +532,7 @@ mod tests {
         );
         assert_eq!(r.anomalies, vec!["ldap.too_large"]);
         // Direction is dead until a gap.
-        r.feed(Direction::ToServer, &unhex(BIND));
+        r.feed(Direction::ToServer, &decode(BIND).unwrap());
         assert!(r.out.is_empty());
         let mut ctx = ParseCtx {
             ts_ns: 0,
@@ -532,7 +541,7 @@ mod tests {
             anomalies: &mut r.anomalies,
         };
         r.p.on_gap(Direction::ToServer, 10, &mut ctx);
-        r.feed(Direction::ToServer, &unhex(BIND));
+        r.feed(Direction::ToServer, &decode(BIND).unwrap());
         r.close();
         assert_eq!(r.bodies().len(), 1);
         let mut r = Run::new(Transport::Tcp);
@@ -544,9 +553,12 @@ mod tests {
     fn sasl_wrapped_after_gssapi_bind() {
         let mut r = Run::new(Transport::Tcp);
         // bindRequest id 3, sasl GSS-SPNEGO.
-        let bind = unhex("301802010360130201030400a30c040a4753532d53504e45474f");
+        let bind = decode("301802010360130201030400a30c040a4753532d53504e45474f").unwrap();
         r.feed(Direction::ToServer, &bind);
-        r.feed(Direction::ToClient, &unhex("300c02010361070a010004000400"));
+        r.feed(
+            Direction::ToClient,
+            &decode("300c02010361070a010004000400").unwrap(),
+        );
         // Sealed CFX token: flags 0x06 (sealed), 40 bytes of ciphertext.
         let mut tok = vec![
             0x05, 0x04, 0x06, 0xff, 0, 0x10, 0, 0x1c, 0, 0, 0, 0, 0, 0, 0, 1,
@@ -558,7 +570,7 @@ mod tests {
         // Signed-only CFX token carrying the search in clear, rotated by RRC = EC = 12.
         let mut signed = vec![0x05, 0x04, 0x04, 0xff, 0, 12, 0, 12, 0, 0, 0, 0, 0, 0, 0, 2];
         signed.extend([0x55; 12]);
-        signed.extend(unhex(SEARCH));
+        signed.extend(decode(SEARCH).unwrap());
         let mut w2 = (signed.len() as u32).to_be_bytes().to_vec();
         w2.extend(&signed);
         r.feed(Direction::ToServer, &w2);

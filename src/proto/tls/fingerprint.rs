@@ -1,8 +1,9 @@
 //! JA3, JA3S (Salesforce) and JA4 (FoxIO) fingerprints.
 
+use crate::util::hex;
 use std::fmt::Write;
 
-use md5::{Digest, Md5};
+use sha2::Digest;
 use sha2::Sha256;
 
 use super::parser::{ext, is_grease, ClientHello, ServerHello};
@@ -16,19 +17,6 @@ fn join<T: std::fmt::Display>(it: impl Iterator<Item = T>, sep: char) -> String 
         let _ = write!(s, "{x}");
     }
     s
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-/// MD5 as lowercase hex.
-pub fn md5_hex(s: &str) -> String {
-    hex(&Md5::digest(s.as_bytes()))
 }
 
 /// The JA3 string: "SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats",
@@ -48,7 +36,7 @@ pub fn ja3_string(ch: &ClientHello) -> String {
 /// JA3: (string, MD5).
 pub fn ja3(ch: &ClientHello) -> (String, String) {
     let s = ja3_string(ch);
-    let h = md5_hex(&s);
+    let h = hex::md5_hex(s.as_bytes());
     (s, h)
 }
 
@@ -60,7 +48,7 @@ pub fn ja3s(sh: &ServerHello) -> (String, String) {
         sh.cipher,
         join(sh.extensions.iter().filter(|x| !is_grease(**x)), '-')
     );
-    let h = md5_hex(&s);
+    let h = hex::md5_hex(s.as_bytes());
     (s, h)
 }
 
@@ -84,7 +72,7 @@ fn hash12(s: &str) -> String {
     if s.is_empty() {
         return "000000000000".into();
     }
-    let mut h = hex(&Sha256::digest(s.as_bytes()));
+    let mut h = hex::encode(&Sha256::digest(s.as_bytes()));
     h.truncate(12);
     h
 }
@@ -99,7 +87,7 @@ fn alpn_chars(alpn: Option<&Vec<u8>>) -> String {
     if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() {
         format!("{}{}", char::from(f), char::from(l))
     } else {
-        let h = hex(a);
+        let h = hex::encode(a);
         let mut c = h.chars();
         match (c.next(), h.chars().last()) {
             (Some(x), Some(y)) => format!("{x}{y}"),

@@ -13,6 +13,16 @@ pub enum HelloError {
     Truncated,
 }
 
+/// Record content types.
+pub const CONTENT_CCS: u8 = 20;
+pub const CONTENT_HANDSHAKE: u8 = 22;
+
+/// Handshake message types used here.
+pub const CLIENT_HELLO: u8 = 1;
+pub const SERVER_HELLO: u8 = 2;
+pub const CERTIFICATE: u8 = 11;
+pub const SERVER_HELLO_DONE: u8 = 14;
+
 type R<T> = Result<T, HelloError>;
 
 /// A cursor over a byte slice; every read is bounds-checked.
@@ -294,18 +304,8 @@ pub fn version_name(v: u16) -> String {
 /// One DER TLV: tag byte and contents.
 fn der<'a>(r: &mut Rd<'a>) -> R<(u8, Rd<'a>)> {
     let tag = r.u8()?;
-    let first = r.u8()?;
-    let len = if first & 0x80 == 0 {
-        usize::from(first)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 {
-            return Err(HelloError::Truncated);
-        }
-        r.take(n)?
-            .iter()
-            .fold(0usize, |a, &x| (a << 8) | usize::from(x))
-    };
+    let (len, used) = crate::proto::ber::length(r.b).map_err(|_| HelloError::Truncated)?;
+    r.take(used)?;
     // Lenient: a value cut short (truncated oversized message) yields what is there.
     let n = len.min(r.b.len());
     Ok((tag, Rd::new(r.take(n)?)))

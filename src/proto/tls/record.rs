@@ -2,6 +2,9 @@
 
 use serde::Serialize;
 
+use super::fingerprint;
+use super::parser::{self, ClientHello, ServerHello};
+
 /// First certificate of the server's chain (TLS 1.2 and older, where it is sent in clear).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TlsCert {
@@ -86,4 +89,53 @@ pub struct TlsBody {
     /// The server's first certificate (TLS 1.2 and older).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate: Option<TlsCert>,
+}
+
+/// The record of one handshake: hello fields, fingerprints and the first certificate.
+pub(super) fn build(
+    ch: Option<ClientHello>,
+    sh: Option<ServerHello>,
+    cert: Option<TlsCert>,
+    quic: bool,
+) -> TlsBody {
+    let mut b = TlsBody {
+        certificate: cert,
+        ..TlsBody::default()
+    };
+    if let Some(ch) = ch {
+        let (s, h) = fingerprint::ja3(&ch);
+        b.ja3_string = Some(s);
+        b.ja3 = Some(h);
+        b.ja4 = Some(fingerprint::ja4(&ch, quic));
+        b.client_version = Some(if ch.sslv2 {
+            "SSLv2".to_string()
+        } else {
+            parser::version_name(ch.version)
+        });
+        b.ech = ch.ech();
+        b.sslv2 = ch.sslv2;
+        b.session_id_len = Some(ch.session_id_len);
+        b.sni = ch.sni;
+        b.alpn = ch
+            .alpn
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        b.cipher_suites = ch.ciphers;
+        b.extensions = ch.extensions;
+        b.supported_versions = ch.supported_versions;
+        b.supported_groups = ch.groups;
+        b.ec_point_formats = ch.point_formats;
+        b.signature_algorithms = ch.sig_algs;
+    }
+    if let Some(sh) = sh {
+        let (s, h) = fingerprint::ja3s(&sh);
+        b.ja3s_string = Some(s);
+        b.ja3s = Some(h);
+        b.version = Some(parser::version_name(sh.negotiated()));
+        b.cipher_suite = Some(sh.cipher);
+        b.alpn_selected = sh.alpn;
+        b.server_extensions = sh.extensions;
+    }
+    b
 }

@@ -1,145 +1,171 @@
-//! Per-direction TLS record layer: records spanning segments, handshake messages spanning
-//! records, several messages per record. Stops at ChangeCipherSpec or encrypted data.
+//! The per-flow TLS [`AppParser`]: both directions' record layers, the hellos and the first
+//! certificate, one `tls` record per handshake.
 
-/// Largest record body accepted (2^14 plus expansion room).
-const MAX_RECORD: usize = (1 << 14) + 2048;
-/// Largest handshake message buffered.
-pub const MAX_HANDSHAKE: usize = 64 * 1024;
+use super::framing::{DirState, Event};
+use super::parser::{self, ClientHello, ServerHello};
+use super::parser::{CERTIFICATE, CLIENT_HELLO, SERVER_HELLO, SERVER_HELLO_DONE};
+use super::record::{build, TlsCert};
+use crate::proto::tls::TlsAnomaly;
+use crate::proto::AppBody;
+use crate::proto::{AppParser, Direction, ParseCtx, Transport};
 
-/// Something the record layer found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Event {
-    /// A complete handshake message: type and body.
-    Handshake(u8, Vec<u8>),
-    /// An SSLv2-compatible ClientHello (from the message type byte on).
-    Sslv2Hello(Vec<u8>),
-    /// ChangeCipherSpec: the reader goes on (TLS 1.3 sends a dummy one after a
-    /// HelloRetryRequest); the parser decides whether to [`DirState::stop`].
-    Ccs,
-    /// Alert, application data or anything else that ends the clear handshake in this
-    /// direction; the reader has stopped.
-    End,
+/// The TLS state of one flow: both directions' record layers and the handshake so far.
+#[derive(Debug)]
+pub struct TlsState {
+    transport: Transport,
+    client: DirState,
+    server: DirState,
+    ch: Option<ClientHello>,
+    sh: Option<ServerHello>,
+    cert: Option<TlsCert>,
+    events: Vec<Event>,
 }
 
-/// Reader state for one direction.
-#[derive(Debug, Default)]
-pub struct DirState {
-    buf: Vec<u8>,
-    hs: Vec<u8>,
-    /// Nothing more is inspected in this direction.
-    pub done: bool,
-    started: bool,
-    /// Bytes of an oversized handshake message still to discard.
-    skip: usize,
-}
-
-impl DirState {
-    /// Stops inspecting this direction and frees the buffers.
-    pub fn stop(&mut self) {
-        self.done = true;
-        self.buf = Vec::new();
-        self.hs = Vec::new();
+impl TlsState {
+    /// A parser for a flow over `transport`.
+    pub fn new(transport: Transport) -> Self {
+        Self {
+            transport,
+            client: DirState::default(),
+            server: DirState::default(),
+            ch: None,
+            sh: None,
+            cert: None,
+            events: Vec::new(),
+        }
     }
 
-    /// Feeds stream bytes; pushes events and anomaly names.
-    pub fn feed(&mut self, data: &[u8], ev: &mut Vec<Event>, anomalies: &mut Vec<&'static str>) {
-        if self.done {
+    fn pending(&self) -> bool {
+        self.ch.is_some() || self.sh.is_some()
+    }
+
+    /// Emits the record for the current handshake, when there is one.
+    fn flush(&mut self, ctx: &mut ParseCtx<'_>) {
+        if !self.pending() {
             return;
         }
-        self.buf.extend_from_slice(data);
-        let mut pos = 0usize;
-        while !self.done {
-            let rest = self.buf.get(pos..).unwrap_or(&[]);
-            let (Some(&t), Some(&b1)) = (rest.first(), rest.get(1)) else {
-                break;
-            };
-            if !self.started && t & 0x80 != 0 && rest.get(2) == Some(&1) {
-                // SSLv2 record header: 15-bit length.
-                let len = (usize::from(t & 0x7f) << 8) | usize::from(b1);
-                let Some(msg) = rest.get(2..2 + len) else {
-                    break;
-                };
-                ev.push(Event::Sslv2Hello(msg.to_vec()));
-                ev.push(Event::End);
-                self.stop();
+        let body = build(
+            self.ch.take(),
+            self.sh.take(),
+            self.cert.take(),
+            self.transport == Transport::Udp,
+        );
+        ctx.emit(AppBody::Tls(body));
+    }
+
+    /// A HelloRetryRequest was answered and the second ClientHello is still to come.
+    fn retry_pending(&self) -> bool {
+        self.sh.as_ref().is_some_and(|s| s.hello_retry)
+    }
+
+    fn client_event(&mut self, ev: Event, ctx: &mut ParseCtx<'_>) {
+        let hello = match ev {
+            Event::Ccs => {
+                // The client may send its dummy CCS before the second ClientHello.
+                if !self.retry_pending() {
+                    self.client.stop();
+                }
                 return;
             }
-            let Some(&[_, major, _, l0, l1]) = rest.get(..5) else {
-                break;
-            };
-            let len = usize::from(u16::from_be_bytes([l0, l1]));
-            if !(20..=24).contains(&t) || major != 3 {
-                anomalies.push("tls.bad_record");
-                ev.push(Event::End);
-                self.stop();
-                return;
+            Event::Handshake(CLIENT_HELLO, body) => parser::parse_client_hello(&body),
+            Event::Sslv2Hello(msg) => parser::parse_sslv2_client_hello(&msg),
+            _ => return,
+        };
+        match hello {
+            Ok(ch) => {
+                // A second hello (after a HelloRetryRequest, or renegotiation) starts a new record.
+                if self.ch.is_some() && self.sh.as_ref().is_none_or(|s| !s.hello_retry) {
+                    self.flush(ctx);
+                }
+                self.ch = Some(ch);
             }
-            if len > MAX_RECORD {
-                anomalies.push("tls.record_too_long");
-                ev.push(Event::End);
-                self.stop();
-                return;
-            }
-            let Some(body) = rest.get(5..5 + len) else {
-                break;
-            };
-            self.started = true;
-            pos += 5 + len;
-            if t == 20 {
-                ev.push(Event::Ccs);
-                continue;
-            }
-            if t != 22 {
-                ev.push(Event::End);
-                self.stop();
-                return;
-            }
-            self.hs.extend_from_slice(body);
-            self.handshakes(ev, anomalies);
+            Err(_) => ctx.anomaly(TlsAnomaly::MalformedClientHello.as_str()),
         }
-        if !self.done {
-            self.buf.drain(..pos.min(self.buf.len()));
-            if self.buf.len() > MAX_RECORD + 5 {
-                anomalies.push("tls.record_too_long");
-                self.stop();
+    }
+
+    fn server_event(&mut self, ev: Event, ctx: &mut ParseCtx<'_>) {
+        match ev {
+            Event::Ccs if self.retry_pending() => {}
+            Event::Ccs => {
+                self.server.stop();
+                if self.sh.is_some() {
+                    self.flush(ctx);
+                }
+            }
+            Event::Handshake(SERVER_HELLO, body) => match parser::parse_server_hello(&body) {
+                Ok(sh) => {
+                    let tls13 = sh.negotiated() >= 0x0304;
+                    let retry = sh.hello_retry;
+                    self.sh = Some(sh);
+                    // TLS 1.3: everything after the ServerHello is encrypted.
+                    if tls13 && !retry {
+                        self.flush(ctx);
+                    }
+                }
+                Err(_) => ctx.anomaly(TlsAnomaly::MalformedServerHello.as_str()),
+            },
+            Event::Handshake(CERTIFICATE, body) if self.cert.is_none() => {
+                match parser::parse_certificate(&body) {
+                    Ok(c) => self.cert = Some(c),
+                    Err(_) => ctx.anomaly(TlsAnomaly::MalformedCertificate.as_str()),
+                }
+            }
+            Event::Handshake(SERVER_HELLO_DONE, _) | Event::End if self.sh.is_some() => {
+                self.flush(ctx);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl AppParser for TlsState {
+    fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>) {
+        let mut events = std::mem::take(&mut self.events);
+        match dir {
+            Direction::ToServer => {
+                self.client.feed(data, &mut events, ctx.anomalies);
+                for ev in events.drain(..) {
+                    let ccs = ev == Event::Ccs;
+                    self.client_event(ev, ctx);
+                    if ccs && self.client.done {
+                        // What followed the ChangeCipherSpec is encrypted.
+                        break;
+                    }
+                }
+            }
+            Direction::ToClient => {
+                self.server.feed(data, &mut events, ctx.anomalies);
+                for ev in events.drain(..) {
+                    let ccs = ev == Event::Ccs;
+                    self.server_event(ev, ctx);
+                    if ccs && self.server.done {
+                        break;
+                    }
+                }
+            }
+        }
+        self.events = events;
+    }
+
+    fn on_gap(&mut self, dir: Direction, _len: u32, ctx: &mut ParseCtx<'_>) {
+        match dir {
+            Direction::ToServer => self.client.stop(),
+            Direction::ToClient => {
+                self.server.stop();
+                if self.sh.is_some() {
+                    self.flush(ctx);
+                }
             }
         }
     }
 
-    fn handshakes(&mut self, ev: &mut Vec<Event>, anomalies: &mut Vec<&'static str>) {
-        let mut pos = 0usize;
-        loop {
-            if self.skip > 0 {
-                let n = self.skip.min(self.hs.len().saturating_sub(pos));
-                self.skip -= n;
-                pos += n;
-                if self.skip > 0 {
-                    break;
-                }
-            }
-            let rest = self.hs.get(pos..).unwrap_or(&[]);
-            let Some(&[typ, a, b, c]) = rest.get(..4) else {
-                break;
-            };
-            let len = (usize::from(a) << 16) | (usize::from(b) << 8) | usize::from(c);
-            if len > MAX_HANDSHAKE {
-                // Hand on the first MAX_HANDSHAKE bytes (enough for the fields of a huge
-                // Certificate) and skip the rest of the message.
-                let Some(head) = rest.get(4..4 + MAX_HANDSHAKE) else {
-                    break;
-                };
-                anomalies.push("tls.handshake_too_long");
-                ev.push(Event::Handshake(typ, head.to_vec()));
-                pos += 4 + MAX_HANDSHAKE;
-                self.skip = len - MAX_HANDSHAKE;
-                continue;
-            }
-            let Some(body) = rest.get(4..4 + len) else {
-                break;
-            };
-            ev.push(Event::Handshake(typ, body.to_vec()));
-            pos += 4 + len;
-        }
-        self.hs.drain(..pos.min(self.hs.len()));
+    fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {
+        self.flush(ctx);
     }
+}
+
+/// A TLS parser for a flow; also the hand-over point for STARTTLS (feed it the bytes that
+/// follow the upgrade).
+pub fn new_parser(transport: Transport) -> Box<dyn AppParser> {
+    Box::new(TlsState::new(transport))
 }

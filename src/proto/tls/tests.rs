@@ -4,6 +4,8 @@
 use super::parser::{is_grease, parse_client_hello};
 use super::*;
 use crate::proto::Emitted;
+use crate::proto::{AppBody, AppParser, Direction, ParseCtx, Transport};
+use crate::util::hex::decode;
 
 /// TLS record carrying Chrome's ClientHello (frame 7 of zeek_tls13-ech.pcap).
 const CH_HEX: &str = "1603010200010001fc0303d820986a1fb4dc3a70fac91f1359ff5e320c6a5e07397ab36f8c513be4585f5d207c77f968ecbeda040598f47af5265fb5f0f5ef3279f08b43d03c31a57ce0c63000202a2a130113021303c02bc02fc02cc030cca9cca8c013c014009c009d002f003501000193dada0000ff010001000010000e000c02683208687474702f312e31000d00120010040308040401050308050501080606010033002b00291a1a000100001d0020231cb3a7bde0d15d97dfdfc4d315b112899e9480d1dc7a0e739c4058bbe7276d002d0002010144690005000302683200230000002b0007068a8a03040303000a000a00081a1a001d00170018fe0d00ba0000010001d10020cce5c83299bb8dffdb74bafd0a1d524b82973e224c12999beed169ee7a9ad67d00900b7b2dc3b17adb2eabc1f7fabb61bdd5db777336a9da3679c5373ff69f0087b9453bd3ec42b6d17b1b7d024cd7c4b627d1b0cd3ae9fbe5422f132187789d6c7f89f29201ff0e64853d3988adb723fff552447ebd087a55422abe568a8dfe4596a5820f134ec9f192620e4b36776431e14e35a6c9ddbe912359b1bde0d74a062e634eb5ced3063bed83f0b562f26278030017000000050005010000000000120000000b00020100000000170015000012636c6f7564666c6172652d6563682e636f6d001b00030200029a9a0001000015000700000000000000";
@@ -13,13 +15,6 @@ const SH_HEX: &str = "160303007a020000760303cd86afb4bb270220f3b7c330c6fc84b3ada6
 const JA3: &str = "2fcbf8655473005933c5869b2b5d8044";
 const JA3_STRING: &str = "771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,65281-16-13-51-45-17513-35-43-10-65037-23-5-18-11-0-27-21,29-23-24,0";
 const JA4: &str = "t13d1517h2_8daaf6152771_b1ff8ab2d16f";
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 struct Run {
     out: Vec<Emitted>,
@@ -55,7 +50,7 @@ impl Run {
         self.out
             .iter()
             .map(|e| match &e.body {
-                Body::Tls(b) => b.clone(),
+                AppBody::Tls(b) => b.clone(),
                 other => panic!("unexpected {other:?}"),
             })
             .collect()
@@ -65,8 +60,8 @@ impl Run {
 fn whole() -> TlsBody {
     let mut p = new_parser(Transport::Tcp);
     let mut r = Run::new();
-    r.feed(p.as_mut(), Direction::ToServer, &unhex(CH_HEX));
-    r.feed(p.as_mut(), Direction::ToClient, &unhex(SH_HEX));
+    r.feed(p.as_mut(), Direction::ToServer, &decode(CH_HEX).unwrap());
+    r.feed(p.as_mut(), Direction::ToClient, &decode(SH_HEX).unwrap());
     r.close(p.as_mut());
     let b = r.bodies();
     assert_eq!(b.len(), 1);
@@ -75,7 +70,7 @@ fn whole() -> TlsBody {
 
 #[test]
 fn client_hello_fields_and_fingerprints() {
-    let rec = unhex(CH_HEX);
+    let rec = decode(CH_HEX).unwrap();
     let ch = parse_client_hello(&rec[9..]).unwrap();
     assert_eq!(ch.sni.as_deref(), Some("cloudflare-ech.com"));
     assert_eq!(ch.alpn, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
@@ -109,7 +104,7 @@ fn record_with_server_hello() {
 
 #[test]
 fn one_byte_at_a_time() {
-    let (ch, sh) = (unhex(CH_HEX), unhex(SH_HEX));
+    let (ch, sh) = (decode(CH_HEX).unwrap(), decode(SH_HEX).unwrap());
     let mut p = new_parser(Transport::Tcp);
     let mut r = Run::new();
     for b in &ch {
@@ -124,7 +119,7 @@ fn one_byte_at_a_time() {
 
 #[test]
 fn every_split_point() {
-    let ch = unhex(CH_HEX);
+    let ch = decode(CH_HEX).unwrap();
     let expected = whole().ja3;
     for cut in 0..=ch.len() {
         let mut p = new_parser(Transport::Tcp);
@@ -152,7 +147,7 @@ fn refragment(rec: &[u8], size: usize) -> Vec<u8> {
 
 #[test]
 fn hello_over_many_records() {
-    let ch = unhex(CH_HEX);
+    let ch = decode(CH_HEX).unwrap();
     for size in [1, 2, 3, 4, 5, 7, 100, 511] {
         let mut p = new_parser(Transport::Tcp);
         let mut r = Run::new();
@@ -179,7 +174,7 @@ fn two_messages_in_one_record() {
     rec.extend_from_slice(&body);
     let mut p = new_parser(Transport::Tcp);
     let mut r = Run::new();
-    r.feed(p.as_mut(), Direction::ToServer, &unhex(CH_HEX));
+    r.feed(p.as_mut(), Direction::ToServer, &decode(CH_HEX).unwrap());
     r.feed(p.as_mut(), Direction::ToClient, &rec);
     let b = r.bodies();
     assert_eq!(b.len(), 1, "emitted at ServerHelloDone");
@@ -194,7 +189,7 @@ fn two_messages_in_one_record() {
 fn client_only_emitted_at_close() {
     let mut p = new_parser(Transport::Tcp);
     let mut r = Run::new();
-    r.feed(p.as_mut(), Direction::ToServer, &unhex(CH_HEX));
+    r.feed(p.as_mut(), Direction::ToServer, &decode(CH_HEX).unwrap());
     assert!(r.out.is_empty());
     r.close(p.as_mut());
     let b = r.bodies();
@@ -214,7 +209,7 @@ fn grease_values() {
 
 #[test]
 fn grease_excluded_from_fingerprints() {
-    let rec = unhex(CH_HEX);
+    let rec = decode(CH_HEX).unwrap();
     let mut ch = parse_client_hello(&rec[9..]).unwrap();
     let base = (fingerprint::ja3(&ch), fingerprint::ja4(&ch, false));
     ch.ciphers.insert(3, 0x5a5a);
@@ -249,13 +244,13 @@ fn garbage_and_gap_stop_parsing() {
     let mut r = Run::new();
     r.feed(p.as_mut(), Direction::ToServer, b"GET / HTTP/1.1\r\n\r\n");
     assert_eq!(r.anomalies, vec!["tls.bad_record"]);
-    r.feed(p.as_mut(), Direction::ToServer, &unhex(CH_HEX));
+    r.feed(p.as_mut(), Direction::ToServer, &decode(CH_HEX).unwrap());
     r.close(p.as_mut());
     assert!(r.out.is_empty());
 
     let mut p = new_parser(Transport::Tcp);
     let mut r = Run::new();
-    let ch = unhex(CH_HEX);
+    let ch = decode(CH_HEX).unwrap();
     r.feed(p.as_mut(), Direction::ToServer, &ch[..100]);
     let mut ctx = ParseCtx {
         ts_ns: 1,
@@ -272,7 +267,7 @@ fn garbage_and_gap_stop_parsing() {
 #[test]
 fn oversized_handshake_is_cut() {
     let mut data = Vec::new();
-    let len = state::MAX_HANDSHAKE + 10;
+    let len = framing::MAX_HANDSHAKE + 10;
     let mut hs = vec![11u8, (len >> 16) as u8, (len >> 8) as u8, len as u8];
     hs.extend(std::iter::repeat_n(0u8, len));
     hs.extend_from_slice(&[14, 0, 0, 0]);
@@ -289,8 +284,8 @@ fn oversized_handshake_is_cut() {
 
 #[test]
 fn mutated_fixtures_do_not_panic() {
-    let ch = unhex(CH_HEX);
-    let sh = unhex(SH_HEX);
+    let ch = decode(CH_HEX).unwrap();
+    let sh = decode(SH_HEX).unwrap();
     for i in 0..ch.len() {
         for v in [0x00u8, 0xff, 0x80] {
             let mut m = ch.clone();
@@ -311,9 +306,9 @@ fn mutated_fixtures_do_not_panic() {
 fn server_hello_13(retry: bool) -> Vec<u8> {
     let mut hello = vec![3, 3];
     if retry {
-        hello.extend_from_slice(&unhex(
-            "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c",
-        ));
+        hello.extend_from_slice(
+            &decode("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c").unwrap(),
+        );
     } else {
         hello.extend_from_slice(&[7u8; 32]);
     }
@@ -335,7 +330,7 @@ fn server_hello_13(retry: bool) -> Vec<u8> {
 
 #[test]
 fn hello_retry_request_with_dummy_ccs() {
-    let ch = unhex(CH_HEX);
+    let ch = decode(CH_HEX).unwrap();
     let ccs = [20u8, 3, 3, 0, 1, 1];
     let mut p = new_parser(Transport::Tcp);
     let mut r = Run::new();

@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use super::parser::{is_message_item, split_literal};
 use super::*;
 use crate::proto::email::pop3::tests::{client_hello, run};
+use crate::proto::{AppParser, Direction, ParseCtx, Transport};
 
 const C: Direction = Direction::ToServer;
 const S: Direction = Direction::ToClient;
@@ -45,7 +47,7 @@ a4 OK done\r\n",
         (S, b"* BYE\r\na7 OK\r\n"),
     ];
     for step in [1, 2, 5, 4096] {
-        let mut p = ImapParser::new(Transport::Tcp);
+        let mut p = ImapState::new(Transport::Tcp);
         let (out, anomalies) = run(&mut p, &conv, step);
         assert!(anomalies.is_empty(), "{anomalies:?}");
         assert_eq!(out.len(), 3, "step {step}");
@@ -78,7 +80,7 @@ fn login_with_literals_and_refused_literal() {
         (S, b"* 1 FETCH (BODY[] {3}\r\nA:b)\r\nz OK\r\n"),
     ];
     for step in [1, 4096] {
-        let mut p = ImapParser::new(Transport::Tcp);
+        let mut p = ImapState::new(Transport::Tcp);
         let (out, _) = run(&mut p, &conv, step);
         assert_eq!(p.session.user.as_deref(), Some("alice"));
         assert!(!format!("{:?}", p.session.envelope("imap")).contains("ssw0d"));
@@ -103,7 +105,7 @@ fn append_with_sync_and_nonsync_literals() {
         (S, b"A2 OK\r\n"),
     ];
     for step in [1, 3, 4096] {
-        let mut p = ImapParser::new(Transport::Tcp);
+        let mut p = ImapState::new(Transport::Tcp);
         let (out, _) = run(&mut p, &conv, step);
         assert_eq!(out.len(), 2);
         assert_eq!(
@@ -124,7 +126,7 @@ fn authenticate_plain_and_login() {
         (C, b"b NOOP\r\n"),
         (S, b"b OK\r\n"),
     ];
-    let mut p = ImapParser::new(Transport::Tcp);
+    let mut p = ImapState::new(Transport::Tcp);
     run(&mut p, &conv, 1);
     assert_eq!(p.session.user.as_deref(), Some("bob"));
     assert_eq!(p.session.mechanism.as_deref(), Some("PLAIN"));
@@ -135,7 +137,7 @@ fn authenticate_plain_and_login() {
         (C, b"a AUTHENTICATE PLAIN AGRhdmUAcHc=\r\n"),
         (S, b"a OK\r\n"),
     ];
-    let mut p = ImapParser::new(Transport::Tcp);
+    let mut p = ImapState::new(Transport::Tcp);
     run(&mut p, &conv, 1);
     assert_eq!(p.session.user.as_deref(), Some("dave"));
 }
@@ -149,17 +151,17 @@ fn starttls_hands_over_to_tls() {
         (S, b". OK Begin TLS\r\n"),
         (C, &hello),
     ];
-    let mut p = ImapParser::new(Transport::Tcp);
+    let mut p = ImapState::new(Transport::Tcp);
     let (out, _) = run(&mut p, &conv, 1);
     assert!(p.session.starttls);
     assert!(out
         .iter()
-        .any(|e| matches!(e.body, crate::record::Body::Tls(_))));
+        .any(|e| matches!(e.body, crate::proto::AppBody::Tls(_))));
 }
 
 #[test]
 fn gap_in_literal_and_close() {
-    let mut p = ImapParser::new(Transport::Tcp);
+    let mut p = ImapState::new(Transport::Tcp);
     let mut out = Vec::new();
     let mut anomalies = Vec::new();
     let mut ctx = ParseCtx {
@@ -180,7 +182,7 @@ fn gap_in_literal_and_close() {
 
 #[test]
 fn oversized_literal_is_skipped() {
-    let mut p = ImapParser::new(Transport::Tcp);
+    let mut p = ImapState::new(Transport::Tcp);
     let mut out = Vec::new();
     let mut anomalies = Vec::new();
     let mut ctx = ParseCtx {

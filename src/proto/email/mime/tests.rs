@@ -4,8 +4,8 @@
 use super::{Envelope, MessageBuilder, MessageLimits};
 use crate::files::FileBody;
 use crate::proto::email::EmailBody;
+use crate::proto::AppBody;
 use crate::proto::{ParseCtx, Transport};
-use crate::record::Body;
 
 fn finish(msg: &[u8], limits: MessageLimits) -> (EmailBody, Vec<FileBody>, Vec<&'static str>) {
     let mut out = Vec::new();
@@ -31,8 +31,8 @@ fn finish(msg: &[u8], limits: MessageLimits) -> (EmailBody, Vec<FileBody>, Vec<&
     let mut files = Vec::new();
     for e in out {
         match e.body {
-            Body::Email(m) => email = Some(m),
-            Body::File(f) => files.push(f),
+            AppBody::Email(m) => email = Some(m),
+            AppBody::File(f) => files.push(f),
             _ => {}
         }
     }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::proto::Emitted;
+use crate::proto::{AppParser, Direction, ParseCtx, Transport};
 
 /// Feeds a conversation (direction, bytes) to a parser, `step` bytes at a time, then closes.
 pub(crate) fn run(
@@ -76,7 +77,7 @@ fn session() -> Vec<(Direction, &'static [u8])> {
 #[test]
 fn whole_session_messages_are_unstuffed() {
     for step in [1, 3, 7, 4096] {
-        let mut p = Pop3Parser::new(Transport::Tcp);
+        let mut p = Pop3State::new(Transport::Tcp);
         let (out, anomalies) = run(&mut p, &session(), step);
         assert_eq!(out.len(), 2, "step {step}");
         assert!(anomalies.is_empty());
@@ -90,7 +91,7 @@ fn whole_session_messages_are_unstuffed() {
         assert_eq!(p.session.user.as_deref(), Some("alice"));
         assert!(!format!("{:?}", p.session.envelope("pop3")).contains("hunter2"));
         for e in &out {
-            let crate::record::Body::Email(b) = &e.body else {
+            let crate::proto::AppBody::Email(b) = &e.body else {
                 panic!("not email")
             };
             let json = serde_json::to_string(b).unwrap();
@@ -107,7 +108,7 @@ fn single_line_list_with_argument_does_not_swallow_next_response() {
         (C, b"LIST 1\r\nRETR 1\r\n"),
         (S, b"+OK 1 5\r\n+OK\r\nA: b\r\n\r\nx\r\n.\r\n"),
     ];
-    let mut p = Pop3Parser::new(Transport::Tcp);
+    let mut p = Pop3State::new(Transport::Tcp);
     let (out, _) = run(&mut p, &conv, 1);
     assert_eq!(out.len(), 1);
     assert_eq!(p.session.messages, vec![b"A: b\r\n\r\nx\r\n".to_vec()]);
@@ -123,7 +124,7 @@ fn pipelined_commands_pair_in_order() {
             b"+OK\r\nPIPELINING\r\nTOP\r\n.\r\n+OK\r\n1 a\r\n2 b\r\n.\r\n+OK\r\nm: 1\r\n.\r\n-ERR no such\r\n+OK bye\r\n",
         ),
     ];
-    let mut p = Pop3Parser::new(Transport::Tcp);
+    let mut p = Pop3State::new(Transport::Tcp);
     let (out, _) = run(&mut p, &conv, 2);
     assert_eq!(out.len(), 1);
     assert_eq!(p.session.messages, vec![b"m: 1\r\n".to_vec()]);
@@ -139,7 +140,7 @@ fn auth_plain_and_login_users() {
         (C, b"AGJvYgBwdw==\r\n"),
         (S, b"+OK\r\n"),
     ];
-    let mut p = Pop3Parser::new(Transport::Tcp);
+    let mut p = Pop3State::new(Transport::Tcp);
     run(&mut p, &conv, 1);
     assert_eq!(p.session.user.as_deref(), Some("bob"));
     assert_eq!(p.session.mechanism.as_deref(), Some("PLAIN"));
@@ -155,7 +156,7 @@ fn auth_plain_and_login_users() {
         (C, b"RETR 1\r\n"),
         (S, b"+OK\r\nX: y\r\n.\r\n"),
     ];
-    let mut p = Pop3Parser::new(Transport::Tcp);
+    let mut p = Pop3State::new(Transport::Tcp);
     let (out, _) = run(&mut p, &conv, 1);
     assert_eq!(p.session.user.as_deref(), Some("carol"));
     assert_eq!(out.len(), 1);
@@ -167,7 +168,7 @@ fn auth_plain_and_login_users() {
         (C, b"APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n"),
         (S, b"+OK\r\n"),
     ];
-    let mut p = Pop3Parser::new(Transport::Tcp);
+    let mut p = Pop3State::new(Transport::Tcp);
     run(&mut p, &conv, 5);
     assert_eq!(p.session.user.as_deref(), Some("mrose"));
 }
@@ -189,18 +190,18 @@ fn malformed_plain_response_gives_no_user() {
             (S, b"+OK\r\n"),
         ],
     ] {
-        let mut p = Pop3Parser::new(Transport::Tcp);
+        let mut p = Pop3State::new(Transport::Tcp);
         run(&mut p, &conv, 3);
         assert_eq!(p.session.user, None);
         assert_eq!(p.session.mechanism.as_deref(), Some("PLAIN"));
     }
     assert_eq!(
-        lines::sasl_plain_user(b"AGJvYgBwdw==\r\n").as_deref(),
+        crate::proto::email::session::sasl_plain_user(b"AGJvYgBwdw==\r\n").as_deref(),
         Some("bob")
     );
     // authzid only (empty authcid) names the user.
     assert_eq!(
-        lines::sasl_plain_user(b"Ym9iAABwdw==").as_deref(),
+        crate::proto::email::session::sasl_plain_user(b"Ym9iAABwdw==").as_deref(),
         Some("bob")
     );
 }
@@ -212,7 +213,7 @@ fn auth_without_argument_lists_mechanisms() {
         (C, b"AUTH\r\nRETR 1\r\n"),
         (S, b"+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n+OK\r\nA: 1\r\n.\r\n"),
     ];
-    let mut p = Pop3Parser::new(Transport::Tcp);
+    let mut p = Pop3State::new(Transport::Tcp);
     let (out, _) = run(&mut p, &conv, 1);
     assert_eq!(out.len(), 1);
 }
@@ -226,17 +227,17 @@ fn stls_hands_over_to_tls() {
         (S, b"+OK Begin TLS\r\n"),
         (C, &hello),
     ];
-    let mut p = Pop3Parser::new(Transport::Tcp);
+    let mut p = Pop3State::new(Transport::Tcp);
     let (out, _) = run(&mut p, &conv, 1);
     assert!(p.session.starttls);
     assert!(out
         .iter()
-        .any(|e| matches!(e.body, crate::record::Body::Tls(_))));
+        .any(|e| matches!(e.body, crate::proto::AppBody::Tls(_))));
 }
 
 #[test]
 fn gap_drops_message_and_close_finishes_one() {
-    let mut p = Pop3Parser::new(Transport::Tcp);
+    let mut p = Pop3State::new(Transport::Tcp);
     let mut out = Vec::new();
     let mut anomalies = Vec::new();
     let mut ctx = ParseCtx {
@@ -270,7 +271,7 @@ fn long_lines() {
     cmd.extend_from_slice(&long);
     cmd.extend_from_slice(b"RETR 1\r\n");
     let conv: Vec<(Direction, &[u8])> = vec![(S, b"+OK ready\r\n"), (C, &cmd), (S, &body)];
-    let mut p = Pop3Parser::new(Transport::Tcp);
+    let mut p = Pop3State::new(Transport::Tcp);
     let (out, anomalies) = run(&mut p, &conv, 1000);
     assert!(anomalies.contains(&"pop3.line_too_long"));
     assert_eq!(out.len(), 1);

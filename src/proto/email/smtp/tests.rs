@@ -5,8 +5,8 @@ use sha2::{Digest, Sha256};
 
 use crate::files::FileBody;
 use crate::proto::email::EmailBody;
+use crate::proto::AppBody;
 use crate::proto::{Direction, ParseCtx, Transport};
-use crate::record::Body;
 
 use Direction::{ToClient as S, ToServer as C};
 
@@ -35,27 +35,24 @@ fn run(steps: &[(Direction, &[u8])], chunk: usize) -> Out {
         o.json
             .push_str(&serde_json::to_string(&record_json(&e.body)).unwrap());
         match e.body {
-            Body::Email(m) => o.emails.push(m),
-            Body::File(f) => o.files.push(f),
+            AppBody::Email(m) => o.emails.push(m),
+            AppBody::File(f) => o.files.push(f),
             _ => o.other += 1,
         }
     }
     o
 }
 
-fn record_json(b: &Body) -> serde_json::Value {
+fn record_json(b: &AppBody) -> serde_json::Value {
     match b {
-        Body::Email(m) => serde_json::to_value(m).unwrap(),
-        Body::File(f) => serde_json::to_value(f).unwrap(),
+        AppBody::Email(m) => serde_json::to_value(m).unwrap(),
+        AppBody::File(f) => serde_json::to_value(f).unwrap(),
         _ => serde_json::Value::Null,
     }
 }
 
 fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
+    crate::util::hex::encode(&Sha256::digest(b))
 }
 
 const MSG: &[u8] = b"From: Alice <alice@Example.COM>\r\n\
@@ -358,7 +355,7 @@ fn gap_abandons_message_and_resyncs() {
     let emails: Vec<EmailBody> = out
         .into_iter()
         .filter_map(|e| match e.body {
-            Body::Email(m) => Some(m),
+            AppBody::Email(m) => Some(m),
             _ => None,
         })
         .collect();

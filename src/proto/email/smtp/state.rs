@@ -1,18 +1,14 @@
-//! SMTP (RFC 5321) parser: commands from the client, replies from the server paired in order
-//! (pipelining, RFC 2920), DATA with dot-unstuffing, BDAT chunks (RFC 3030), AUTH (mechanism and
-//! user name only, never a password), STARTTLS hand-over to the TLS parser. Each message goes
-//! through [`MessageBuilder`] which emits the `email` record and the attachments' `file` records.
+//! The per-flow SMTP [`AppParser`]: commands paired with replies, DATA and BDAT to the MIME
+//! stage, STARTTLS hand-over.
 
+use crate::proto::email::smtp::SmtpAnomaly;
 use std::collections::VecDeque;
-
-use base64::Engine;
 
 use crate::proto::{AppParser, Direction, ParseCtx, Transport};
 
-use super::mime::{Envelope, MessageBuilder, MessageLimits};
+use super::parser::{decode_b64, lossy, path_arg, plain_user, Lines};
+use crate::proto::email::mime::{Envelope, MessageBuilder, MessageLimits};
 
-/// Longest command or reply line kept; longer lines raise `smtp.line_too_long` and are skipped.
-pub const MAX_LINE: usize = 16 << 10;
 /// Commands awaiting a reply kept at most (pipelining).
 const MAX_PENDING: usize = 512;
 /// Client bytes kept while STARTTLS awaits its reply.
@@ -48,64 +44,9 @@ enum Cmd {
     Other,
 }
 
-/// Reads lines out of a byte stream, with a length cap. Its `Debug` shows the length of a
-/// partial line, never its bytes (it may be a password).
-#[derive(Default)]
-struct Lines {
-    buf: Vec<u8>,
-    skipping: bool,
-}
-
-impl std::fmt::Debug for Lines {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lines")
-            .field("buf_len", &self.buf.len())
-            .field("skipping", &self.skipping)
-            .finish()
-    }
-}
-
-impl Lines {
-    /// Takes bytes up to and including the next '\n'. Returns the bytes consumed and the line
-    /// when complete (without its line ending).
-    fn next(&mut self, data: &[u8], ctx: &mut ParseCtx<'_>) -> (usize, Option<Vec<u8>>) {
-        let (used, complete) = match data.iter().position(|&b| b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (data.len(), false),
-        };
-        let piece = data.get(..used).unwrap_or_default();
-        if !self.skipping {
-            if self.buf.len() + piece.len() > MAX_LINE + 2 {
-                ctx.anomaly("smtp.line_too_long");
-                self.buf.clear();
-                self.skipping = true;
-            } else {
-                self.buf.extend_from_slice(piece);
-            }
-        }
-        if !complete {
-            return (used, None);
-        }
-        if self.skipping {
-            self.skipping = false;
-            return (used, None);
-        }
-        let mut line = std::mem::take(&mut self.buf);
-        while matches!(line.last(), Some(b'\n' | b'\r')) {
-            line.pop();
-        }
-        (used, Some(line))
-    }
-
-    fn reset(&mut self, skip_to_eol: bool) {
-        self.buf.clear();
-        self.skipping = skip_to_eol;
-    }
-}
-
-/// The SMTP parser of one flow.
+/// The SMTP state of one flow.
 #[derive(Debug)]
-pub struct SmtpParser {
+pub struct SmtpState {
     limits: MessageLimits,
     client: Client,
     client_lines: Lines,
@@ -121,15 +62,15 @@ pub struct SmtpParser {
     tls: Option<Box<dyn AppParser>>,
 }
 
-impl SmtpParser {
+impl SmtpState {
     /// A parser for a new flow with the default message limits.
-    pub fn new() -> SmtpParser {
-        SmtpParser::with_limits(MessageLimits::default())
+    pub fn new() -> SmtpState {
+        SmtpState::with_limits(MessageLimits::default())
     }
 
     /// A parser for a new flow.
-    pub fn with_limits(limits: MessageLimits) -> SmtpParser {
-        SmtpParser {
+    pub fn with_limits(limits: MessageLimits) -> SmtpState {
+        SmtpState {
             limits,
             client: Client::Command,
             client_lines: Lines::default(),
@@ -150,7 +91,7 @@ impl SmtpParser {
 
     fn push_pending(&mut self, cmd: Cmd, ctx: &mut ParseCtx<'_>) {
         if self.pending.len() >= MAX_PENDING {
-            ctx.anomaly("smtp.too_many_pending");
+            ctx.anomaly(SmtpAnomaly::TooManyPending.as_str());
             self.pending.pop_front();
         }
         self.pending.push_back(cmd);
@@ -340,7 +281,7 @@ impl SmtpParser {
                             self.client = Client::Bdat { remaining: n, last };
                         }
                     }
-                    None => ctx.anomaly("smtp.bad_bdat"),
+                    None => ctx.anomaly(SmtpAnomaly::BadBdat.as_str()),
                 }
                 Cmd::Other
             }
@@ -397,12 +338,12 @@ impl SmtpParser {
             Some(c) => match c.parse::<u16>() {
                 Ok(n) => n,
                 Err(_) => {
-                    ctx.anomaly("smtp.bad_reply");
+                    ctx.anomaly(SmtpAnomaly::BadReply.as_str());
                     return;
                 }
             },
             None => {
-                ctx.anomaly("smtp.bad_reply");
+                ctx.anomaly(SmtpAnomaly::BadReply.as_str());
                 return;
             }
         };
@@ -413,7 +354,7 @@ impl SmtpParser {
             if !self.greeted && code == 220 {
                 self.greeted = true;
             } else if code != 421 {
-                ctx.anomaly("smtp.unexpected_reply");
+                ctx.anomaly(SmtpAnomaly::UnexpectedReply.as_str());
             }
             return;
         };
@@ -464,59 +405,13 @@ impl SmtpParser {
     }
 }
 
-impl Default for SmtpParser {
+impl Default for SmtpState {
     fn default() -> Self {
-        SmtpParser::new()
+        SmtpState::new()
     }
 }
 
-/// "FROM:<a@b> SIZE=1" → ("a@b", Some("SIZE=1")).
-fn path_arg(arg: &str, prefix: &str) -> (String, Option<String>) {
-    let rest = match arg.get(..prefix.len()) {
-        Some(p) if p.eq_ignore_ascii_case(prefix) => arg.get(prefix.len()..).unwrap_or_default(),
-        _ => arg,
-    };
-    let rest = rest.trim_start();
-    let (path, params) = if let Some(r) = rest.strip_prefix('<') {
-        match r.split_once('>') {
-            Some((p, tail)) => (p, tail),
-            None => (r, ""),
-        }
-    } else {
-        rest.split_once(' ').unwrap_or((rest, ""))
-    };
-    let params = params.trim();
-    (
-        path.trim().to_string(),
-        Some(params.to_string()).filter(|p| !p.is_empty()),
-    )
-}
-
-fn decode_b64(b: &[u8]) -> Option<Vec<u8>> {
-    let t: Vec<u8> = b
-        .iter()
-        .copied()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD.decode(t).ok()
-}
-
-/// SASL PLAIN "authzid\0authcid\0password": the authentication identity only. A response
-/// without both NULs is malformed and gives nothing: its second field may be the password.
-fn plain_user(b: &[u8]) -> Option<String> {
-    let mut parts = b.splitn(3, |&c| c == 0);
-    let authzid = parts.next()?;
-    let authcid = parts.next()?;
-    parts.next()?;
-    let user = if authcid.is_empty() { authzid } else { authcid };
-    Some(lossy(user)).filter(|u| !u.is_empty())
-}
-
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-impl AppParser for SmtpParser {
+impl AppParser for SmtpState {
     fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>) {
         match dir {
             Direction::ToServer => self.client_data(data, ctx),
@@ -529,7 +424,7 @@ impl AppParser for SmtpParser {
             tls.on_gap(dir, len, ctx);
             return;
         }
-        ctx.anomaly("smtp.gap");
+        ctx.anomaly(SmtpAnomaly::Gap.as_str());
         match dir {
             Direction::ToServer => {
                 if self.msg.is_some() {
@@ -559,8 +454,5 @@ impl AppParser for SmtpParser {
 
 /// The SMTP parser, boxed for the dispatcher.
 pub fn new_parser(_transport: Transport) -> Box<dyn AppParser> {
-    Box::new(SmtpParser::new())
+    Box::new(SmtpState::new())
 }
-
-#[cfg(test)]
-mod tests;

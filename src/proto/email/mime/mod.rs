@@ -2,14 +2,14 @@
 //! into a [`MessageBuilder`]; at [`MessageBuilder::finish`] the message is parsed with
 //! `mail-parser` and the `email` record and one `file` record per attachment are emitted.
 
+use crate::proto::email::EmailAnomaly;
 use base64::Engine;
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
-use md5::Md5;
-use sha2::Digest;
 
 use crate::files::{FileMeta, FileTracker};
+use crate::proto::AppBody;
 use crate::proto::ParseCtx;
-use crate::record::Body;
+use crate::util::hex::md5_hex;
 
 use super::record::{Attachment, Hashed, HashedAddr};
 use super::EmailBody;
@@ -114,11 +114,11 @@ impl MessageBuilder {
     pub fn finish(self, env: &Envelope, ctx: &mut ParseCtx<'_>) {
         let over_cap = self.size > self.buf.len() as u64;
         if over_cap {
-            ctx.anomaly("email.message_too_large");
+            ctx.anomaly(EmailAnomaly::MessageTooLarge.as_str());
         }
         let cut = structure_cut(&self.buf, MAX_STRUCTURE_LINES);
         if cut.is_some() {
-            ctx.anomaly("email.mime_too_complex");
+            ctx.anomaly(EmailAnomaly::MimeTooComplex.as_str());
         }
         let parsed = self
             .buf
@@ -154,10 +154,10 @@ impl MessageBuilder {
             walk.message(&msg, 0);
             dismantle(msg);
         } else if !self.buf.is_empty() {
-            ctx.anomaly("email.unparsable");
+            ctx.anomaly(EmailAnomaly::Unparsable.as_str());
         }
         rec.hashed = hashed(&rec);
-        ctx.emit(Body::Email(rec));
+        ctx.emit(AppBody::Email(rec));
     }
 }
 
@@ -320,10 +320,6 @@ fn headers(msg: &Message<'_>, rec: &mut EmailBody) {
         .collect();
 }
 
-fn md5_hex(b: &[u8]) -> String {
-    Md5::digest(b).iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// Splits an address at its last '@' and hashes both parts, lower-cased.
 fn hash_addr(a: &str) -> HashedAddr {
     let a = a.trim().to_lowercase();
@@ -391,7 +387,7 @@ impl Walk<'_, '_> {
     fn message(&mut self, msg: &Message<'_>, depth: usize) {
         if !self.too_deep && multipart_depth(msg) > MAX_MULTIPART_DEPTH {
             self.too_deep = true;
-            self.ctx.anomaly("email.mime_nesting_too_deep");
+            self.ctx.anomaly(EmailAnomaly::MimeNestingTooDeep.as_str());
         }
         for part in &msg.parts {
             if matches!(part.body, PartType::Multipart(_)) {
@@ -408,7 +404,7 @@ impl Walk<'_, '_> {
                 if depth < MAX_DEPTH {
                     self.message(inner, depth + 1);
                 } else {
-                    self.ctx.anomaly("email.nesting_too_deep");
+                    self.ctx.anomaly(EmailAnomaly::NestingTooDeep.as_str());
                 }
             }
         }
@@ -452,7 +448,7 @@ impl Walk<'_, '_> {
             file_id: id.clone(),
         });
         self.rec.file_ids.push(id);
-        self.ctx.emit(Body::File(body));
+        self.ctx.emit(AppBody::File(body));
     }
 }
 
