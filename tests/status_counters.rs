@@ -8,8 +8,8 @@ mod common;
 
 use std::process::Command;
 
-use testkit::packets::{Cap, SERVER};
 use etherparse::{IpFragOffset, IpNumber, Ipv4Header};
+use testkit::packets::{Cap, SERVER};
 
 /// An IPv4 fragment of a UDP datagram: `payload` at byte `offset` of datagram `id`.
 fn fragment(id: u16, offset: u16, more: bool, payload: &[u8]) -> Vec<u8> {

@@ -1,23 +1,15 @@
 //! Hex text for test vectors: the constants of the tests and benches are written as hex strings.
+//! The product's `tapir::util::hex` does the work; this only turns a bad constant into a panic.
 
-/// Lower-case hex of `bytes`.
-pub fn encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use tapir::util::hex::encode;
 
-/// The bytes of a hex string (either case, no separators).
+/// The bytes of a hex string (either case; whitespace between digits ignored).
 ///
 /// # Panics
-/// On an odd length or a character that is not a hex digit: the strings are test constants.
+/// On an odd number of digits or a character that is not a hex digit: the strings are test
+/// constants, and a bad one is a bug in the test.
 pub fn decode(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex length {}", s.len());
-    s.as_bytes()
-        .chunks(2)
-        .map(|p| {
-            let text = std::str::from_utf8(p).unwrap_or("");
-            u8::from_str_radix(text, 16).unwrap_or_else(|_| panic!("not hex: {text:?}"))
-        })
-        .collect()
+    tapir::util::hex::decode(s).unwrap_or_else(|| panic!("not hex: {s:?}"))
 }
 
 #[cfg(test)]
