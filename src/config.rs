@@ -38,6 +38,7 @@ pub struct Config {
     pub enrich: EnrichSection,
     pub files: FilesSection,
     pub proto: ProtoSection,
+    pub intel: crate::enrich::intel::IntelConfig,
 }
 
 impl Default for Config {
@@ -64,6 +65,7 @@ impl Default for Config {
             enrich: EnrichSection::default(),
             files: FilesSection::default(),
             proto: ProtoSection::default(),
+            intel: Default::default(),
         }
     }
 }

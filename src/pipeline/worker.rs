@@ -42,6 +42,8 @@ pub struct WorkerShared {
     pub parsers: bool,
     /// `output.status_interval` in nanoseconds (0: status records only at start and stop).
     pub status_interval_ns: u64,
+    /// Threat-intel feeds (`[intel]`, `--intel`), when any.
+    pub intel: Option<crate::enrich::intel::IntelHandle>,
 }
 
 impl WorkerShared {
@@ -70,6 +72,7 @@ impl WorkerShared {
             dns_cache: crate::enrich::DnsCache::new(cfg.enrich.max_dns_names),
             parsers: cfg.proto.parsers,
             status_interval_ns: cfg.output.status_interval.saturating_mul(1_000_000_000),
+            intel: cfg.intel.handle(),
             extractor: cfg.files.extract_dir.as_ref().and_then(|_| {
                 match crate::files::extract::Extractor::new(cfg.files.extract_config()) {
                     Ok(x) => Some(std::sync::Arc::new(std::sync::Mutex::new(x))),
@@ -556,6 +559,7 @@ impl Worker {
         if !emitted.is_empty() {
             let fref = flow_ref(key, flow);
             self.out.extend(emitted.drain(..).map(|e| Record {
+                intel: Vec::new(),
                 ts_ns: e.ts_ns,
                 flow: Some(fref.clone()),
                 body: e.body,
@@ -603,8 +607,12 @@ impl Worker {
         if self.out.is_empty() {
             return;
         }
+        let intel = self.shared.intel.as_ref().map(|h| h.current());
         for r in self.out.iter_mut() {
             enrich_record(&self.shared.dns_cache, r);
+            if let Some(set) = &intel {
+                set.annotate(r);
+            }
             self.stats.learned.observe(r);
         }
         self.stats.records += self.out.len() as u64;
@@ -898,6 +906,7 @@ fn finish_flow(
     }
     let fref = flow_ref(&key, &f);
     out.extend(emitted.into_iter().map(|e| Record {
+        intel: Vec::new(),
         ts_ns: e.ts_ns,
         flow: Some(fref.clone()),
         body: e.body,
@@ -953,6 +962,7 @@ fn finish_flow(
                 erspan_id: f.tunnel.erspan_id,
             });
     out.push(Record {
+        intel: Vec::new(),
         ts_ns: f.last_ns,
         flow: Some(fref),
         body: Body::Flow(FlowBody {
@@ -988,6 +998,7 @@ mod tests {
 
     fn rec(dest: &str, body: Body) -> Record {
         Record {
+            intel: Vec::new(),
             ts_ns: 1,
             flow: Some(FlowRef {
                 flow_id: 1,

@@ -96,6 +96,9 @@ pub struct StatusBody {
     pub algorithms: Vec<AlgorithmTime>,
     pub errors: Vec<String>,
     pub messages: Vec<String>,
+    /// Threat-intel feeds loaded (absent without feeds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intel: Option<crate::enrich::intel::IntelStatus>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -431,6 +434,7 @@ impl Reporter {
             algorithms,
             errors,
             messages,
+            intel: self.shared.intel.as_ref().map(|h| h.status()),
         };
         if let Some(path) = &self.metrics_path {
             if let Err(e) = metrics::write(path, &self.sensor_id, &body) {
@@ -443,6 +447,7 @@ impl Reporter {
             }
         }
         Record {
+            intel: Vec::new(),
             ts_ns: now_ns,
             flow: None,
             body: Body::SensorStatus(Box::new(body)),
