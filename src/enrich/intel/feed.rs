@@ -488,7 +488,7 @@ fn misp(sink: &mut Sink<'_>, v: &serde_json::Value) -> Result<(), String> {
         match v {
             serde_json::Value::Array(a) => {
                 for x in a {
-                    if x.get("type").is_some() && x.get("value").is_some() {
+                    if x.get("type").is_some() {
                         out.push(x);
                     } else {
                         collect(x, out);
