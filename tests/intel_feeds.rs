@@ -1,6 +1,7 @@
 //! Feed parsing, one test per format (malformed lines counted, the rest kept), lookups on
 //! records built here, and the reloader (a changed feed is swapped in; a broken one keeps the
 //! previous set and says why).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::net::IpAddr;
 use std::path::Path;

@@ -2,6 +2,7 @@
 //! type (addresses, networks, domains and their subdomains, URLs written differently, file
 //! and attachment hashes, email addresses, user names, user agents) and decoys that must not
 //! match (`notevil.example`, a listed bare public suffix).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 
