@@ -68,9 +68,20 @@ fn bench_feed(dir: &Path, n: u64) -> PathBuf {
     }
     let f = std::fs::File::create(&path).expect("create feed");
     let mut w = BufWriter::new(f);
-    writeln!(w, "#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc").unwrap();
+    writeln!(
+        w,
+        "#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc"
+    )
+    .unwrap();
     let tlds = ["com", "net", "org", "info", "co.uk", "ru", "io"];
-    let descs = ["phishing", "c2", "malware download", "scanner", "spam", "botnet"];
+    let descs = [
+        "phishing",
+        "c2",
+        "malware download",
+        "scanner",
+        "spam",
+        "botnet",
+    ];
     let mut r = Rng(0x9e37_79b9_7f4a_7c15);
     for i in 0..n {
         let x = r.next();
@@ -79,27 +90,48 @@ fn bench_feed(dir: &Path, n: u64) -> PathBuf {
         let tld = tlds[(x >> 16) as usize % tlds.len()];
         let (ind, ty) = match i % 20 {
             0..=7 => {
-                let sub = if x & 1 == 0 { format!("{}.", r.word(4)) } else { String::new() };
+                let sub = if x & 1 == 0 {
+                    format!("{}.", r.word(4))
+                } else {
+                    String::new()
+                };
                 (format!("{sub}{}{}.{tld}", r.word(8), i), "Intel::DOMAIN")
             }
             8..=10 => {
                 let a = r.next();
                 (
-                    format!("{}.{}.{}.{}", 11 + a % 180, (a >> 8) & 255, (a >> 16) & 255, (a >> 24) & 255),
+                    format!(
+                        "{}.{}.{}.{}",
+                        11 + a % 180,
+                        (a >> 8) & 255,
+                        (a >> 16) & 255,
+                        (a >> 24) & 255
+                    ),
                     "Intel::ADDR",
                 )
             }
             11 => {
                 let a = r.next();
                 (
-                    format!("2a0{}:{:x}:{:x}::{:x}", a % 10, (a >> 8) & 0xffff, (a >> 24) & 0xffff, (a >> 40) & 0xffff),
+                    format!(
+                        "2a0{}:{:x}:{:x}::{:x}",
+                        a % 10,
+                        (a >> 8) & 0xffff,
+                        (a >> 24) & 0xffff,
+                        (a >> 40) & 0xffff
+                    ),
                     "Intel::ADDR",
                 )
             }
             12 => {
                 let a = r.next();
                 (
-                    format!("{}.{}.{}.0/24", 11 + a % 180, (a >> 8) & 255, (a >> 16) & 255),
+                    format!(
+                        "{}.{}.{}.0/24",
+                        11 + a % 180,
+                        (a >> 8) & 255,
+                        (a >> 16) & 255
+                    ),
                     "Intel::SUBNET",
                 )
             }
@@ -107,10 +139,20 @@ fn bench_feed(dir: &Path, n: u64) -> PathBuf {
             14 => (r.hex(40), "Intel::FILE_HASH"),
             15 => (r.hex(64), "Intel::FILE_HASH"),
             16..=18 => (
-                format!("{}{}.{tld}/{}/{}.php?id={}", r.word(7), i, r.word(5), r.word(6), x % 100_000),
+                format!(
+                    "{}{}.{tld}/{}/{}.php?id={}",
+                    r.word(7),
+                    i,
+                    r.word(5),
+                    r.word(6),
+                    x % 100_000
+                ),
                 "Intel::URL",
             ),
-            _ => (format!("{}{}@{}.{tld}", r.word(6), i, r.word(7)), "Intel::EMAIL"),
+            _ => (
+                format!("{}{}@{}.{tld}", r.word(6), i, r.word(7)),
+                "Intel::EMAIL",
+            ),
         };
         writeln!(w, "{ind}\t{ty}\t{src}\t{desc}").unwrap();
     }
