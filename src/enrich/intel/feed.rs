@@ -298,7 +298,11 @@ impl LineReader for ZeekReader {
             sink.bad(n, "row before a usable #fields line".into());
             return;
         };
-        let f: Vec<&str> = text.split(sep).collect();
+        let mut cols: [&str; 16] = [""; 16];
+        for (slot, part) in cols.iter_mut().zip(text.split(sep)) {
+            *slot = part;
+        }
+        let f = &cols[..];
         let (Some(value), Some(ty)) = (unset(f.get(ci).copied()), unset(f.get(ct).copied())) else {
             sink.bad(n, "indicator or indicator_type missing".into());
             return;

@@ -56,7 +56,26 @@ impl Kind {
     /// A type name as feeds write it: Zeek's `Intel::DOMAIN`, MISP's `ip-dst`, CSV's `md5`,
     /// or ours (`domain`). Case-insensitive.
     pub fn from_name(name: &str) -> Option<Kind> {
-        let n = name.trim().to_ascii_lowercase();
+        // Zeek's spelling first, without allocating (millions of feed lines).
+        let t = name.trim();
+        if let Some(z) = t.strip_prefix("Intel::") {
+            let k = match z {
+                "ADDR" => Some(Kind::Addr),
+                "SUBNET" => Some(Kind::Subnet),
+                "DOMAIN" => Some(Kind::Domain),
+                "URL" => Some(Kind::Url),
+                "FILE_HASH" => Some(Kind::FileHash),
+                "EMAIL" => Some(Kind::Email),
+                "USER_NAME" => Some(Kind::UserName),
+                "CERT_HASH" => Some(Kind::CertHash),
+                "SOFTWARE" => Some(Kind::Software),
+                _ => None,
+            };
+            if k.is_some() {
+                return k;
+            }
+        }
+        let n = t.to_ascii_lowercase();
         let n = n.strip_prefix("intel::").unwrap_or(&n);
         Some(match n {
             "addr" | "ip" | "ipv4" | "ipv6" | "ip-src" | "ip-dst" | "ipv4-addr" | "ipv6-addr" => {

@@ -22,8 +22,14 @@ fn hasher() -> foldhash::fast::FixedState {
     foldhash::fast::FixedState::with_seed(0x7461_7069_7269_6e74)
 }
 
-fn hash_bytes(b: &[u8]) -> u64 {
-    hasher().hash_one(b)
+/// A 32-bit hash of a name, kept in its table entry so that growing a table never hashes the
+/// names again, and spread over 64 bits for the table.
+fn hash32(b: &[u8]) -> u32 {
+    hasher().hash_one(b) as u32
+}
+
+fn spread(h: u32) -> u64 {
+    u64::from(h).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// Where an indicator came from: feed, line, interned source and description.
@@ -70,7 +76,7 @@ pub const BAD_SAMPLES: usize = 10;
 
 #[derive(Default)]
 struct StrTable {
-    t: HashTable<(StrRef, Meta)>,
+    t: HashTable<(StrRef, u32, Meta)>,
 }
 
 struct KeyTable<K> {
@@ -272,8 +278,9 @@ impl IntelSet {
         if t.t.is_empty() {
             return None;
         }
-        let (r, m) =
-            t.t.find(hash_bytes(s.as_bytes()), |(r, _)| self.text(*r) == s)?;
+        let h = hash32(s.as_bytes());
+        let (r, _, m) =
+            t.t.find(spread(h), |(r, x, _)| *x == h && self.text(*r) == s)?;
         self.found(self.text(*r).to_string(), *m)
     }
 
@@ -330,7 +337,8 @@ impl IntelSet {
 /// Builds an [`IntelSet`] feed by feed.
 pub struct IntelSetBuilder {
     set: IntelSet,
-    intern: HashTable<u32>,
+    /// (interned id, hash32 of its text).
+    intern: HashTable<(u32, u32)>,
 }
 
 impl Default for IntelSetBuilder {
@@ -392,21 +400,18 @@ impl IntelSetBuilder {
         let Some(s) = s.map(str::trim).filter(|s| !s.is_empty() && *s != "-") else {
             return Ok(NONE);
         };
-        let h = hash_bytes(s.as_bytes());
+        let h = hash32(s.as_bytes());
         let set = &self.set;
-        if let Some(id) = self
-            .intern
-            .find(h, |&id| set.text(set.interned[id as usize]) == s)
-        {
+        if let Some((id, _)) = self.intern.find(spread(h), |&(id, x)| {
+            x == h && set.text(set.interned[id as usize]) == s
+        }) {
             return Ok(*id);
         }
         let r = self.push_arena(s.as_bytes())?;
         let id = self.set.interned.len() as u32;
         self.set.interned.push(r);
-        let set = &self.set;
-        self.intern.insert_unique(h, id, |&i| {
-            hash_bytes(set.text(set.interned[i as usize]).as_bytes())
-        });
+        self.intern
+            .insert_unique(spread(h), (id, h), |&(_, x)| spread(x));
         Ok(id)
     }
 
@@ -509,11 +514,11 @@ impl IntelSetBuilder {
                 }
             }
             Norm::Name(slot, s) => {
-                let h = hash_bytes(s.as_bytes());
+                let h = hash32(s.as_bytes());
                 let set = &self.set;
                 if set.names[slot]
                     .t
-                    .find(h, |(r, _)| set.text(*r) == s)
+                    .find(spread(h), |(r, x, _)| *x == h && set.text(*r) == s)
                     .is_some()
                 {
                     false
@@ -521,15 +526,9 @@ impl IntelSetBuilder {
                     meta.source = self.intern(source)?;
                     meta.desc = self.intern(desc)?;
                     let r = self.push_arena(s.as_bytes())?;
-                    let IntelSet { arena, names, .. } = &mut self.set;
-                    let arena: &Vec<u8> = arena;
-                    names[slot].t.insert_unique(h, (r, meta), |(r, _)| {
-                        hash_bytes(
-                            arena
-                                .get(r.off as usize..(r.off + r.len) as usize)
-                                .unwrap_or_default(),
-                        )
-                    });
+                    self.set.names[slot]
+                        .t
+                        .insert_unique(spread(h), (r, h, meta), |(_, x, _)| spread(*x));
                     true
                 }
             }
@@ -546,14 +545,7 @@ impl IntelSetBuilder {
         self.set.arena.shrink_to_fit();
         self.set.interned.shrink_to_fit();
         for t in self.set.names.iter_mut() {
-            let arena = &self.set.arena;
-            t.t.shrink_to_fit(|(r, _)| {
-                hash_bytes(
-                    arena
-                        .get(r.off as usize..(r.off + r.len) as usize)
-                        .unwrap_or_default(),
-                )
-            });
+            t.t.shrink_to_fit(|(_, x, _)| spread(*x));
         }
         self.set.md5.t.shrink_to_fit(|(k, _)| k.hash());
         self.set.sha1.t.shrink_to_fit(|(k, _)| k.hash());
