@@ -171,6 +171,30 @@ pub struct IntelSet {
     v6: PrefixTables<u128>,
     feeds: Vec<FeedInfo>,
     hits: AtomicU64,
+    /// One bit per hashed (table, key), about 8 bits per indicator: most misses are answered
+    /// by one probe into this (small enough to stay in cache) instead of the tables.
+    filter: Vec<u64>,
+}
+
+fn name_fkey(slot: usize, h: u32) -> u64 {
+    spread(h) ^ (slot as u64 + 1).wrapping_mul(0xff51_afd7_ed55_8ccd)
+}
+
+fn v4_fkey(len: u8, k: u32) -> u64 {
+    hasher().hash_one((4u8, len, k))
+}
+
+fn v6_fkey(len: u8, k: u128) -> u64 {
+    hasher().hash_one((6u8, len, k))
+}
+
+fn filter_bit(filter: &[u64], key: u64) -> Option<(usize, u64)> {
+    let bits = (filter.len() as u64) * 64;
+    if bits == 0 {
+        return None;
+    }
+    let i = (key ^ (key >> 29)) & (bits - 1);
+    Some(((i / 64) as usize, 1u64 << (i % 64)))
 }
 
 /// Index into `names` for the string kinds.
@@ -251,6 +275,7 @@ impl IntelSet {
             + self.sha256.t.allocation_size()
             + self.v4.bytes()
             + self.v6.bytes()
+            + self.filter.capacity() * 8
     }
 
     pub(crate) fn has(&self, k: Kind) -> bool {
@@ -279,9 +304,20 @@ impl IntelSet {
             return None;
         }
         let h = hash32(s.as_bytes());
+        if !self.maybe(name_fkey(name_slot(k)?, h)) {
+            return None;
+        }
         let (r, _, m) =
             t.t.find(spread(h), |(r, x, _)| *x == h && self.text(*r) == s)?;
         self.found(self.text(*r).to_string(), *m)
+    }
+
+    /// False when the key is certainly not in its table.
+    fn maybe(&self, key: u64) -> bool {
+        match filter_bit(&self.filter, key) {
+            Some((w, b)) => self.filter.get(w).is_some_and(|x| x & b != 0),
+            None => true,
+        }
     }
 
     /// Longest-prefix match of an address over the listed addresses and networks.
@@ -295,6 +331,9 @@ impl IntelSet {
                     } else {
                         x & (u32::MAX << (32 - l))
                     };
+                    if !self.maybe(v4_fkey(l, k)) {
+                        return None;
+                    }
                     self.v4.by_len[l as usize]
                         .get(&k)
                         .map(|m| (IpAddr::from(std::net::Ipv4Addr::from(k)), l, *m))
@@ -308,6 +347,9 @@ impl IntelSet {
                     } else {
                         x & (u128::MAX << (128 - l))
                     };
+                    if !self.maybe(v6_fkey(l, k)) {
+                        return None;
+                    }
                     self.v6.by_len[l as usize]
                         .get(&k)
                         .map(|m| (IpAddr::from(std::net::Ipv6Addr::from(k)), l, *m))
@@ -368,6 +410,7 @@ impl IntelSetBuilder {
                 v6: PrefixTables::new(128),
                 feeds: Vec::new(),
                 hits: AtomicU64::new(0),
+                filter: Vec::new(),
             },
             intern: HashTable::new(),
         }
@@ -540,6 +583,41 @@ impl IntelSetBuilder {
         }
     }
 
+    fn build_filter(&mut self) {
+        let set = &mut self.set;
+        let n: usize = set.names.iter().map(|t| t.t.len()).sum::<usize>()
+            + set.v4.by_len.iter().map(|t| t.t.len()).sum::<usize>()
+            + set.v6.by_len.iter().map(|t| t.t.len()).sum::<usize>();
+        if n == 0 {
+            return;
+        }
+        let bits = (n * 8).next_power_of_two().max(64);
+        let mut filter = vec![0u64; bits / 64];
+        let mut set_bit = |key: u64| {
+            if let Some((w, b)) = filter_bit(&filter, key) {
+                if let Some(x) = filter.get_mut(w) {
+                    *x |= b;
+                }
+            }
+        };
+        for (slot, t) in set.names.iter().enumerate() {
+            for (_, h, _) in t.t.iter() {
+                set_bit(name_fkey(slot, *h));
+            }
+        }
+        for (l, t) in set.v4.by_len.iter().enumerate() {
+            for (k, _) in t.t.iter() {
+                set_bit(v4_fkey(l as u8, *k));
+            }
+        }
+        for (l, t) in set.v6.by_len.iter().enumerate() {
+            for (k, _) in t.t.iter() {
+                set_bit(v6_fkey(l as u8, *k));
+            }
+        }
+        set.filter = filter;
+    }
+
     /// The finished set (tables shrunk to fit).
     pub fn finish(mut self) -> IntelSet {
         self.set.arena.shrink_to_fit();
@@ -558,6 +636,7 @@ impl IntelSetBuilder {
         }
         self.set.v4.finish();
         self.set.v6.finish();
+        self.build_filter();
         self.set
     }
 }
