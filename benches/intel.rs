@@ -260,9 +260,10 @@ fn main() {
         best_with = best_with.min(b);
         cpu_with = cpu_with.min(cb);
     }
-    let hits = handle.current().hit_count();
+    // Hits are counted over all the runs with the feed.
+    let hits = handle.current().hit_count() / runs.max(1);
     println!(
-        "replay   : {:.0} MB, {records} records, {workers} worker(s), best of {runs}: without feed {best_plain:.3} s, with {} indicators {best_with:.3} s: {:+.1} % ({hits} hits)",
+        "replay   : {:.0} MB, {records} records, {workers} worker(s), best of {runs}: without feed {best_plain:.3} s, with {} indicators {best_with:.3} s: {:+.1} % ({hits} hits per run)",
         std::fs::metadata(&cap).map_or(0, |m| m.len()) as f64 / 1e6,
         handle.current().len(),
         (best_with / best_plain - 1.0) * 100.0
