@@ -1,6 +1,7 @@
 //! One typed configuration, read from TOML; every option can also be set on the command line
 //! (the CLI overrides the file). Defaults are what a Suricata or Zeek user would expect.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use ipnet::IpNet;
@@ -38,6 +39,7 @@ pub struct Config {
     pub enrich: EnrichSection,
     pub files: FilesSection,
     pub proto: ProtoSection,
+    pub intel: IntelConfig,
 }
 
 impl Default for Config {
@@ -64,6 +66,7 @@ impl Default for Config {
             enrich: EnrichSection::default(),
             files: FilesSection::default(),
             proto: ProtoSection::default(),
+            intel: Default::default(),
         }
     }
 }
@@ -337,6 +340,40 @@ impl Config {
         } else {
             self.workers
         }
+    }
+}
+
+/// The `[intel]` configuration section.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntelConfig {
+    /// Directories whose every file is a feed (e.g. `rules/intel`); hidden files and `*.md`
+    /// are skipped.
+    pub dirs: Vec<String>,
+    /// Feed files (`--intel FILE` adds to these).
+    pub paths: Vec<String>,
+    /// Indicator type of plain one-per-line lists, by file name or path (`"bad-ips.txt" =
+    /// "addr"`); lists without one have each line's type guessed strictly.
+    pub types: BTreeMap<String, String>,
+    /// Seconds between checks of the feed files for changes (0: only SIGHUP reloads).
+    pub check_interval: u64,
+}
+
+impl Default for IntelConfig {
+    fn default() -> Self {
+        IntelConfig {
+            dirs: Vec::new(),
+            paths: Vec::new(),
+            types: BTreeMap::new(),
+            check_interval: 5,
+        }
+    }
+}
+
+impl IntelConfig {
+    /// Whether any feed is configured.
+    pub fn is_configured(&self) -> bool {
+        !self.dirs.is_empty() || !self.paths.is_empty()
     }
 }
 

@@ -32,6 +32,9 @@ pub struct CommonOpts {
     /// Set any configuration key, e.g. `--set flow.udp_new_timeout=10` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Threat-intel feed for this run, besides `[intel]` in the config (repeatable).
+    #[arg(long = "intel", value_name = "FILE")]
+    pub intel: Vec<PathBuf>,
 }
 
 impl CommonOpts {
@@ -73,6 +76,9 @@ impl CommonOpts {
             cfg.output.path = Some(o.clone());
         }
         cfg.validate()?;
+        cfg.intel
+            .paths
+            .extend(self.intel.iter().map(|p| p.display().to_string()));
         Ok(cfg)
     }
 }

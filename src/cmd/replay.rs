@@ -54,6 +54,7 @@ pub fn run(args: &ReplayArgs) -> Result<Summary> {
             Box::new(move |b: u64| pb.set_position(b.min(pb.length().unwrap_or(b))))
                 as Box<dyn FnMut(u64)>
         }),
+        intel: crate::enrich::intel::start(&cfg.intel)?,
         ..Default::default()
     };
     let summary = replay(sources, &cfg, sink, opts)?;

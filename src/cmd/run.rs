@@ -105,6 +105,7 @@ fn run_afpacket(
         LiveOptions {
             workers: cfg.worker_count(),
             stop: stop.clone(),
+            intel: crate::enrich::intel::start(&cfg.intel)?,
         },
     )?)
 }
@@ -133,6 +134,7 @@ fn run_libpcap(
             workers: cfg.worker_count(),
             progress: None,
             live: true,
+            intel: crate::enrich::intel::start(&cfg.intel)?,
         },
     )?)
 }

@@ -2,6 +2,7 @@
 //! accounts, hosts and names (`passive`). Intel feeds and the statistics store come here.
 
 pub mod dns_cache;
+pub mod intel;
 pub mod passive;
 
 pub use dns_cache::DnsCache;

@@ -154,6 +154,7 @@ mod tests {
 
     fn rec() -> Record {
         Record {
+            intel: Vec::new(),
             ts_ns: 1,
             flow: None,
             body: Body::Flow(FlowBody {

@@ -61,6 +61,8 @@ pub struct ReplayOptions {
     pub progress: Option<Box<dyn FnMut(u64)>>,
     /// The source is a live capture (libpcap), not files: status records say so.
     pub live: bool,
+    /// Threat-intel feeds loaded for this run (`enrich::intel::start`), if any.
+    pub intel: Option<crate::enrich::intel::IntelHandle>,
 }
 
 /// The end-of-run summary.
@@ -109,7 +111,7 @@ pub fn replay(
 ) -> Result<Summary, OutputError> {
     let started = Instant::now();
     let n = opts.workers.max(1);
-    let shared = Arc::new(WorkerShared::from_config(cfg, n));
+    let shared = Arc::new(WorkerShared::from_config(cfg, n, opts.intel.take()));
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
     // Status sources: the workers, then the dispatcher (capture, fragments, tunnel carriers).
     let reporter = Reporter::new(

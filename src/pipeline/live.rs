@@ -20,6 +20,8 @@ pub struct LiveOptions {
     pub workers: usize,
     /// Set to end the capture (Ctrl-C).
     pub stop: Arc<AtomicBool>,
+    /// Threat-intel feeds loaded for this run (`enrich::intel::start`), if any.
+    pub intel: Option<crate::enrich::intel::IntelHandle>,
 }
 
 /// Opens one capture source per worker (`open(worker_index)`) and runs them until `stop`.
@@ -39,7 +41,7 @@ where
     for i in 0..n {
         sources.push(open(i)?);
     }
-    let shared = Arc::new(WorkerShared::from_config(cfg, n));
+    let shared = Arc::new(WorkerShared::from_config(cfg, n, opts.intel.clone()));
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
     let reporter = Reporter::new(cfg, shared.gauges(), n, "live");
     let output = std::thread::spawn(move || output_loop(sink, rec_rx, reporter));

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
+pub mod intel;
 pub mod sensor_status;
 mod time;
 pub use time::rfc3339_micros;
@@ -33,6 +34,8 @@ pub struct Record {
     pub ts_ns: u64,
     pub flow: Option<FlowRef>,
     pub body: Body,
+    /// Threat-intel hits (`intel[]`, written only when not empty).
+    pub intel: Vec<intel::IntelHit>,
 }
 
 /// The typed part of a record; the variant names the `event_type`.
@@ -201,6 +204,9 @@ impl Serialize for RecordView<'_> {
             Body::Ldap(b) => m.serialize_entry(key, b)?,
             Body::Tls(b) => m.serialize_entry(key, b)?,
             Body::SensorStatus(b) => m.serialize_entry(key, b)?,
+        }
+        if !r.intel.is_empty() {
+            m.serialize_entry("intel", &r.intel)?;
         }
         m.end()
     }

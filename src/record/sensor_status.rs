@@ -40,6 +40,9 @@ pub struct StatusBody {
     pub algorithms: Vec<AlgorithmTime>,
     pub errors: Vec<String>,
     pub messages: Vec<String>,
+    /// Threat-intel feeds loaded (absent without feeds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intel: Option<crate::record::intel::IntelStatus>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

@@ -46,6 +46,7 @@ pub fn wall_ns() -> u64 {
 pub struct SharedGauges {
     pub dns_cache: Arc<DnsCache>,
     pub extractor: Option<extract::Shared>,
+    pub intel: Option<crate::enrich::intel::IntelHandle>,
 }
 
 impl SharedGauges {
@@ -374,6 +375,7 @@ impl Reporter {
             algorithms,
             errors,
             messages,
+            intel: self.shared.intel.as_ref().map(|h| h.status()),
         };
         if let Some(path) = &self.metrics_path {
             if let Err(e) = metrics::write(path, &self.sensor_id, &body) {
@@ -386,6 +388,7 @@ impl Reporter {
             }
         }
         Record {
+            intel: Vec::new(),
             ts_ns: now_ns,
             flow: None,
             body: Body::SensorStatus(Box::new(body)),

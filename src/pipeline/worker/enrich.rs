@@ -64,6 +64,7 @@ mod tests {
                 vlan: vec![],
             }),
             body,
+            intel: Vec::new(),
         }
     }
 

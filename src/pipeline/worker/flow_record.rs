@@ -74,6 +74,7 @@ impl FlowEnder<'_> {
             ts_ns: e.ts_ns,
             flow: Some(fref.clone()),
             body: e.body.into(),
+            intel: Vec::new(),
         }));
         for a in anomalies {
             *self.app_anomalies.entry(a).or_insert(0) += 1;
@@ -83,6 +84,7 @@ impl FlowEnder<'_> {
             ts_ns: f.last_ns,
             flow: Some(fref),
             body: Body::Flow(body),
+            intel: Vec::new(),
         });
     }
 

@@ -274,6 +274,7 @@ impl Worker {
                 ts_ns: e.ts_ns,
                 flow: Some(fref.clone()),
                 body: e.body.into(),
+                intel: Vec::new(),
             }));
         }
         for a in anomalies.drain(..) {
@@ -319,8 +320,12 @@ impl Worker {
         if self.out.is_empty() {
             return;
         }
+        let intel = self.shared.intel.as_ref().map(|h| h.current());
         for r in self.out.iter_mut() {
             enrich::enrich_record(&self.shared.dns_cache, r);
+            if let Some(set) = &intel {
+                set.annotate(r);
+            }
             self.stats.learned.observe(r);
         }
         self.stats.records += self.out.len() as u64;

@@ -23,6 +23,8 @@ pub struct WorkerShared {
     pub dns_cache: Arc<crate::enrich::DnsCache>,
     /// File extraction, when configured (one disk cap for all workers).
     pub extractor: Option<crate::files::extract::Shared>,
+    /// Threat-intel feeds (`[intel]`, `--intel`), when any.
+    pub intel: Option<crate::enrich::intel::IntelHandle>,
     /// Application-layer parsers on (`proto.parsers`).
     pub parsers: bool,
     /// `output.status_interval` in nanoseconds (0: status records only at start and stop).
@@ -30,7 +32,11 @@ pub struct WorkerShared {
 }
 
 impl WorkerShared {
-    pub fn from_config(cfg: &Config, workers: usize) -> WorkerShared {
+    pub fn from_config(
+        cfg: &Config,
+        workers: usize,
+        intel: Option<crate::enrich::intel::IntelHandle>,
+    ) -> WorkerShared {
         let w = workers.max(1);
         WorkerShared {
             decode: DecodeConfig {
@@ -55,6 +61,7 @@ impl WorkerShared {
             dns_cache: Arc::new(crate::enrich::DnsCache::new(cfg.enrich.max_dns_names)),
             parsers: cfg.proto.parsers,
             status_interval_ns: cfg.output.status_interval.saturating_mul(1_000_000_000),
+            intel,
             extractor: cfg.files.extract_dir.as_ref().and_then(|_| {
                 match crate::files::extract::Extractor::new(cfg.files.extract_config()) {
                     Ok(x) => Some(std::sync::Arc::new(std::sync::Mutex::new(x))),
@@ -72,6 +79,7 @@ impl WorkerShared {
         crate::status::SharedGauges {
             dns_cache: self.dns_cache.clone(),
             extractor: self.extractor.clone(),
+            intel: self.intel.clone(),
         }
     }
 
