@@ -118,7 +118,12 @@ fn run_libpcap(
 ) -> Result<Summary> {
     use crate::capture::libpcap::PcapLiveSource;
     use crate::pipeline::{replay, ReplayOptions};
-    let src = PcapLiveSource::open(iface, cfg.capture.snaplen, cfg.capture.bpf.as_deref(), stop)?;
+    let src = PcapLiveSource::open(
+        iface,
+        cfg.capture.snaplen,
+        cfg.capture.bpf.as_deref(),
+        stop.clone(),
+    )?;
     // One libpcap handle: the dispatcher spreads its packets over the workers.
     Ok(replay(
         vec![Box::new(src)],
