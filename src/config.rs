@@ -7,6 +7,9 @@ use std::path::Path;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+/// Longest flow timeout accepted: a week, in seconds.
+const MAX_TIMEOUT_S: u64 = 7 * 86_400;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
@@ -311,22 +314,127 @@ impl Config {
         Ok(c)
     }
 
+    /// Checks every limit at start: a zero or absurd value is refused with a message that
+    /// names the key, instead of a sensor that silently keeps nothing or overflows.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
-        if self.flow.max_flows == 0 {
-            return bad("flow.max_flows must be at least 1");
-        }
-        if self.flow.emergency_divisor == 0 {
-            return bad("flow.emergency_divisor must be at least 1");
-        }
-        if self.workers > 1024 {
-            return bad("workers must be at most 1024");
-        }
         if self.sensor_id.is_empty() {
             return bad("sensor_id must not be empty");
         }
         if !matches!(self.capture.method.as_str(), "afpacket" | "libpcap") {
             return bad("capture.method must be \"afpacket\" or \"libpcap\"");
+        }
+        let c = &self.capture;
+        let f = &self.flow;
+        let d = &self.defrag;
+        let r = &self.reassembly;
+        let timeout = (1, MAX_TIMEOUT_S, "seconds (1 to a week)");
+        let limits: [(&str, u64, (u64, u64, &str)); 24] = [
+            (
+                "workers",
+                self.workers as u64,
+                (0, 1024, "(0 = one per core)"),
+            ),
+            (
+                "capture.ring_block_size",
+                u64::from(c.ring_block_size),
+                (4096, 1 << 30, "bytes"),
+            ),
+            (
+                "capture.ring_blocks",
+                u64::from(c.ring_blocks),
+                (1, 65_536, "blocks"),
+            ),
+            (
+                "capture.snaplen",
+                u64::from(c.snaplen),
+                (64, 256 << 10, "bytes"),
+            ),
+            (
+                "capture.max_decompressed_bytes",
+                c.max_decompressed_bytes,
+                (1 << 10, 1 << 44, "bytes"),
+            ),
+            (
+                "decode.max_tunnel_depth",
+                u64::from(self.decode.max_tunnel_depth),
+                (
+                    1,
+                    16,
+                    "(to not decapsulate at all, set decode.decap_tunnels = false)",
+                ),
+            ),
+            (
+                "decode.vxlan_port",
+                u64::from(self.decode.vxlan_port),
+                (1, 65_535, ""),
+            ),
+            ("flow.max_flows", f.max_flows as u64, (1, 1 << 28, "flows")),
+            ("flow.tcp_new_timeout", f.tcp_new_timeout, timeout),
+            (
+                "flow.tcp_established_timeout",
+                f.tcp_established_timeout,
+                timeout,
+            ),
+            ("flow.tcp_closed_timeout", f.tcp_closed_timeout, timeout),
+            ("flow.udp_new_timeout", f.udp_new_timeout, timeout),
+            (
+                "flow.udp_established_timeout",
+                f.udp_established_timeout,
+                timeout,
+            ),
+            ("flow.icmp_timeout", f.icmp_timeout, timeout),
+            ("flow.other_timeout", f.other_timeout, timeout),
+            ("flow.emergency_divisor", f.emergency_divisor, (1, 1000, "")),
+            (
+                "defrag.memcap",
+                d.memcap as u64,
+                (64 << 10, 1 << 40, "bytes (at least one whole datagram)"),
+            ),
+            ("defrag.timeout", d.timeout, (1, 3600, "seconds")),
+            (
+                "defrag.max_fragments",
+                d.max_fragments as u64,
+                (1, 8192, "fragments per datagram"),
+            ),
+            (
+                "defrag.max_trackers",
+                d.max_trackers as u64,
+                (1, 1 << 24, "datagrams"),
+            ),
+            (
+                "reassembly.max_buffered_per_dir",
+                r.max_buffered_per_dir as u64,
+                (1, 1 << 32, "bytes"),
+            ),
+            (
+                "reassembly.memcap",
+                r.memcap as u64,
+                (64 << 10, 1 << 40, "bytes"),
+            ),
+            (
+                "enrich.max_dns_names",
+                self.enrich.max_dns_names as u64,
+                (0, 1 << 26, "names"),
+            ),
+            (
+                "output.status_interval",
+                self.output.status_interval,
+                (0, 86_400, "seconds (0 = only at start and stop)"),
+            ),
+        ];
+        for (key, v, (min, max, unit)) in limits {
+            if v < min || v > max {
+                return Err(ConfigError::Invalid(format!(
+                    "{key} = {v}: must be from {min} to {max} {unit}"
+                )));
+            }
+        }
+        if c.ring_block_size % 4096 != 0 {
+            return bad("capture.ring_block_size must be a multiple of 4096 (the page size)");
+        }
+        if r.max_buffered_per_dir > r.memcap {
+            return bad("reassembly.max_buffered_per_dir must not exceed reassembly.memcap");
         }
         Ok(())
     }
@@ -402,5 +510,69 @@ mod tests {
         assert!(e.to_string().contains("max_flow"), "{e}");
         let e = Config::from_toml("[flow]\nmax_flows = 0\n", "t.toml").unwrap_err();
         assert!(e.to_string().contains("max_flows"), "{e}");
+    }
+
+    /// Every limit refuses zero (where zero means nothing) and absurd values, naming the key.
+    #[test]
+    fn limits_are_checked_and_named() {
+        let cases = [
+            "[decode]\nmax_tunnel_depth = 0",
+            "[decode]\nmax_tunnel_depth = 200",
+            "[decode]\nvxlan_port = 0",
+            "workers = 5000",
+            "[capture]\nring_block_size = 0",
+            "[capture]\nring_block_size = 5000",
+            "[capture]\nring_blocks = 0",
+            "[capture]\nsnaplen = 0",
+            "[capture]\nsnaplen = 10000000",
+            "[capture]\nmax_decompressed_bytes = 0",
+            "[flow]\nmax_flows = 0",
+            "[flow]\ntcp_new_timeout = 0",
+            "[flow]\ntcp_established_timeout = 0",
+            "[flow]\ntcp_closed_timeout = 0",
+            "[flow]\nudp_new_timeout = 0",
+            "[flow]\nudp_established_timeout = 99999999999",
+            "[flow]\nicmp_timeout = 0",
+            "[flow]\nother_timeout = 0",
+            "[flow]\nemergency_divisor = 0",
+            "[defrag]\nmemcap = 0",
+            "[defrag]\ntimeout = 0",
+            "[defrag]\nmax_fragments = 0",
+            "[defrag]\nmax_trackers = 0",
+            "[reassembly]\nmax_buffered_per_dir = 0",
+            "[reassembly]\nmemcap = 0",
+            "[reassembly]\nmax_buffered_per_dir = 1048576\nmemcap = 65536",
+            "[enrich]\nmax_dns_names = 1000000000",
+            "[output]\nstatus_interval = 10000000",
+        ];
+        for text in cases {
+            let key = text
+                .lines()
+                .last()
+                .and_then(|l| l.split(" = ").next())
+                .unwrap();
+            let e = Config::from_toml(text, "t.toml").unwrap_err();
+            assert!(
+                matches!(e, ConfigError::Invalid(_)) && e.to_string().contains(key),
+                "{text}: {e}"
+            );
+        }
+        // The documented meanings of zero stay accepted.
+        for ok in [
+            "workers = 0",
+            "[reassembly]\ndepth = 0",
+            "[output]\nstatus_interval = 0",
+            "[enrich]\nmax_dns_names = 0",
+            "[files]\nextract_max_size = 0",
+            "[decode]\nmax_tunnel_depth = 1",
+        ] {
+            Config::from_toml(ok, "t.toml").unwrap();
+        }
+    }
+
+    #[test]
+    fn the_deployed_configuration_validates() {
+        let text = include_str!("../deploy/tapir.toml");
+        Config::from_toml(text, "deploy/tapir.toml").unwrap();
     }
 }

@@ -5,6 +5,10 @@ pub mod run;
 mod summary;
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::Context;
 
 use crate::config::{Config, ConfigError};
 
@@ -81,6 +85,22 @@ impl CommonOpts {
             .extend(self.intel.iter().map(|p| p.display().to_string()));
         Ok(cfg)
     }
+}
+
+/// A flag that SIGTERM (`systemctl stop`, `docker stop`) and SIGINT (Ctrl-C) set alike: the
+/// run then ends every flow, writes all records and the stop status record, and exits 0.
+/// A second signal, while that is under way, ends the process at once (exit status 1).
+pub fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [SIGTERM, SIGINT] {
+        // Registered first, so it sees the flag as the previous signal left it.
+        signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))
+            .context("cannot install the signal handlers")?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("cannot install the signal handlers")?;
+    }
+    Ok(stop)
 }
 
 /// Applies `a.b.c=value` to a TOML table; the value is read as TOML (number, bool, string,

@@ -49,6 +49,14 @@ pub fn run(args: &ReplayArgs) -> Result<Summary> {
     }
     let progress = progress_bar(args, total, sink_path == Some("-"));
     let opts = ReplayOptions {
+        stop: Some(super::stop_on_signals()?),
+        pipes: args
+            .pcaps
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.as_str() == "-")
+            .map(|(i, _)| i)
+            .collect(),
         workers: cfg.worker_count(),
         progress: progress.clone().map(|pb| {
             Box::new(move |b: u64| pb.set_position(b.min(pb.length().unwrap_or(b))))

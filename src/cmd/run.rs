@@ -1,9 +1,9 @@
-//! `tapir run`: live capture from an interface until Ctrl-C.
+//! `tapir run`: live capture from an interface until SIGTERM or SIGINT (Ctrl-C).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use crate::cmd::CommonOpts;
 use crate::config::Config;
@@ -23,7 +23,7 @@ pub struct RunArgs {
     /// BPF capture filter (libpcap only).
     #[arg(long, value_name = "FILTER")]
     pub bpf: Option<String>,
-    /// Stop after this many seconds (default: run until Ctrl-C).
+    /// Stop after this many seconds (default: run until SIGTERM or SIGINT).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<u64>,
 }
@@ -46,12 +46,7 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
     let Some(iface) = cfg.capture.interface.clone() else {
         bail!("no interface: give --interface or set capture.interface in the config");
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed))
-            .context("cannot install the Ctrl-C handler")?;
-    }
+    let stop = super::stop_on_signals()?;
     if let Some(secs) = args.duration {
         let stop = stop.clone();
         std::thread::spawn(move || {
@@ -124,7 +119,12 @@ fn run_libpcap(
 ) -> Result<Summary> {
     use crate::capture::libpcap::PcapLiveSource;
     use crate::pipeline::{replay, ReplayOptions};
-    let src = PcapLiveSource::open(iface, cfg.capture.snaplen, cfg.capture.bpf.as_deref(), stop)?;
+    let src = PcapLiveSource::open(
+        iface,
+        cfg.capture.snaplen,
+        cfg.capture.bpf.as_deref(),
+        stop.clone(),
+    )?;
     // One libpcap handle: the dispatcher spreads its packets over the workers.
     Ok(replay(
         vec![Box::new(src)],
@@ -135,6 +135,8 @@ fn run_libpcap(
             progress: None,
             live: true,
             intel: crate::enrich::intel::start(&cfg.intel)?,
+            stop: Some(stop),
+            pipes: Vec::new(),
         },
     )?)
 }

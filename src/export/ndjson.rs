@@ -121,6 +121,11 @@ impl NdjsonSink {
         self.buf.clear();
     }
 
+    /// Whether a write failed (everything after it is counted as lost).
+    pub fn failed(&self) -> bool {
+        self.failed.is_some()
+    }
+
     /// What was written so far.
     pub fn stats(&self) -> &OutputStats {
         &self.stats

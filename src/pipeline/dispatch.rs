@@ -1,19 +1,20 @@
 //! Replay: reader/dispatcher on the calling thread, N workers, one output thread.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 
 use crate::capture::{CaptureStats, LinkType, Next, Packet, PacketSource, SharedBuf};
 use crate::config::Config;
 use crate::decode::defrag::{DefragStats, Defragmenter};
 use crate::decode::{decode, DecodeConfig};
-use crate::export::{NdjsonSink, OutputError, OutputStats};
+use crate::export::{NdjsonSink, OutputStats};
 use crate::flow::key::FlowKey;
 use crate::pipeline::output::output_loop;
 use crate::pipeline::worker::{Worker, WorkerShared};
-use crate::pipeline::OutMsg;
+use crate::pipeline::{OutMsg, PipelineError};
 use crate::status::{wall_ns, FinalStatus, Reporter, Snapshot, WorkerStats};
 
 /// Packets per batch handed to a worker.
@@ -40,6 +41,8 @@ struct Batch {
     now_ns: u64,
     /// The worker runs its timers at `now_ns` after the batch.
     tick: bool,
+    /// The input is waiting: the worker hands on its records now instead of batching them.
+    flush: bool,
 }
 
 impl Batch {
@@ -50,6 +53,7 @@ impl Batch {
             pkts: Vec::with_capacity(BATCH),
             now_ns: 0,
             tick: false,
+            flush: false,
         }
     }
 }
@@ -63,6 +67,14 @@ pub struct ReplayOptions {
     pub live: bool,
     /// Threat-intel feeds loaded for this run (`enrich::intel::start`), if any.
     pub intel: Option<crate::enrich::intel::IntelHandle>,
+    /// Set to end the replay early (SIGTERM, SIGINT): reading stops, every flow is ended and
+    /// written, and the stop status record says "stop requested". The output stage sets it
+    /// too when writing fails.
+    pub stop: Option<Arc<AtomicBool>>,
+    /// Indices (in `sources`) of inputs that can block between packets (a pipe, stdin): each
+    /// is read on a thread of its own, so a stop request is seen at once and what was read
+    /// reaches the output while the writer is quiet.
+    pub pipes: Vec<usize>,
 }
 
 /// The end-of-run summary.
@@ -108,9 +120,10 @@ pub fn replay(
     cfg: &Config,
     sink: NdjsonSink,
     mut opts: ReplayOptions,
-) -> Result<Summary, OutputError> {
+) -> Result<Summary, PipelineError> {
     let started = Instant::now();
     let n = opts.workers.max(1);
+    let stop = opts.stop.clone().unwrap_or_default();
     let shared = Arc::new(WorkerShared::from_config(cfg, n, opts.intel.take()));
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
     // Status sources: the workers, then the dispatcher (capture, fragments, tunnel carriers).
@@ -120,15 +133,12 @@ pub fn replay(
         n + 1,
         if opts.live { "live" } else { "replay" },
     );
+    let halt = stop.clone();
     let output = std::thread::Builder::new()
         .name("tapir-output".into())
-        .spawn(move || output_loop(sink, rec_rx, reporter))
-        .map_err(|e| OutputError::Write {
-            path: "(output thread)".into(),
-            written: 0,
-            lost: 0,
-            source: e,
-        })?;
+        .stack_size(super::OUTPUT_STACK)
+        .spawn(move || output_loop(sink, rec_rx, reporter, &halt))
+        .map_err(|e| PipelineError::Thread(format!("cannot start the output thread: {e}")))?;
 
     let (free_tx, free_rx) = unbounded::<Batch>();
     let mut to_workers: Vec<Sender<Batch>> = Vec::with_capacity(n);
@@ -145,7 +155,18 @@ pub fn replay(
             .spawn(move || worker_loop(w, rx, free));
         match h {
             Ok(h) => handles.push(h),
-            Err(e) => tracing::error!("cannot start worker thread {i}: {e}"),
+            Err(e) => {
+                // Its share of the traffic would be lost: end the others and fail the run.
+                drop(to_workers);
+                for h in handles {
+                    let _ = h.join();
+                }
+                drop(rec_tx);
+                let _ = output.join();
+                return Err(PipelineError::Thread(format!(
+                    "cannot start worker thread {i}: {e}"
+                )));
+            }
         }
     }
     let mut d = Dispatcher {
@@ -167,7 +188,17 @@ pub fn replay(
     let mut capture = CaptureStats::default();
     let mut capture_errors = Vec::new();
     let mut read_bytes = 0u64;
-    for mut src in sources {
+    for (idx, mut src) in sources.into_iter().enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if opts.pipes.contains(&idx) {
+            let (stats, err) = read_pipe(src, &mut d, &stop, &mut read_bytes)?;
+            capture.add(&stats);
+            capture_errors.extend(err);
+            d.flush_all();
+            continue;
+        }
         let buf = src.shared_buffer();
         for b in d.pending.iter_mut() {
             if !same_buf(&b.shared, &buf) {
@@ -176,6 +207,9 @@ pub fn replay(
         }
         let mut since_progress = 0u32;
         loop {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
             let pkt = match src.next() {
                 Ok(Next::Packet(p)) => p,
                 Ok(Next::Idle) => {
@@ -242,7 +276,9 @@ pub fn replay(
         }
     }
     fin.workers = workers.counters();
-    let reason = if opts.live {
+    let reason = if stop.load(Ordering::Relaxed) {
+        "stop requested"
+    } else if opts.live {
         "capture ended"
     } else {
         "end of capture files"
@@ -255,14 +291,7 @@ pub fn replay(
     drop(status_tx);
     let output = match output.join() {
         Ok(r) => r?,
-        Err(_) => {
-            return Err(OutputError::Write {
-                path: "(output thread)".into(),
-                written: 0,
-                lost: workers.records,
-                source: std::io::Error::other("output thread panicked"),
-            })
-        }
+        Err(_) => return Err(PipelineError::Thread("output thread panicked".into())),
     };
     Ok(Summary {
         capture,
@@ -275,6 +304,108 @@ pub fn replay(
         capture_errors,
         peak_rss_bytes: crate::status::memory_usage().map(|m| m.peak_rss_bytes),
     })
+}
+
+/// A packet read from a pipe, with the source's counters after it.
+enum Piped {
+    Packet {
+        ts_ns: u64,
+        linktype: LinkType,
+        wire_len: u32,
+        data: Vec<u8>,
+        stats: CaptureStats,
+    },
+    End {
+        stats: CaptureStats,
+        error: Option<String>,
+    },
+}
+
+/// How long the dispatcher waits on a quiet pipe before it hands on what it holds.
+const PIPE_IDLE: Duration = Duration::from_millis(200);
+
+/// Reads a source that can block (a pipe) on a thread of its own. On a stop request the
+/// reader is left behind, blocked in its read: the replay ends without waiting for the writer.
+fn read_pipe(
+    mut src: Box<dyn PacketSource>,
+    d: &mut Dispatcher,
+    stop: &AtomicBool,
+    read_bytes: &mut u64,
+) -> Result<(CaptureStats, Option<String>), PipelineError> {
+    let (tx, rx) = bounded::<Piped>(1024);
+    std::thread::Builder::new()
+        .name("tapir-reader".into())
+        .spawn(move || loop {
+            let msg = match src.next() {
+                Ok(Next::Packet(p)) => Piped::Packet {
+                    ts_ns: p.ts_ns,
+                    linktype: p.linktype,
+                    wire_len: p.wire_len,
+                    data: p.data.to_vec(),
+                    stats: src.stats(),
+                },
+                Ok(Next::Idle) => continue,
+                Ok(Next::End) => Piped::End {
+                    stats: src.stats(),
+                    error: None,
+                },
+                Err(e) => Piped::End {
+                    stats: src.stats(),
+                    error: Some(e.to_string()),
+                },
+            };
+            let end = matches!(msg, Piped::End { .. });
+            if tx.send(msg).is_err() || end {
+                return;
+            }
+        })
+        .map_err(|e| PipelineError::Thread(format!("cannot start the reader thread: {e}")))?;
+    for b in d.pending.iter_mut() {
+        b.shared = None;
+    }
+    let mut stats = CaptureStats::default();
+    let mut held = false;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok((stats, None));
+        }
+        match rx.recv_timeout(PIPE_IDLE) {
+            Ok(Piped::Packet {
+                ts_ns,
+                linktype,
+                wire_len,
+                data,
+                stats: s,
+            }) => {
+                stats = s;
+                *read_bytes += u64::from(wire_len);
+                d.dispatch(
+                    &Packet {
+                        ts_ns,
+                        linktype,
+                        data: &data,
+                        wire_len,
+                    },
+                    None,
+                );
+                held = true;
+                if d.status_due {
+                    d.status_due = false;
+                    d.send_status(stats);
+                }
+            }
+            Ok(Piped::End { stats, error }) => return Ok((stats, error)),
+            Err(RecvTimeoutError::Timeout) => {
+                if held {
+                    held = false;
+                    d.hand_on();
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Ok((stats, Some("the capture reader thread panicked".into())))
+            }
+        }
+    }
 }
 
 fn same_buf(a: &Option<Arc<SharedBuf>>, b: &Option<Arc<SharedBuf>>) -> bool {
@@ -406,6 +537,10 @@ impl Dispatcher {
     }
 
     fn send(&mut self, idx: usize, tick: bool) {
+        self.send_with(idx, tick, false);
+    }
+
+    fn send_with(&mut self, idx: usize, tick: bool, flush: bool) {
         let mut fresh = self.free.try_recv().unwrap_or_else(|_| Batch::new());
         let Some(slot) = self.pending.get_mut(idx) else {
             return;
@@ -414,6 +549,7 @@ impl Dispatcher {
         let mut b = std::mem::replace(slot, fresh);
         b.now_ns = self.now_ns;
         b.tick = tick;
+        b.flush = flush;
         if let Some(tx) = self.to_workers.get(idx) {
             // A worker only goes away when its thread died; it was logged there.
             let _ = tx.send(b);
@@ -452,6 +588,14 @@ impl Dispatcher {
         self.pending.len()
     }
 
+    /// The input went quiet: every worker gets what is pending and hands on its records.
+    fn hand_on(&mut self) {
+        for i in 0..self.pending.len() {
+            self.send_with(i, false, true);
+        }
+        self.carriers.flush();
+    }
+
     fn flush_all(&mut self) {
         for i in 0..self.pending.len() {
             self.send(i, true);
@@ -484,6 +628,9 @@ fn worker_loop(mut w: Worker, rx: Receiver<Batch>, free: Sender<Batch>) -> Worke
             if w.status_due(b.now_ns) {
                 w.send_status(b.now_ns, CaptureStats::default());
             }
+        }
+        if b.flush {
+            w.flush();
         }
         b.pkts.clear();
         b.owned.clear();

@@ -18,7 +18,8 @@ use crate::status::{wall_ns, FinalStatus, Reporter, Snapshot, WorkerStats};
 
 pub struct LiveOptions {
     pub workers: usize,
-    /// Set to end the capture (Ctrl-C).
+    /// Set to end the capture (SIGTERM, SIGINT, `--duration`); the output stage sets it too
+    /// when writing fails.
     pub stop: Arc<AtomicBool>,
     /// Threat-intel feeds loaded for this run (`enrich::intel::start`), if any.
     pub intel: Option<crate::enrich::intel::IntelHandle>,
@@ -44,17 +45,35 @@ where
     let shared = Arc::new(WorkerShared::from_config(cfg, n, opts.intel.clone()));
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
     let reporter = Reporter::new(cfg, shared.gauges(), n, "live");
-    let output = std::thread::spawn(move || output_loop(sink, rec_rx, reporter));
+    let halt = opts.stop.clone();
+    let output = std::thread::Builder::new()
+        .name("tapir-output".into())
+        .stack_size(super::OUTPUT_STACK)
+        .spawn(move || output_loop(sink, rec_rx, reporter, &halt))
+        .map_err(|e| LiveError::Thread(format!("cannot start the output thread: {e}")))?;
     let _ = rec_tx.send(OutMsg::Started { now_ns: wall_ns() });
     let mut handles = Vec::with_capacity(n);
     for (i, src) in sources.into_iter().enumerate() {
         let w = Worker::new(shared.clone(), rec_tx.clone()).with_source(i);
         let stop = opts.stop.clone();
-        let h = std::thread::Builder::new()
+        match std::thread::Builder::new()
             .name(format!("tapir-worker-{i}"))
             .spawn(move || live_loop(w, src, stop))
-            .map_err(|e| LiveError::Thread(e.to_string()))?;
-        handles.push(h);
+        {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                // Its share of the traffic would be lost: stop the others, fail the run.
+                opts.stop.store(true, Ordering::Relaxed);
+                for h in handles {
+                    let _ = h.join();
+                }
+                drop(rec_tx);
+                let _ = output.join();
+                return Err(LiveError::Thread(format!(
+                    "cannot start worker thread {i}: {e}"
+                )));
+            }
+        }
     }
     let mut summary = Summary {
         worker_count: n,

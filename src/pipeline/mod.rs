@@ -13,9 +13,11 @@ pub mod worker;
 
 pub use crate::status::WorkerStats;
 pub use dispatch::{replay, ReplayOptions, Summary};
+pub use live::LiveError;
 pub use live::{run_live, LiveOptions};
 pub use worker::{Worker, WorkerShared};
 
+use crate::export::OutputError;
 use crate::record::Record;
 use crate::status::{FinalStatus, Snapshot};
 
@@ -33,4 +35,17 @@ pub enum OutMsg {
     },
     /// Shutdown: the final counters, after every record was sent.
     Final(Box<FinalStatus>),
+}
+
+/// Stack of the output thread: fixed (it needs little), so `RUST_MIN_STACK` only sizes the
+/// workers' stacks (tests use it to make a worker fail to start).
+pub(crate) const OUTPUT_STACK: usize = 8 << 20;
+
+/// Why a replay failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error("thread: {0}")]
+    Thread(String),
 }
