@@ -211,6 +211,9 @@ impl IntelSet {
                     h.domain(sni, "tls.sni");
                 }
                 if let Some(c) = &t.certificate {
+                    if let Some(sha1) = &c.sha1 {
+                        h.hash(sha1, "tls.certificate.sha1");
+                    }
                     if let Some(cn) = c.subject.as_deref().and_then(common_name) {
                         let cn = cn.strip_prefix("*.").unwrap_or(cn);
                         h.domain(cn, "tls.certificate.subject");

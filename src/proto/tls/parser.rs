@@ -316,7 +316,12 @@ pub fn parse_certificate(body: &[u8]) -> R<TlsCert> {
     let mut r = Rd::new(body);
     let _list_len = r.u24()?;
     let m = r.u24()?;
-    describe_cert(Rd::new(r.take(m.min(r.b.len()))?))
+    let der = r.take(m.min(r.b.len()))?;
+    let mut cert = describe_cert(Rd::new(der))?;
+    cert.sha1 = Some(crate::util::hex::encode(
+        &<sha1::Sha1 as sha1::Digest>::digest(der),
+    ));
+    Ok(cert)
 }
 
 fn describe_cert(mut r: Rd<'_>) -> R<TlsCert> {

@@ -23,6 +23,10 @@ pub struct TlsCert {
     /// Serial number, lowercase hex.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub serial: Option<String>,
+    /// SHA-1 of the certificate's DER encoding, lowercase hex (the certificate fingerprint
+    /// threat-intel feeds list: Zeek `Intel::CERT_HASH`, MISP `x509-fingerprint-sha1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
 }
 
 /// `tls` record body: one per handshake (ClientHello and, when seen, the server's answer).
