@@ -110,6 +110,7 @@ impl WorkerStats {
             ("decode.malformed", self.malformed),
             ("flow.cap_drops", self.flow.cap_drops),
             ("flow.emergency_evictions", self.flow.emergency_evictions),
+            ("flow.evicted_idle_no_data", self.flow.evicted_idle_no_data),
             ("stream.gaps", self.reasm.gaps),
             ("stream.overlap_conflicts", self.reasm.overlap_conflicts),
             ("stream.depth_reached", self.reasm.depth_reached),

@@ -287,7 +287,9 @@ impl Reporter {
         let x = self.shared.extract_stats().unwrap_or_default();
         let hits = |name: &str| -> u64 {
             match name {
-                "flow.max_flows" => w.flow.cap_drops + w.flow.emergency_evictions,
+                "flow.max_flows" => {
+                    w.flow.cap_drops + w.flow.emergency_evictions + w.flow.evicted_idle_no_data
+                }
                 "reassembly.memcap" => w.reasm.memcap_drops,
                 "reassembly.max_buffered_per_dir" => w.reasm.buffer_cap_drops,
                 "reassembly.depth" => w.reasm.depth_reached,
