@@ -423,17 +423,16 @@ impl<S: Default> FlowTable<S> {
     /// that carried no application data (a SYN answered by a spoofed SYN-ACK, a handshake and
     /// nothing more), so that such a flood cannot keep new connections out. Flows active since
     /// they were queued go to the back with their new time (the front is then the least recent);
-    /// flows that carried data leave the queue. Looks at [`EVICT_PROBES`] entries at most.
+    /// flows that carried data leave the queue. No probe limit: each entry looked at is either
+    /// dropped for good, evicted, or requeued for activity since it was queued (at most once per
+    /// packet of its flow), so the work is O(1) amortised per packet.
     fn evict_idle_no_data(&mut self, ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason)) -> bool {
         if self.idle.len() > self.max.saturating_add(self.max / 2).saturating_add(1024) {
             let map = &self.map;
             self.idle
                 .retain(|(k, id, _)| map.get(k).is_some_and(|f| f.id == *id && !f.app_data));
         }
-        for _ in 0..EVICT_PROBES {
-            let Some((key, id, queued_ns)) = self.idle.pop_front() else {
-                return false;
-            };
+        while let Some((key, id, queued_ns)) = self.idle.pop_front() {
             match self.map.get(&key) {
                 Some(f) if f.id == id && !f.app_data => {
                     if f.last_ns > queued_ns {
