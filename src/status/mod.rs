@@ -151,6 +151,7 @@ impl Reporter {
             ("enrich.max_dns_names", cfg.enrich.max_dns_names as u64),
             ("files.extract_max_size", cfg.files.extract_max_size),
             ("files.extract_disk_cap", cfg.files.extract_disk_cap),
+            ("files.inspect_memcap", cfg.files.inspect_memcap as u64),
         ];
         Reporter {
             shared,
@@ -298,6 +299,7 @@ impl Reporter {
                 "enrich.max_dns_names" => self.shared.dns_cache.dropped(),
                 "files.extract_max_size" => x.skipped_size,
                 "files.extract_disk_cap" => x.disk_cap_hits,
+                "files.inspect_memcap" => w.inspect_released,
                 _ => 0,
             }
         };
