@@ -202,8 +202,13 @@ impl FileTracker {
     pub fn release(&mut self) {
         self.pe = PeBuf::No;
         self.head_cap = HEAD_BYTES_RELEASED;
-        self.head.truncate(HEAD_BYTES_RELEASED);
-        self.head.shrink_to_fit();
+        // A new small buffer, the old one freed whole (shrinking in place would leave holes
+        // too small for the next file's start).
+        self.head = self
+            .head
+            .get(..HEAD_BYTES_RELEASED.min(self.head.len()))
+            .unwrap_or_default()
+            .to_vec();
         self.head_clean = self.head_clean.min(self.head.len());
         self.truncated = Some("inspect_memcap");
     }

@@ -200,13 +200,11 @@ impl Releasable for Body {
     }
 
     fn release(&mut self) {
-        if !self.broken {
-            self.broken = true;
-            if self.issue.is_none() {
-                self.issue = Some(BodyIssue::Memcap);
-            } else {
-                self.memcap_pending = true;
-            }
+        self.broken = true;
+        if self.issue.is_none() {
+            self.issue = Some(BodyIssue::Memcap);
+        } else {
+            self.memcap_pending = true;
         }
         self.drop_decoder();
         self.held = Vec::new();
