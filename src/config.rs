@@ -232,6 +232,10 @@ pub struct FilesSection {
     pub extract_max_size: u64,
     /// Bytes written at most, all files together (0 = no limit); reaching it is counted.
     pub extract_disk_cap: u64,
+    /// Memory held by file inspection (HTTP body decoders, the bytes kept for format detection
+    /// and the PE summary), all flows together, split across workers like the reassembly
+    /// memcap; past it the oldest bodies are released (decoding stops, file truncated, counted).
+    pub inspect_memcap: usize,
 }
 
 impl Default for FilesSection {
@@ -241,6 +245,7 @@ impl Default for FilesSection {
             extract_formats: Vec::new(),
             extract_max_size: 100 << 20,
             extract_disk_cap: 1 << 30,
+            inspect_memcap: 256 << 20,
         }
     }
 }

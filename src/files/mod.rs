@@ -2,6 +2,7 @@
 //! SHA-256 as they arrive, their format told from the first bytes, a PE header summary for
 //! Windows executables, optional extraction to disk. One code path for every source protocol.
 
+pub mod budget;
 pub mod extract;
 pub mod magic;
 pub mod pe;
@@ -65,6 +66,10 @@ pub struct FileBody {
     /// PE header summary (Windows executables only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pe: Option<serde_json::Value>,
+    /// Why inspection stopped early when it did: "inspect_memcap" (the file inspection memory
+    /// cap released this file's decoder and kept bytes; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<&'static str>,
     /// Path of the extracted copy on disk (set by the caller from [`Extractor::finish`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extracted: Option<String>,
@@ -76,6 +81,8 @@ fn is_zero(v: &u64) -> bool {
 
 /// Bytes of a file's start kept for format detection and the PE summary.
 pub const HEAD_BYTES: usize = 64 << 10;
+/// Bytes of the start still kept once the inspection memory cap released a file.
+pub const HEAD_BYTES_RELEASED: usize = 4 << 10;
 
 /// Streams one file's bytes through the hashes.
 #[derive(Debug)]
@@ -90,6 +97,10 @@ pub struct FileTracker {
     head: Vec<u8>,
     /// Bytes of `head` before the first gap (what follows is misaligned).
     head_clean: usize,
+    /// Most bytes `head` keeps ([`HEAD_BYTES`], less once released).
+    head_cap: usize,
+    /// Set when the inspection memory cap released this file (see [`budget`]).
+    truncated: Option<&'static str>,
     /// Whole-file buffer for the PE summary, see [`PeBuf`].
     pe: PeBuf,
     /// The file's copy on its way to disk, when extraction is on in this thread.
@@ -120,6 +131,8 @@ impl FileTracker {
             gap_bytes: 0,
             head: Vec::new(),
             head_clean: 0,
+            head_cap: HEAD_BYTES,
+            truncated: None,
             pe: PeBuf::Undecided,
             extract: extract::begin(),
         }
@@ -136,7 +149,7 @@ impl FileTracker {
         self.sha1.update(bytes);
         self.sha256.update(bytes);
         self.size += bytes.len() as u64;
-        let room = HEAD_BYTES.saturating_sub(self.head.len());
+        let room = self.head_cap.saturating_sub(self.head.len());
         if room > 0 {
             self.head
                 .extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
@@ -173,6 +186,31 @@ impl FileTracker {
         if len > 0 {
             self.pe = PeBuf::No;
         }
+    }
+
+    /// Heap bytes held for inspection (the kept start and the PE buffer).
+    pub fn held_bytes(&self) -> usize {
+        self.head.capacity()
+            + match &self.pe {
+                PeBuf::Buffering(b) => b.capacity(),
+                _ => 0,
+            }
+    }
+
+    /// The inspection memory cap released this file: frees the PE buffer and all but the
+    /// first [`HEAD_BYTES_RELEASED`] kept bytes; the record says `truncated`.
+    pub fn release(&mut self) {
+        self.pe = PeBuf::No;
+        self.head_cap = HEAD_BYTES_RELEASED;
+        // A new small buffer, the old one freed whole (shrinking in place would leave holes
+        // too small for the next file's start).
+        self.head = self
+            .head
+            .get(..HEAD_BYTES_RELEASED.min(self.head.len()))
+            .unwrap_or_default()
+            .to_vec();
+        self.head_clean = self.head_clean.min(self.head.len());
+        self.truncated = Some("inspect_memcap");
     }
 
     /// Bytes seen so far.
@@ -221,6 +259,7 @@ impl FileTracker {
             complete,
             gap_bytes: self.gap_bytes,
             pe,
+            truncated: self.truncated,
             extracted: None,
         }
     }

@@ -62,6 +62,10 @@ pub struct Flow<S> {
     pub vlans: Vlans,
     /// ICMP type and code of the first packet.
     pub icmp: Option<(u8, u8)>,
+    /// A packet carried application payload (TCP: a segment without SYN; SYN payload and
+    /// handshakes are what floods are made of). Flows without it may be evicted when the
+    /// table is full (see [`FlowTable::track`]).
+    pub app_data: bool,
     pub app: S,
 }
 
@@ -76,6 +80,9 @@ pub struct FlowStats {
     /// Packets not tracked because the table was full.
     pub cap_drops: u64,
     pub reused: u64,
+    /// Two-sided flows that carried no application data, evicted (least recently active
+    /// first) to make room when the table was full and no one-sided flow could go.
+    pub evicted_idle_no_data: u64,
     /// Most flows held at once.
     pub peak: u64,
 }
@@ -91,6 +98,7 @@ impl FlowStats {
             emergency_evictions,
             cap_drops,
             reused,
+            evicted_idle_no_data,
             peak,
         } = o;
         self.created += created;
@@ -100,6 +108,7 @@ impl FlowStats {
         self.emergency_evictions += emergency_evictions;
         self.cap_drops += cap_drops;
         self.reused += reused;
+        self.evicted_idle_no_data += evicted_idle_no_data;
         // The sum of the workers' peaks (each worker has its own table).
         self.peak += peak;
     }
@@ -131,6 +140,10 @@ pub struct FlowTable<S> {
     /// evict, oldest first. Entries of flows already gone are skipped and, when the queue
     /// grows past 1.5 times the table, compacted away: at most `1.5 * max + 1024` entries.
     order: VecDeque<(FlowKey, u64)>,
+    /// Two-sided flows without application data met in `order` (key, id, last activity when
+    /// queued), least recently active first: where a full table looks next, when no one-sided
+    /// flow is left (a flood of SYNs with spoofed replies). Compacted like `order`.
+    idle: VecDeque<(FlowKey, u64, u64)>,
     stats: FlowStats,
 }
 
@@ -173,6 +186,7 @@ impl<S: Default> FlowTable<S> {
             last_emergency_ns: None,
             refused_since_emergency: 0,
             order: VecDeque::new(),
+            idle: VecDeque::new(),
             stats: FlowStats::default(),
         }
     }
@@ -204,6 +218,12 @@ impl<S: Default> FlowTable<S> {
             L4::Tcp { flags, .. } => (flags, true),
             _ => (0, false),
         };
+        let app_data = match d.l4 {
+            L4::Tcp { flags, payload, .. } => !payload.is_empty() && flags & tcp_flags::SYN == 0,
+            L4::Udp { payload, .. } | L4::Icmp { payload, .. } | L4::Other { payload } => {
+                !payload.is_empty()
+            }
+        };
         // Is the existing flow finished (timed out, or a new connection on a closed 5-tuple)?
         let mut replace = None;
         if let Some(f) = self.map.get(&key) {
@@ -221,7 +241,10 @@ impl<S: Default> FlowTable<S> {
             }
         } else if self.map.len() >= self.max {
             self.emergency(ts_ns, ended);
-            if self.map.len() >= self.max && !self.evict_one_sided(ended) {
+            if self.map.len() >= self.max
+                && !self.evict_one_sided(ended)
+                && !self.evict_idle_no_data(ended)
+            {
                 self.stats.cap_drops += 1;
                 self.refused_since_emergency += 1;
                 return None;
@@ -260,6 +283,7 @@ impl<S: Default> FlowTable<S> {
                         } => Some((icmp_type, code)),
                         _ => None,
                     },
+                    app_data: false,
                     app: S::default(),
                 });
                 true
@@ -287,6 +311,7 @@ impl<S: Default> FlowTable<S> {
         flow.pkts[i] += 1;
         flow.bytes[i] += u64::from(wire_len);
         flow.last_ns = flow.last_ns.max(ts_ns);
+        flow.app_data |= app_data;
         if is_tcp {
             flow.tcp.update(i, flags);
         }
@@ -348,6 +373,7 @@ impl<S: Default> FlowTable<S> {
         }
         if self.map.is_empty() {
             self.order.clear();
+            self.idle.clear();
         }
     }
 
@@ -367,18 +393,58 @@ impl<S: Default> FlowTable<S> {
             let Some((key, id)) = self.order.pop_front() else {
                 return false;
             };
-            let victim = match self.map.get(&key) {
-                Some(f) if f.id == id => (f.pkts[0] == 0 || f.pkts[1] == 0) && !f.tcp.established,
+            let (victim, last_ns) = match self.map.get(&key) {
+                Some(f) if f.id == id => (
+                    (f.pkts[0] == 0 || f.pkts[1] == 0) && !f.tcp.established,
+                    // Queued with its start: at its turn, a flow active since goes to the back.
+                    (!f.app_data).then_some(f.start_ns),
+                ),
                 // Gone already, or the key now belongs to a newer flow (queued itself).
                 _ => continue,
             };
             if !victim {
-                // Two-sided: it ends by timeout, not by eviction; it leaves the queue.
+                // Two-sided: it ends by timeout, not by eviction; it leaves the queue, for the
+                // idle queue when it carried no data yet.
+                if let Some(start) = last_ns {
+                    self.idle.push_back((key, id, start));
+                }
                 continue;
             }
             if let Some((k, f)) = self.map.remove_entry(&key) {
                 self.end(k, f, EndReason::Emergency, ended);
                 self.stats.emergency_evictions += 1;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Table full, no one-sided flow to evict: evicts the least recently active two-sided flow
+    /// that carried no application data (a SYN answered by a spoofed SYN-ACK, a handshake and
+    /// nothing more), so that such a flood cannot keep new connections out. Flows active since
+    /// they were queued go to the back with their new time (the front is then the least recent);
+    /// flows that carried data leave the queue. No probe limit: each entry looked at is either
+    /// dropped for good, evicted, or requeued for activity since it was queued (at most once per
+    /// packet of its flow), so the work is O(1) amortised per packet.
+    fn evict_idle_no_data(&mut self, ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason)) -> bool {
+        if self.idle.len() > self.max.saturating_add(self.max / 2).saturating_add(1024) {
+            let map = &self.map;
+            self.idle
+                .retain(|(k, id, _)| map.get(k).is_some_and(|f| f.id == *id && !f.app_data));
+        }
+        while let Some((key, id, queued_ns)) = self.idle.pop_front() {
+            match self.map.get(&key) {
+                Some(f) if f.id == id && !f.app_data => {
+                    if f.last_ns > queued_ns {
+                        self.idle.push_back((key, id, f.last_ns));
+                        continue;
+                    }
+                }
+                _ => continue,
+            }
+            if let Some((k, f)) = self.map.remove_entry(&key) {
+                self.end(k, f, EndReason::Emergency, ended);
+                self.stats.evicted_idle_no_data += 1;
                 return true;
             }
         }
@@ -546,7 +612,7 @@ mod tests {
         d.l4 = L4::Udp {
             src_port: sp,
             dst_port: dp,
-            payload: &[],
+            payload: b"x",
         };
         d
     }
@@ -704,6 +770,64 @@ mod tests {
         assert!(tr.flow.tcp.established);
         assert!(t.len() <= 32);
         assert!(t.order.len() <= 32 + 16 + 1024);
+    }
+
+    #[test]
+    fn spoofed_reply_flood_evicts_the_least_recent_flow_without_data() {
+        use tcp_flags::*;
+        let mut t = table(32);
+        let mut e = |_, _, _| {};
+        let data = |mut d: Decoded<'static>| {
+            if let L4::Tcp { payload, .. } = &mut d.l4 {
+                *payload = b"GET / HTTP/1.1\r\n\r\n";
+            }
+            d
+        };
+        // One connection with data, opened first: it is never evicted here.
+        t.track(&tcp(1, 40000, 2, 80, SYN), 0, 60, &mut e).unwrap();
+        t.track(&tcp(2, 80, 1, 40000, SYN | ACK), 0, 60, &mut e)
+            .unwrap();
+        t.track(&data(tcp(1, 40000, 2, 80, ACK | PSH)), 0, 60, &mut e)
+            .unwrap();
+        // SYNs (with payload: floods carry some) answered by spoofed SYN-ACKs.
+        let mut pair = |t: &mut FlowTable<()>, i: u32, ts: u64| {
+            let src = (i % 200) as u8 + 3;
+            let sp = (i % 60000) as u16 + 1024;
+            let a = t
+                .track(&data(tcp(src, sp, 2, 80, SYN)), ts, 60, &mut e)
+                .is_some();
+            a && t
+                .track(&tcp(2, 80, src, sp, SYN | ACK), ts, 60, &mut e)
+                .is_some()
+        };
+        for i in 0..31 {
+            assert!(pair(&mut t, i, 10));
+        }
+        assert_eq!(t.len(), 32);
+        // A no-data flow active again later is not the least recent one: the next flow
+        // evicts the second-oldest.
+        let mut gone = Vec::new();
+        let mut e2 = |k: FlowKey, _, _| gone.push(k);
+        assert!(t
+            .track(&tcp(2, 80, 3, 1024, SYN | ACK), 20, 60, &mut e2)
+            .is_some());
+        assert!(t
+            .track(&data(tcp(250, 9999, 2, 80, SYN)), 30, 60, &mut e2)
+            .is_some());
+        let _ = e2;
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].lo_port.min(gone[0].hi_port), 80);
+        assert_eq!(gone[0].lo_port.max(gone[0].hi_port), 1025);
+        for i in 31..2000 {
+            assert!(pair(&mut t, i, 30), "pair {i} refused");
+        }
+        assert!(t.len() <= 32);
+        assert!(t.stats().evicted_idle_no_data >= 1969);
+        assert_eq!(t.stats().cap_drops, 0);
+        assert!(t.idle.len() <= 32 + 16 + 1024);
+        // The one with data is still there.
+        let tr = t.track(&tcp(1, 40000, 2, 80, ACK), 40, 60, &mut e).unwrap();
+        assert!(!tr.new && tr.flow.app_data);
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct WorkerStats {
     pub defrag: DefragStats,
     pub reasm: ReassemblyStats,
     pub reasm_memcap_hits: u64,
+    /// Bodies released by the file inspection memory cap (`files.inspect_memcap`).
+    pub inspect_released: u64,
     pub records: u64,
     /// Accounts, hosts, KDCs and names learnt from the records.
     pub learned: crate::enrich::Learned,
@@ -75,6 +77,7 @@ impl WorkerStats {
             defrag,
             reasm,
             reasm_memcap_hits,
+            inspect_released,
             records,
             learned: _,
             app_anomalies,
@@ -90,6 +93,7 @@ impl WorkerStats {
         self.defrag.add(defrag);
         self.reasm.add(reasm);
         self.reasm_memcap_hits += reasm_memcap_hits;
+        self.inspect_released += inspect_released;
         self.records += records;
         for (k, v) in app_anomalies {
             *self.app_anomalies.entry(k).or_insert(0) += v;
@@ -110,6 +114,7 @@ impl WorkerStats {
             ("decode.malformed", self.malformed),
             ("flow.cap_drops", self.flow.cap_drops),
             ("flow.emergency_evictions", self.flow.emergency_evictions),
+            ("flow.evicted_idle_no_data", self.flow.evicted_idle_no_data),
             ("stream.gaps", self.reasm.gaps),
             ("stream.overlap_conflicts", self.reasm.overlap_conflicts),
             ("stream.depth_reached", self.reasm.depth_reached),

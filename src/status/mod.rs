@@ -152,6 +152,7 @@ impl Reporter {
             ("enrich.max_dns_names", cfg.enrich.max_dns_names as u64),
             ("files.extract_max_size", cfg.files.extract_max_size),
             ("files.extract_disk_cap", cfg.files.extract_disk_cap),
+            ("files.inspect_memcap", cfg.files.inspect_memcap as u64),
         ];
         Reporter {
             shared,
@@ -288,7 +289,9 @@ impl Reporter {
         let x = self.shared.extract_stats().unwrap_or_default();
         let hits = |name: &str| -> u64 {
             match name {
-                "flow.max_flows" => w.flow.cap_drops + w.flow.emergency_evictions,
+                "flow.max_flows" => {
+                    w.flow.cap_drops + w.flow.emergency_evictions + w.flow.evicted_idle_no_data
+                }
                 "reassembly.memcap" => w.reasm.memcap_drops,
                 "reassembly.max_buffered_per_dir" => w.reasm.buffer_cap_drops,
                 "reassembly.depth" => w.reasm.depth_reached,
@@ -297,6 +300,7 @@ impl Reporter {
                 "enrich.max_dns_names" => self.shared.dns_cache.dropped(),
                 "files.extract_max_size" => x.skipped_size,
                 "files.extract_disk_cap" => x.disk_cap_hits,
+                "files.inspect_memcap" => w.inspect_released,
                 _ => 0,
             }
         };

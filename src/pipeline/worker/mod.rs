@@ -86,6 +86,7 @@ impl Worker {
     /// Sets up what the worker's thread needs (call first thing on that thread).
     pub fn enter_thread(&self) {
         crate::files::extract::install(self.shared.extractor.clone());
+        crate::files::budget::install(self.shared.inspect_memcap);
     }
 
     /// Leaves tunnel carrier flows to someone else (the replay dispatcher).
@@ -370,6 +371,7 @@ impl Worker {
         w.flow = self.table.stats();
         w.defrag = self.defrag.stats();
         w.reasm_memcap_hits = self.mem.cap_hits();
+        w.inspect_released = crate::files::budget::stats().released;
         crate::status::Snapshot {
             now_ns,
             workers: w,
@@ -389,6 +391,7 @@ impl Worker {
         self.stats.flow = self.table.stats();
         self.stats.defrag = self.defrag.stats();
         self.stats.reasm_memcap_hits = self.mem.cap_hits();
+        self.stats.inspect_released = crate::files::budget::stats().released;
         self.stats
     }
 

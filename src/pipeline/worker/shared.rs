@@ -18,6 +18,8 @@ pub struct WorkerShared {
     pub defrag: DefragConfig,
     pub reasm: ReassemblyConfig,
     pub reasm_memcap: usize,
+    /// This worker's share of `files.inspect_memcap`.
+    pub inspect_memcap: usize,
     pub home_net: Vec<ipnet::IpNet>,
     /// Names → addresses from DNS answers, for `http.target_ips`.
     pub dns_cache: Arc<crate::enrich::DnsCache>,
@@ -57,6 +59,7 @@ impl WorkerShared {
                 max_buffered_per_dir: cfg.reassembly.max_buffered_per_dir,
             },
             reasm_memcap: cfg.reassembly.memcap / w,
+            inspect_memcap: cfg.files.inspect_memcap / w,
             home_net: cfg.home_net.clone(),
             dns_cache: Arc::new(crate::enrich::DnsCache::new(cfg.enrich.max_dns_names)),
             parsers: cfg.proto.parsers,

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use flate2::write::{DeflateDecoder, GzDecoder, ZlibDecoder};
 
+use crate::files::budget::{Held, Releasable};
 use crate::files::{FileBody, FileMeta, FileTracker};
 
 /// Most decoded bytes kept for one body.
@@ -128,11 +129,95 @@ pub enum BodyIssue {
     DecodeError,
     /// The decoded size passed [`MAX_DECODED`] or the ratio [`MAX_RATIO`].
     Bomb,
+    /// The file inspection memory cap (`files.inspect_memcap`) released this body.
+    Memcap,
 }
 
-/// One body being received.
+/// One body being received, its state held under the worker's file inspection memory cap
+/// (see [`crate::files::budget`]): when the cap releases it, decoding stops and the file is
+/// recorded incomplete and `truncated`.
 #[derive(Debug)]
 pub struct BodySink {
+    body: Held<Body>,
+}
+
+impl BodySink {
+    /// A body with the given file metadata and content coding.
+    pub fn new(meta: FileMeta, coding: Coding) -> BodySink {
+        BodySink {
+            body: Held::new(Body::new(meta, coding)),
+        }
+    }
+
+    /// The next entity bytes.
+    pub fn update(&mut self, data: &[u8]) {
+        self.body.with(|b| b.update(data));
+    }
+
+    /// `len` entity bytes were never captured.
+    pub fn gap(&mut self, len: u64) {
+        self.body.with(|b| b.gap(len));
+    }
+
+    /// A problem to report, once.
+    pub fn take_issue(&mut self) -> Option<BodyIssue> {
+        self.body.with(Body::take_issue)
+    }
+
+    /// The body is over: flush the decoder and close the file.
+    pub fn finish(mut self, id: String, complete: bool) -> (FileBody, Option<BodyIssue>) {
+        self.body.with(|b| b.finish(id, complete))
+    }
+}
+
+/// Heap bytes charged for a gzip/deflate decoder (its 32 KiB window, its tables and the
+/// writer's 32 KiB buffer).
+const FLATE_HELD: usize = 80 << 10;
+/// Heap bytes charged for a brotli decoder besides its ring buffer.
+const BROTLI_BASE_HELD: usize = 64 << 10;
+/// Largest brotli ring buffer (a 24-bit window).
+const BROTLI_MAX_WINDOW: u64 = 16 << 20;
+
+impl Releasable for Body {
+    fn held_bytes(&self) -> usize {
+        let decoder = match &self.decoder {
+            None => 0,
+            Some(Decoder::Gzip(_) | Decoder::Zlib(_) | Decoder::Raw(_)) => FLATE_HELD,
+            // The ring buffer grows to the window as output is produced.
+            Some(Decoder::Brotli(d)) => BROTLI_BASE_HELD.saturating_add(
+                usize::try_from(d.get_ref().len.min(BROTLI_MAX_WINDOW)).unwrap_or(usize::MAX),
+            ),
+        };
+        let file = match &self.decoder {
+            Some(Decoder::Gzip(d)) => d.get_ref().file.as_ref(),
+            Some(Decoder::Zlib(d)) => d.get_ref().file.as_ref(),
+            Some(Decoder::Raw(d)) => d.get_ref().file.as_ref(),
+            Some(Decoder::Brotli(d)) => d.get_ref().file.as_ref(),
+            None => self.out.file.as_ref(),
+        }
+        .map_or(0, FileTracker::held_bytes);
+        decoder + file + self.held.capacity() + self.raw_prefix.as_ref().map_or(0, Vec::capacity)
+    }
+
+    fn release(&mut self) {
+        self.broken = true;
+        if self.issue.is_none() {
+            self.issue = Some(BodyIssue::Memcap);
+        } else {
+            self.memcap_pending = true;
+        }
+        self.drop_decoder();
+        self.held = Vec::new();
+        self.raw_prefix = None;
+        if let Some(f) = self.out.file.as_mut() {
+            f.release();
+        }
+    }
+}
+
+/// A body's state (see [`BodySink`]).
+#[derive(Debug)]
+struct Body {
     /// The file and the decoded bytes' count, while no decoder holds them.
     out: Out,
     coding: Coding,
@@ -140,7 +225,7 @@ pub struct BodySink {
     /// Deflate: first bytes held until zlib and raw can be told apart.
     held: Vec<u8>,
     /// Entity bytes on the wire (after de-chunking).
-    pub wire_len: u64,
+    wire_len: u64,
     /// Coded bytes handed to the decoder.
     fed: u64,
     /// Decoding stopped (error, bomb or gap): the file is incomplete.
@@ -149,6 +234,8 @@ pub struct BodySink {
     /// Coded bodies: the entity's first bytes, kept until decoding yields output, so that a
     /// body mislabelled as coded (decoding fails at once) is kept as it came.
     raw_prefix: Option<Vec<u8>>,
+    /// Released by the memory cap while another issue was still to be reported.
+    memcap_pending: bool,
 }
 
 /// Most entity bytes kept for the mislabelled-coding fallback.
@@ -156,10 +243,10 @@ const RAW_PREFIX: usize = 64 << 10;
 /// Coded bytes fed to the decoder at a time, the decoded-size limit raised before each.
 const DECODE_PIECE: usize = 16 << 10;
 
-impl BodySink {
+impl Body {
     /// A body with the given file metadata and content coding.
-    pub fn new(meta: FileMeta, coding: Coding) -> BodySink {
-        let mut sink = BodySink {
+    fn new(meta: FileMeta, coding: Coding) -> Body {
+        let mut sink = Body {
             out: Out {
                 file: Some(FileTracker::new(meta)),
                 len: 0,
@@ -174,6 +261,7 @@ impl BodySink {
             broken: false,
             issue: None,
             raw_prefix: (coding != Coding::Identity).then(Vec::new),
+            memcap_pending: false,
         };
         match coding {
             Coding::Gzip => sink.decoder = Some(Decoder::Gzip(GzDecoder::new(sink.take_out()))),
@@ -188,7 +276,7 @@ impl BodySink {
         sink
     }
 
-    /// The file and its count, out of the sink (for a decoder to own).
+    /// The file and its count, out of the body (for a decoder to own).
     fn take_out(&mut self) -> Out {
         std::mem::take(&mut self.out)
     }
@@ -214,7 +302,7 @@ impl BodySink {
     }
 
     /// The next entity bytes.
-    pub fn update(&mut self, data: &[u8]) {
+    fn update(&mut self, data: &[u8]) {
         self.wire_len += data.len() as u64;
         if self.broken {
             return;
@@ -296,7 +384,7 @@ impl BodySink {
     }
 
     /// `len` entity bytes were never captured.
-    pub fn gap(&mut self, len: u64) {
+    fn gap(&mut self, len: u64) {
         self.wire_len += len;
         if self.coding != Coding::Identity {
             // The decoder cannot go on past a hole.
@@ -309,12 +397,14 @@ impl BodySink {
     }
 
     /// A problem to report, once.
-    pub fn take_issue(&mut self) -> Option<BodyIssue> {
-        self.issue.take()
+    fn take_issue(&mut self) -> Option<BodyIssue> {
+        self.issue
+            .take()
+            .or_else(|| std::mem::take(&mut self.memcap_pending).then_some(BodyIssue::Memcap))
     }
 
     /// The body is over: flush the decoder and close the file.
-    pub fn finish(mut self, id: String, complete: bool) -> (FileBody, Option<BodyIssue>) {
+    fn finish(&mut self, id: String, complete: bool) -> (FileBody, Option<BodyIssue>) {
         if self.coding == Coding::Deflate && self.decoder.is_none() && !self.broken {
             self.start_deflate();
         }
@@ -331,7 +421,7 @@ impl BodySink {
         }
         self.drop_decoder();
         let ok = complete && !self.broken;
-        let issue = self.issue.take();
+        let issue = self.take_issue();
         let file = self
             .out
             .file

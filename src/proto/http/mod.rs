@@ -25,6 +25,7 @@ crate::proto::anomaly::anomalies! {
         DecodeError = "http.decode_error",
         DecompressionBomb = "http.decompression_bomb",
         HeadTooLarge = "http.head_too_large",
+        InspectMemcap = "http.inspect_memcap",
         MalformedRequest = "http.malformed_request",
         MalformedResponse = "http.malformed_response",
         ResponseWithoutRequest = "http.response_without_request",

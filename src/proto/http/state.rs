@@ -739,6 +739,7 @@ fn report(issue: BodyIssue, ctx: &mut ParseCtx<'_>) {
     ctx.anomaly(match issue {
         BodyIssue::Bomb => HttpAnomaly::DecompressionBomb.as_str(),
         BodyIssue::DecodeError => HttpAnomaly::DecodeError.as_str(),
+        BodyIssue::Memcap => HttpAnomaly::InspectMemcap.as_str(),
     });
 }
 
