@@ -242,6 +242,30 @@ fn stix_bundle() {
 }
 
 #[test]
+fn certificate_sha1_against_cert_hash() {
+    let sha1 = "c178241d271047a8c3d24a3cfcb497ffd461261a";
+    let feed = format!(
+        "#fields\tindicator\tindicator_type\tmeta.source\n{}\tIntel::CERT_HASH\tcerts\n",
+        sha1.to_ascii_uppercase()
+    );
+    let (_d, h) = load("certs.intel", &feed);
+    let tls = |hash: &str| {
+        Body::Tls(TlsBody {
+            certificate: Some(TlsCert {
+                sha1: Some(hash.into()),
+                ..TlsCert::default()
+            }),
+            ..TlsBody::default()
+        })
+    };
+    let v = lookup(&h, rec(tls(sha1), "10.9.9.9"));
+    let fields: Vec<_> = v.iter().map(|x| x.0.as_str()).collect();
+    assert_eq!(fields, vec!["tls.certificate.sha1"]);
+    let other = "0000000000000000000000000000000000000000";
+    assert!(lookup(&h, rec(tls(other), "10.9.9.9")).is_empty());
+}
+
+#[test]
 fn tls_names_and_dns_answers() {
     let (_d, h) = load("f.txt", "evil.example\ncdn.example.net\n192.0.2.66\n");
     let tls = Body::Tls(TlsBody {
