@@ -16,7 +16,8 @@
 //! every further byte goes to the TLS parser.
 //!
 //! Anomalies: `imap.line_too_long` (over 16 KiB, skipped), `imap.literal_too_large` (over
-//! 32 MiB: its bytes are skipped, not parsed), `imap.gap` (bytes missing: a message in
+//! 32 MiB: its bytes are skipped, not parsed), `imap.literal_absurd` (over 1 GiB: not
+//! followed at all, the line ends there and the next line is read as a line), `imap.gap` (bytes missing: a message in
 //! progress is dropped).
 
 mod parser;
@@ -32,6 +33,7 @@ crate::proto::anomaly::anomalies! {
     ImapAnomaly {
         Gap = "imap.gap",
         LineTooLong = "imap.line_too_long",
+        LiteralAbsurd = "imap.literal_absurd",
         LiteralTooLarge = "imap.literal_too_large",
     }
 }

@@ -11,6 +11,10 @@ use crate::proto::{tls, AppParser, Direction, ParseCtx, Transport};
 
 /// Largest literal followed as a message; larger ones are skipped.
 const MAX_LITERAL: u64 = 32 << 20;
+/// Largest literal followed at all. A larger announced size is taken as broken or hostile (it
+/// would swallow the rest of the direction): the marker is ignored, the line ends there and the
+/// next line is read as a line (`imap.literal_absurd`).
+const MAX_FOLLOWED: u64 = 1 << 30;
 /// Bytes of a LOGIN user literal kept.
 const MAX_CAPTURE: u64 = 256;
 /// Commands awaiting their tagged response, at most.
@@ -197,6 +201,11 @@ impl ImapState {
     }
 
     fn start_client_literal(&mut self, n: u64, sync: bool, capture: bool, ctx: &mut ParseCtx<'_>) {
+        if n > MAX_FOLLOWED {
+            ctx.anomaly(ImapAnomaly::LiteralAbsurd.as_str());
+            self.cur = None;
+            return;
+        }
         let message = self
             .cur
             .as_ref()
@@ -293,7 +302,13 @@ impl ImapState {
             }
         }
         let (text, lit) = split_literal(trim_eol(line));
-        if let Some((n, _)) = lit {
+        if let Some((n, _)) = lit.filter(|&(n, _)| {
+            let followed = n <= MAX_FOLLOWED;
+            if !followed {
+                ctx.anomaly(ImapAnomaly::LiteralAbsurd.as_str());
+            }
+            followed
+        }) {
             self.server_first = false;
             let message = is_message_item(text);
             let msg = if message && n > MAX_LITERAL {
