@@ -194,7 +194,7 @@ impl ImapState {
             }
             None => {
                 if let Some(cmd) = self.cur.take() {
-                    self.client_command(cmd);
+                    self.client_command(cmd, ctx);
                 }
             }
         }
@@ -227,7 +227,7 @@ impl ImapState {
         });
     }
 
-    fn client_command(&mut self, cmd: ClientCmd) {
+    fn client_command(&mut self, cmd: ClientCmd, ctx: &mut ParseCtx<'_>) {
         let kind = match cmd.name.as_slice() {
             b"LOGIN" => {
                 if let Some(u) = cmd.args.first().and_then(|a| user_name(a)) {
@@ -254,6 +254,8 @@ impl ImapState {
             _ => Kind::Other,
         };
         if self.pending.len() >= MAX_PENDING {
+            // The oldest command is forgotten: its answer will not be paired (counted).
+            ctx.anomaly(ImapAnomaly::TooManyPending.as_str());
             self.pending.pop_front();
         }
         self.pending.push_back((cmd.tag, kind));

@@ -221,3 +221,15 @@ fn absurd_literal_does_not_swallow_the_direction() {
         assert_eq!(p.session.messages, vec![b"A:b".to_vec()]);
     }
 }
+
+#[test]
+fn commands_past_the_pending_limit_are_counted() {
+    let cmds: Vec<u8> = (0..520)
+        .flat_map(|i| format!("t{i} NOOP\r\n").into_bytes())
+        .collect();
+    let conv: Vec<(Direction, &[u8])> = vec![(S, b"* OK ready\r\n"), (C, &cmds)];
+    let mut p = ImapState::new(Transport::Tcp);
+    let (_, anomalies) = run(&mut p, &conv, 4096);
+    assert_eq!(anomalies, vec!["imap.too_many_pending"; 8]);
+    assert_eq!(p.pending.len(), 512);
+}
