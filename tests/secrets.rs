@@ -144,6 +144,39 @@ fn http(c: &mut Cap, e: &mut Expect, port: &mut u16) {
             sv("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
         ],
     );
+    // Scheme-relative URLs ("//user:password@host/"), passwords holding `/`, `?` or `#` (sent
+    // unencoded), and an Authorization value whose first word is a secret, not a scheme.
+    e.pw("Pw-rel-6Gb3").user("rel-user-fay");
+    e.pw("Pw-relref-1Vc5").user("relref-user-hal");
+    e.pw("Pw-rel-loc-8Nn2").user("relloc-user-ivy");
+    e.pw("Pw/slash-5Qe1").user("slash-user-gus");
+    e.pw("Pw?query-2Ra7").user("query-user-jo");
+    e.pw("Pw#frag-4Tu3").user("frag-user-kim");
+    e.pw("sk_live_Pw5Sc7Ks9");
+    session(
+        c,
+        next(),
+        80,
+        &[
+            cl("GET //rel-user-fay:Pw-rel-6Gb3@example.org/r HTTP/1.1\r\n\
+                Host: example.org\r\n\
+                Referer: //relref-user-hal:Pw-relref-1Vc5@example.org/\r\n\r\n"),
+            sv("HTTP/1.1 302 Found\r\n\
+                Location: //relloc-user-ivy:Pw-rel-loc-8Nn2@files.example.org/f\r\n\
+                Content-Length: 0\r\n\r\n"),
+            cl(
+                "GET http://slash-user-gus:Pw/slash-5Qe1@example.org/s HTTP/1.1\r\n\
+                Host: example.org\r\n\
+                Referer: https://query-user-jo:Pw?query-2Ra7@example.org/q?a=b\r\n\r\n",
+            ),
+            sv("HTTP/1.1 302 Found\r\n\
+                Location: http://frag-user-kim:Pw#frag-4Tu3@example.org/\r\n\
+                Content-Length: 0\r\n\r\n"),
+            cl("GET /k HTTP/1.1\r\nHost: example.org\r\n\
+                Authorization: sk_live_Pw5Sc7Ks9 v=1\r\n\r\n"),
+            sv("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ],
+    );
 }
 
 /// The SMTP steps after the logon: one message, so that an `email` record carries the user.

@@ -2,6 +2,8 @@
 //! probes, the certificate walk of the TLS parser): single-byte tags, definite lengths of at
 //! most four length octets, every length checked against the bytes actually present.
 
+#![deny(clippy::indexing_slicing)]
+
 use thiserror::Error;
 
 /// Why an element could not be read.

@@ -15,6 +15,15 @@ pub use crate::vocab::{AppProto, Direction, Transport};
 use crate::proto::{dns, email, http, kerberos, ldap, tls};
 use peek::{Probe, P};
 
+crate::proto::anomaly::anomalies! {
+    /// The anomalies of protocol detection.
+    DetectAnomaly {
+        /// Bytes of one direction past the first ones kept for detection, dropped while the
+        /// protocol was not known yet: the parser picked later is told of them as a gap.
+        Skipped = "detect.skipped",
+    }
+}
+
 /// How sure a [`probe`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Confidence {

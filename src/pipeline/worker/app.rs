@@ -2,12 +2,15 @@
 //! payload, and the detection policy that picks the protocol's parser and then feeds it.
 //!
 //! TCP: detection runs on the first [`PROBE_BYTES`] of each direction of the reassembled
-//! stream; a high-confidence match starts the parser with every byte seen so far. UDP: each
+//! stream; a high-confidence match starts the parser with every byte kept so far. Bytes of a
+//! direction past its first [`PROBE_BYTES`], while the other one has not decided yet, are not
+//! kept: the parser is told of them as a gap, counted as `detect.skipped`. UDP: each
 //! datagram is probed until a parser is found or four packets went by. On the port of a binary
 //! protocol, payload its probe rules out still goes to its parser, which reports what is wrong
 //! with it (hostile or broken traffic is counted, not silently left alone).
 
 use crate::flow::tcp::{DirStream, MemBudget, ReassemblyConfig, ReassemblyStats, StreamEvent};
+use crate::proto::detect::DetectAnomaly;
 use crate::proto::{self, AppParser, Confidence, ParseCtx};
 use crate::vocab::{AppProto, Direction, Transport};
 
@@ -40,7 +43,39 @@ pub(super) struct Inspection {
 #[derive(Debug, Default)]
 pub(super) struct TcpApp {
     pub(super) streams: [DirStream; 2],
-    pub(super) probe: [Vec<u8>; 2],
+    pub(super) probe: [ProbeBuf; 2],
+}
+
+/// One direction's bytes kept for detection.
+#[derive(Debug, Default)]
+pub(super) struct ProbeBuf {
+    /// Its first bytes, at most [`PROBE_BYTES`].
+    bytes: Vec<u8>,
+    /// Bytes that came after them and were not kept.
+    skipped: u64,
+}
+
+impl ProbeBuf {
+    /// Detection will see no more of this direction.
+    fn said_enough(&self) -> bool {
+        self.bytes.len() >= PROBE_BYTES || self.skipped > 0
+    }
+
+    /// Hands what was kept to `parser`, and the bytes not kept as a gap (counted).
+    fn hand_on(&self, dir: Direction, parser: &mut dyn AppParser, ctx: &mut ParseCtx<'_>) {
+        if !self.bytes.is_empty() {
+            parser.on_data(dir, &self.bytes, ctx);
+        }
+        if self.skipped > 0 {
+            ctx.anomaly(DetectAnomaly::Skipped.as_str());
+        }
+        let mut left = self.skipped;
+        while left > 0 {
+            let n = u32::try_from(left).unwrap_or(u32::MAX);
+            parser.on_gap(dir, n, ctx);
+            left -= u64::from(n);
+        }
+    }
 }
 
 impl FlowApp {
@@ -181,7 +216,7 @@ impl<'a> AppState<'a> {
 /// protocol's parser.
 pub(super) struct AppSink<'a, 'c> {
     pub(super) state: AppState<'a>,
-    pub(super) probe: &'a mut [Vec<u8>; 2],
+    pub(super) probe: &'a mut [ProbeBuf; 2],
     pub(super) ctx: ParseCtx<'c>,
     /// The protocol the flow's ports name.
     pub(super) port_proto: AppProto,
@@ -194,16 +229,14 @@ impl AppSink<'_, '_> {
         self.state.found(p, Transport::Tcp);
         if let Some(parser) = self.state.insp.parser.as_mut() {
             let o = dir.other();
-            if !self.probe[o.idx()].is_empty() {
-                parser.on_data(o, &self.probe[o.idx()], &mut self.ctx);
-            }
-            parser.on_data(dir, &self.probe[dir.idx()], &mut self.ctx);
+            self.probe[o.idx()].hand_on(o, parser.as_mut(), &mut self.ctx);
+            self.probe[dir.idx()].hand_on(dir, parser.as_mut(), &mut self.ctx);
             if !rest.is_empty() {
                 parser.on_data(dir, rest, &mut self.ctx);
             }
         }
-        self.probe[0] = Vec::new();
-        self.probe[1] = Vec::new();
+        self.probe[0] = ProbeBuf::default();
+        self.probe[1] = ProbeBuf::default();
     }
 
     pub(super) fn event(&mut self, dir: Direction, ev: StreamEvent<'_>) {
@@ -218,11 +251,15 @@ impl AppSink<'_, '_> {
                     return;
                 }
                 let i = dir.idx();
-                let room = PROBE_BYTES.saturating_sub(self.probe[i].len());
-                let taken = bytes.len().min(room);
-                self.probe[i].extend_from_slice(&bytes[..taken]);
-                match proto::probe(Transport::Tcp, dir, &self.probe[i]) {
-                    Some((p, Confidence::High)) => self.start(p, dir, &bytes[taken..]),
+                // Nothing is kept after bytes that were not: the kept bytes stay one piece.
+                let room = match self.probe[i].skipped {
+                    0 => PROBE_BYTES.saturating_sub(self.probe[i].bytes.len()),
+                    _ => 0,
+                };
+                let (kept, rest) = bytes.split_at(bytes.len().min(room));
+                self.probe[i].bytes.extend_from_slice(kept);
+                match proto::probe(Transport::Tcp, dir, &self.probe[i].bytes) {
+                    Some((p, Confidence::High)) => self.start(p, dir, rest),
                     found => {
                         if let Some((p, _)) = found {
                             self.state.insp.guess.get_or_insert(p);
@@ -230,16 +267,17 @@ impl AppSink<'_, '_> {
                         // On the port of a binary protocol, bytes its probe rules out still go
                         // to its parser, which reports what is wrong with them (as for UDP):
                         // hostile or broken streams are counted, not silently left alone.
-                        if proto::tcp_rules_out(self.port_proto, &self.probe[i]) {
-                            self.start(self.port_proto, dir, &bytes[taken..]);
+                        if proto::tcp_rules_out(self.port_proto, &self.probe[i].bytes) {
+                            self.start(self.port_proto, dir, rest);
                         }
                     }
                 }
+                if self.state.insp.parser.is_none() {
+                    self.probe[i].skipped += rest.len() as u64;
+                }
                 // Give up when both sides said enough without a match (a capture that starts
                 // mid-stream may only make sense from the other side).
-                if self.state.insp.parser.is_none()
-                    && self.probe[0].len() >= PROBE_BYTES
-                    && self.probe[1].len() >= PROBE_BYTES
+                if self.state.insp.parser.is_none() && self.probe.iter().all(ProbeBuf::said_enough)
                 {
                     self.state.insp.done = true;
                 }
@@ -248,12 +286,109 @@ impl AppSink<'_, '_> {
                 self.state.insp.gap_bytes += u64::from(n);
                 if let Some(p) = self.state.insp.parser.as_mut() {
                     p.on_gap(dir, n, &mut self.ctx);
-                } else if self.probe[dir.idx()].is_empty() {
+                } else if self.probe[dir.idx()].bytes.is_empty() {
                     // Detection needs the start of the stream; after a gap it cannot be trusted.
                     self.state.insp.done = true;
+                } else {
+                    // Past the first bytes: the gap is handed on with the bytes not kept.
+                    self.probe[dir.idx()].skipped += u64::from(n);
                 }
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A parser that writes down what it is given.
+    #[derive(Debug, Default)]
+    struct Seen(Vec<(Direction, Result<usize, u32>)>);
+
+    impl AppParser for Seen {
+        fn on_data(&mut self, dir: Direction, data: &[u8], _: &mut ParseCtx<'_>) {
+            self.0.push((dir, Ok(data.len())));
+        }
+        fn on_gap(&mut self, dir: Direction, len: u32, _: &mut ParseCtx<'_>) {
+            self.0.push((dir, Err(len)));
+        }
+        fn on_close(&mut self, _: &mut ParseCtx<'_>) {}
+    }
+
+    #[test]
+    fn bytes_past_the_probe_reach_the_parser_as_a_gap() {
+        let mut proto = AppProto::Unknown;
+        let mut insp = Inspection::default();
+        let mut probe: [ProbeBuf; 2] = Default::default();
+        let (mut out, mut anomalies) = (Vec::new(), Vec::new());
+        let mut sink = AppSink {
+            state: AppState::new(&mut proto, &mut insp, true),
+            probe: &mut probe,
+            ctx: ParseCtx {
+                ts_ns: 1,
+                transport: Transport::Tcp,
+                out: &mut out,
+                anomalies: &mut anomalies,
+            },
+            port_proto: AppProto::Unknown,
+        };
+        // The server says 600 + 100 bytes of nothing known, then the client's request decides.
+        sink.event(Direction::ToClient, StreamEvent::Data(&[0xaa; 600]));
+        sink.event(Direction::ToClient, StreamEvent::Data(&[0xaa; 100]));
+        assert!(!sink.state.insp.done);
+        sink.event(
+            Direction::ToServer,
+            StreamEvent::Data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        );
+        assert!(sink.state.insp.parser.is_some());
+        assert_eq!(proto, AppProto::Http);
+        assert_eq!(anomalies, vec![DetectAnomaly::Skipped.as_str()]);
+
+        // What the parser is handed: the kept bytes, then the rest as a gap, in order.
+        let mut seen = Seen::default();
+        let (mut out, mut anomalies) = (Vec::new(), Vec::new());
+        let mut ctx = ParseCtx {
+            ts_ns: 1,
+            transport: Transport::Tcp,
+            out: &mut out,
+            anomalies: &mut anomalies,
+        };
+        let buf = ProbeBuf {
+            bytes: vec![1; PROBE_BYTES],
+            skipped: u64::from(u32::MAX) + 5,
+        };
+        buf.hand_on(Direction::ToClient, &mut seen, &mut ctx);
+        let d = Direction::ToClient;
+        assert_eq!(
+            seen.0,
+            vec![(d, Ok(PROBE_BYTES)), (d, Err(u32::MAX)), (d, Err(5))]
+        );
+        assert_eq!(anomalies, vec!["detect.skipped"]);
+    }
+
+    #[test]
+    fn a_gap_before_detection_ends_what_is_kept() {
+        let mut proto = AppProto::Unknown;
+        let mut insp = Inspection::default();
+        let mut probe: [ProbeBuf; 2] = Default::default();
+        let (mut out, mut anomalies) = (Vec::new(), Vec::new());
+        let mut sink = AppSink {
+            state: AppState::new(&mut proto, &mut insp, true),
+            probe: &mut probe,
+            ctx: ParseCtx {
+                ts_ns: 1,
+                transport: Transport::Tcp,
+                out: &mut out,
+                anomalies: &mut anomalies,
+            },
+            port_proto: AppProto::Unknown,
+        };
+        sink.event(Direction::ToClient, StreamEvent::Data(&[0xaa; 10]));
+        sink.event(Direction::ToClient, StreamEvent::Gap(7));
+        sink.event(Direction::ToClient, StreamEvent::Data(&[0xbb; 3]));
+        assert_eq!(sink.probe[1].bytes, vec![0xaa; 10]);
+        assert_eq!(sink.probe[1].skipped, 10);
     }
 }

@@ -1,6 +1,8 @@
 //! Probes of the protocols that have no parser folder (yet): SSH, SMB, DHCP, QUIC, NTP.
 
-use super::peek::{at, be16, need, starts, P};
+#![deny(clippy::indexing_slicing)]
+
+use super::peek::{at, be16, from, need, starts, P};
 use crate::proto::Confidence;
 
 /// An SSH version banner.
@@ -24,7 +26,7 @@ pub fn smb(d: &[u8]) -> P<Confidence> {
     if !matches!(need!(at(d, 4)), 0xfd..=0xff) {
         return P::No;
     }
-    need!(starts(&d[5..], b"SMB", false));
+    need!(starts(need!(from(d, 5)), b"SMB", false));
     P::Yes(Confidence::High)
 }
 

@@ -2,6 +2,8 @@
 //! fit) and a few allocation-free looks at the first bytes of a payload. Every protocol's probe
 //! (`proto::<p>::probe`) is written with these and its own protocol's reader.
 
+#![deny(clippy::indexing_slicing)]
+
 use crate::proto::ber::BerError;
 use crate::proto::Confidence;
 
@@ -35,6 +37,14 @@ pub(crate) use need;
 pub fn at(d: &[u8], i: usize) -> P<u8> {
     match d.get(i) {
         Some(&b) => P::Yes(b),
+        None => P::More,
+    }
+}
+
+/// The bytes from `i` on, or "more needed" when `d` is shorter than `i`.
+pub fn from(d: &[u8], i: usize) -> P<&[u8]> {
+    match d.get(i..) {
+        Some(rest) => P::Yes(rest),
         None => P::More,
     }
 }
@@ -78,7 +88,7 @@ pub fn from_ber<T>(r: Result<T, BerError>) -> P<T> {
 pub fn first_line(d: &[u8]) -> (&[u8], bool) {
     match d.iter().position(|&b| b == b'\n') {
         Some(i) => {
-            let line = &d[..i];
+            let line = d.get(..i).unwrap_or(d);
             (line.strip_suffix(b"\r").unwrap_or(line), true)
         }
         None => (d, false),

@@ -1,8 +1,10 @@
 //! Is this DNS? The parser's 12-byte header with plausible counts and opcode, then a
 //! well-formed first name with a known class; over TCP behind a 2-byte length.
 
+#![deny(clippy::indexing_slicing)]
+
 use super::parser::{parse_header, HEADER_LEN, MAX_NAME};
-use crate::proto::detect::peek::{at, be16, need, P};
+use crate::proto::detect::peek::{at, be16, from, need, P};
 use crate::proto::Confidence;
 
 /// Labels are at most 63 bytes (longer ones are pointers or reserved).
@@ -70,6 +72,6 @@ pub fn tcp(d: &[u8]) -> P<Confidence> {
     if len < HEADER_LEN {
         return P::No;
     }
-    let m = &d[2..];
-    message(&m[..m.len().min(len)])
+    let m = need!(from(d, 2));
+    message(m.get(..len).unwrap_or(m))
 }

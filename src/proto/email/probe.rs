@@ -2,6 +2,8 @@
 //! line-oriented mail protocols. FTP shares SMTP's "220" greeting and POP3's `USER`, so it is
 //! told apart here too.
 
+#![deny(clippy::indexing_slicing)]
+
 use crate::proto::detect::peek::{contains_nocase, first_line, starts, P};
 use crate::proto::{AppProto, Confidence, Direction};
 
@@ -73,10 +75,10 @@ fn imap_tagged(line: &[u8], complete: bool) -> Option<Confidence> {
     {
         return None;
     }
-    let cmd = &rest[1..];
+    let cmd = rest.get(1..).unwrap_or_default();
     let word = |w: &[u8]| {
-        cmd.len() >= w.len()
-            && cmd[..w.len()].eq_ignore_ascii_case(w)
+        cmd.get(..w.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(w))
             && match cmd.get(w.len()) {
                 Some(&b) => b == b' ',
                 None => complete,

@@ -257,8 +257,8 @@ pub fn framing(headers: &[(String, String)], is_response: bool) -> Result<Framin
 /// What the Authorization header tells.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Auth {
-    /// Canonical scheme name ("Basic", "NTLM", "Negotiate", "Kerberos", "Bearer", "Digest"),
-    /// another scheme name as sent, or "other" (no recognisable scheme).
+    /// Canonical scheme name: one of [`SCHEMES`] ("Basic", "NTLM", "Bearer", ...), or "other"
+    /// (a scheme not in that list, or no recognisable scheme).
     pub scheme: String,
     /// Basic / Digest user name (never the password).
     pub user: Option<String>,
@@ -266,7 +266,37 @@ pub struct Auth {
     pub blob_md5: Option<String>,
 }
 
-const SCHEMES: &[&str] = &["Basic", "NTLM", "Negotiate", "Kerberos", "Bearer", "Digest"];
+/// The scheme names an `Authorization` value is recorded under: the IANA HTTP Authentication
+/// Scheme Registry and a few widespread vendor schemes. Any other first word is recorded as
+/// "other": a value's first word may be the secret itself ("Authorization: sk_live_... v=1"),
+/// and a name-like shape does not tell a scheme from a key.
+pub const SCHEMES: &[&str] = &[
+    "Basic",
+    "NTLM",
+    "Negotiate",
+    "Kerberos",
+    "Bearer",
+    "Digest",
+    "AWS4-HMAC-SHA256",
+    "AWS",
+    "Concealed",
+    "DPoP",
+    "GNAP",
+    "Hawk",
+    "HOBA",
+    "MAC",
+    "Mutual",
+    "OAuth",
+    "PrivateToken",
+    "SCRAM-SHA-1",
+    "SCRAM-SHA-256",
+    "SharedKey",
+    "SharedKeyLite",
+    "Signature",
+    "SSWS",
+    "token",
+    "vapid",
+];
 
 /// Reads an Authorization (or Proxy-Authorization) value.
 pub fn parse_auth(v: &str) -> Option<Auth> {
@@ -280,9 +310,6 @@ pub fn parse_auth(v: &str) -> Option<Auth> {
     }
     let scheme = match SCHEMES.iter().find(|s| s.eq_ignore_ascii_case(token)) {
         Some(s) => (*s).to_string(),
-        // An unknown scheme name is kept only when it looks like one and credentials follow:
-        // a value without a scheme ("Authorization: <api key>") is itself the secret.
-        None if !rest.is_empty() && looks_like_scheme(token) => token.to_string(),
         None => "other".to_string(),
     };
     let mut auth = Auth {
@@ -321,41 +348,65 @@ pub fn parse_auth(v: &str) -> Option<Auth> {
     Some(auth)
 }
 
-/// Whether an unknown Authorization token looks like a scheme name ("AWS4-HMAC-SHA256",
-/// "token", "SharedKey"): a letter, then at most 31 letters, digits, `-`, `_` or `.`.
-fn looks_like_scheme(t: &str) -> bool {
-    t.len() <= 32
-        && t.starts_with(|c: char| c.is_ascii_alphabetic())
-        && t.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
 /// A URI or URL without the password of its userinfo: "http://user:secret@host/" →
-/// "http://user@host/". Only the URL the string starts with is looked at (a scheme, "://",
-/// the authority up to `/`, `?` or `#`); anything else comes back as it is.
+/// "http://user@host/", "//user:secret@host/" → "//user@host/". Only the URL the string starts
+/// with is looked at (a scheme and "://", or "//"; then the authority); anything else comes
+/// back as it is. A password holding `/`, `?` or `#` sent unencoded is stripped too: when no
+/// `@` comes before the first of them and what follows the authority's first `:` is not a port
+/// number, the userinfo runs to the next `@` (the last `@` before the host's end).
 pub fn strip_url_password(s: &str) -> std::borrow::Cow<'_, str> {
     use std::borrow::Cow;
-    let Some(i) = s.find("://") else {
-        return Cow::Borrowed(s);
+    let start = if s.starts_with("//") {
+        2
+    } else {
+        let Some(i) = s.find("://") else {
+            return Cow::Borrowed(s);
+        };
+        let scheme = s.get(..i).unwrap_or_default();
+        let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        if !scheme_ok {
+            return Cow::Borrowed(s);
+        }
+        i + 3
     };
-    let scheme = &s[..i];
-    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    if !scheme_ok {
-        return Cow::Borrowed(s);
+    let rest = s.get(start..).unwrap_or_default();
+    let delims = ['/', '?', '#'];
+    let end = rest.find(delims).unwrap_or(rest.len());
+    let authority = rest.get(..end).unwrap_or_default();
+    let (colon, at) = match authority.rfind('@') {
+        Some(at) => {
+            let Some(colon) = authority.get(..at).and_then(|u| u.find(':')) else {
+                return Cow::Borrowed(s);
+            };
+            (colon, at)
+        }
+        None => {
+            let Some(colon) = authority.find(':') else {
+                return Cow::Borrowed(s);
+            };
+            let port = authority.get(colon + 1..).unwrap_or_default();
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                return Cow::Borrowed(s);
+            }
+            let Some(first) = rest.get(end..).and_then(|r| r.find('@')).map(|j| end + j) else {
+                return Cow::Borrowed(s);
+            };
+            let host = rest.get(first + 1..).unwrap_or_default();
+            let host = host.get(..host.find(delims).unwrap_or(host.len()));
+            let at = match host.and_then(|h| h.rfind('@')) {
+                Some(j) => first + 1 + j,
+                None => first,
+            };
+            (colon, at)
+        }
+    };
+    match (s.get(..start + colon), s.get(start + at..)) {
+        (Some(head), Some(tail)) => Cow::Owned(format!("{head}{tail}")),
+        _ => Cow::Borrowed(s),
     }
-    let start = i + 3;
-    let rest = &s[start..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let Some(at) = authority.rfind('@') else {
-        return Cow::Borrowed(s);
-    };
-    let Some(colon) = authority[..at].find(':') else {
-        return Cow::Borrowed(s);
-    };
-    Cow::Owned(format!("{}{}", &s[..start + colon], &s[start + at..]))
 }
 
 /// A `name=value` / `name="value"` parameter of a Digest credential.
@@ -532,10 +583,20 @@ mod tests {
         assert_eq!(parse_auth("a=b c").unwrap().scheme, "other");
         let long = format!("{} x", "k".repeat(33));
         assert_eq!(parse_auth(&long).unwrap().scheme, "other");
-        // Unknown schemes followed by credentials keep their name.
+        // Known schemes followed by credentials keep their name, canonically spelt.
         let a = parse_auth("AWS4-HMAC-SHA256 Credential=AKIA/x, Signature=ab").unwrap();
         assert_eq!(a.scheme, "AWS4-HMAC-SHA256");
         assert_eq!(parse_auth("token ghp_abc").unwrap().scheme, "token");
+        assert_eq!(
+            parse_auth("sharedkey acct:sig").unwrap().scheme,
+            "SharedKey"
+        );
+        // A first word that is not a known scheme may be the secret: never kept.
+        assert_eq!(parse_auth("sk_live_Pw5Sc7Ks9 v=1").unwrap().scheme, "other");
+        assert_eq!(
+            parse_auth("ghp_0123456789abcdef x").unwrap().scheme,
+            "other"
+        );
     }
 
     #[test]
@@ -553,6 +614,19 @@ mod tests {
         assert_eq!(s("http://h/?q=a:b@c"), "http://h/?q=a:b@c");
         assert_eq!(s("h:1://x:y@z"), "h:1://x:y@z");
         assert_eq!(s("é://x:y@z"), "é://x:y@z");
+        // Scheme-relative URLs.
+        assert_eq!(s("//bob:hunter2@example.org/a"), "//bob@example.org/a");
+        assert_eq!(s("//h:8080/a@b:c"), "//h:8080/a@b:c");
+        assert_eq!(s("//a/b:c@d"), "//a/b:c@d");
+        // Passwords holding '/', '?', '#' or '@' as well, sent unencoded.
+        assert_eq!(s("http://bob:pa/ss@h/x"), "http://bob@h/x");
+        assert_eq!(s("http://bob:pa?ss@h/x?q"), "http://bob@h/x?q");
+        assert_eq!(s("http://bob:p#1@h"), "http://bob@h");
+        assert_eq!(s("http://bob:p/a@b@h:81/x@y"), "http://bob@h:81/x@y");
+        assert_eq!(s("//bob:p/w@h"), "//bob@h");
+        // A port, or no '@' at all: nothing to strip.
+        assert_eq!(s("http://h:/p@x"), "http://h:/p@x");
+        assert_eq!(s("http://h:abc/p"), "http://h:abc/p");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Is this HTTP? An HTTP/1 request line (or the HTTP/2 preface) or a status line.
 
+#![deny(clippy::indexing_slicing)]
+
 use crate::proto::detect::peek::{at, first_line, need, starts, P};
 use crate::proto::Confidence;
 
@@ -51,7 +53,7 @@ pub fn stream(d: &[u8]) -> P<Confidence> {
     let mut more = false;
     for m in HTTP_METHODS {
         let after = match starts(d, m, false) {
-            P::Yes(()) => &d[m.len()..],
+            P::Yes(()) => d.get(m.len()..).unwrap_or_default(),
             P::More => {
                 more = true;
                 continue;
@@ -66,7 +68,7 @@ pub fn stream(d: &[u8]) -> P<Confidence> {
             Some(b' ') => {}
             Some(_) => continue,
         }
-        let (line, complete) = first_line(&after[1..]);
+        let (line, complete) = first_line(after.get(1..).unwrap_or_default());
         if line.windows(6).any(|w| w == b" HTTP/") {
             return P::Yes(Confidence::High);
         }

@@ -44,8 +44,9 @@ pub struct HttpBody {
     /// Content-Disposition of the response.
     pub content_disposition: Option<String>,
     /// Authentication scheme of the request's Authorization (or Proxy-Authorization):
-    /// "Basic", "NTLM", "Negotiate", "Kerberos", "Bearer", "Digest", another scheme name as sent,
-    /// or "other" when the value has none (it is then the credential itself).
+    /// "Basic", "NTLM", "Negotiate", "Kerberos", "Bearer", "Digest" or another name of
+    /// `parser::SCHEMES` (canonically spelt), or "other": a first word not in that list may be
+    /// the credential itself and is never recorded.
     pub auth_scheme: Option<String>,
     /// Basic: the user name (the password is never kept). Digest: the `username` parameter.
     pub auth_user: Option<String>,

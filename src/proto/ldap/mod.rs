@@ -18,7 +18,11 @@ crate::proto::anomaly::anomalies! {
     LdapAnomaly {
         BufferOverflow = "ldap.buffer_overflow",
         Gap = "ldap.gap",
+        /// No LDAPMessage start within 64 KiB of bad framing: the direction waits for a gap.
+        Lost = "ldap.lost",
         Malformed = "ldap.malformed",
+        /// Bad framing skipped up to the next plausible LDAPMessage start.
+        Resync = "ldap.resync",
         SaslWrapped = "ldap.sasl_wrapped",
         TooLarge = "ldap.too_large",
         TooManyPending = "ldap.too_many_pending",

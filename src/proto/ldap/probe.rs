@@ -1,9 +1,11 @@
 //! Is this LDAP? An LDAPMessage: SEQUENCE, message id INTEGER, then a protocolOp application
 //! tag and a length that fits in the message. Read with the parser's BER reader and op tags.
 
+#![deny(clippy::indexing_slicing)]
+
 use super::parser::{header, op};
 use crate::proto::ber;
-use crate::proto::detect::peek::{at, from_ber, need, P};
+use crate::proto::detect::peek::{at, from, from_ber, need, P};
 use crate::proto::Confidence;
 
 /// One LDAPMessage at the start of `d` (TCP stream or UDP datagram).
@@ -15,7 +17,7 @@ pub fn message(d: &[u8]) -> P<Confidence> {
     if len < 5 {
         return P::No;
     }
-    let m = &d[hl..];
+    let m = need!(from(d, hl));
     if need!(at(m, 0)) != 0x02 {
         return P::No;
     }
@@ -33,7 +35,7 @@ pub fn message(d: &[u8]) -> P<Confidence> {
     ) {
         return P::No;
     }
-    let (op_len, on) = need!(from_ber(ber::length(&m[op_at + 1..])));
+    let (op_len, on) = need!(from_ber(ber::length(need!(from(m, op_at + 1)))));
     if (op_at + 1 + on).checked_add(op_len).is_none_or(|e| e > len) {
         return P::No;
     }

@@ -10,6 +10,9 @@ use crate::proto::{AppParser, Direction, ParseCtx, Transport};
 
 /// Most bytes buffered per direction (and largest message accepted).
 pub const MAX_BUFFER: usize = 1 << 20;
+/// Most bytes skipped looking for the next LDAPMessage after bad framing; past it the direction
+/// is ignored until a gap (`ldap.lost`).
+pub const MAX_RESYNC_SCAN: usize = 64 << 10;
 /// Most requests kept waiting for their response.
 pub const MAX_PENDING: usize = 1024;
 
@@ -55,8 +58,24 @@ pub fn unwrap_signed(token: &[u8]) -> Option<Vec<u8>> {
 #[derive(Debug, Default)]
 struct DirState {
     buf: Vec<u8>,
-    /// Lost sync (bad framing, overflow): ignore until a gap resets.
+    /// Lost sync (no message start found, overflow): ignore until a gap resets.
     dead: bool,
+    /// Bad framing seen: looking for the next plausible LDAPMessage; bytes skipped so far.
+    scanning: Option<usize>,
+}
+
+/// Where the next plausible LDAPMessage starts in `d`: a SEQUENCE whose message id and
+/// protocolOp fit ([`super::probe::message`]; `true`), or one cut short by the end of `d`
+/// (`false`: more bytes tell). `None`: none in `d`.
+fn next_start(d: &[u8]) -> Option<(usize, bool)> {
+    use crate::proto::detect::peek::P;
+    d.iter().enumerate().filter(|&(_, &b)| b == 0x30).find_map(
+        |(k, _)| match super::probe::message(d.get(k..)?) {
+            P::Yes(_) => Some((k, true)),
+            P::More => Some((k, false)),
+            P::No => None,
+        },
+    )
 }
 
 #[derive(Debug)]
@@ -149,19 +168,55 @@ impl LdapState {
     }
 
     /// Handles whole messages at the start of `d`; returns the bytes consumed, or None when
-    /// the direction lost sync.
-    fn consume(&mut self, d: &[u8], ctx: &mut ParseCtx<'_>) -> Option<usize> {
+    /// the direction lost sync. `scan`: the TCP direction's resync state (bad framing skips
+    /// to the next plausible message, at most [`MAX_RESYNC_SCAN`] bytes); `None` for a
+    /// datagram, which ends at bad framing.
+    fn consume(
+        &mut self,
+        d: &[u8],
+        mut scan: Option<&mut Option<usize>>,
+        ctx: &mut ParseCtx<'_>,
+    ) -> Option<usize> {
         let mut off = 0;
         loop {
             let rest = d.get(off..).unwrap_or_default();
             if rest.is_empty() {
                 return Some(off);
             }
+            if let Some(skipped) = scan.as_deref_mut().and_then(Option::as_mut) {
+                // Resynchronising: skip to the next plausible message start.
+                match next_start(rest) {
+                    Some((k, false)) => {
+                        // Wait for the bytes that tell whether this is a message start.
+                        *skipped = skipped.saturating_add(k);
+                        return Some(off + k);
+                    }
+                    Some((k, true)) => {
+                        if let Some(s) = scan.as_deref_mut() {
+                            *s = None;
+                        }
+                        ctx.anomaly(LdapAnomaly::Resync.as_str());
+                        off += k;
+                    }
+                    None => {
+                        *skipped = skipped.saturating_add(rest.len());
+                        if *skipped > MAX_RESYNC_SCAN {
+                            ctx.anomaly(LdapAnomaly::Lost.as_str());
+                            return None;
+                        }
+                        return Some(d.len());
+                    }
+                }
+                continue;
+            }
             match self.frame(rest) {
                 Frame::More => return Some(off),
                 Frame::Bad(a) => {
                     ctx.anomaly(a);
-                    return None;
+                    let s = scan.as_deref_mut()?;
+                    // The bad byte is skipped; the scan starts after it.
+                    *s = Some(0);
+                    off += 1;
                 }
                 Frame::Wrapped(n) => {
                     if rest.len() < n {
@@ -355,7 +410,7 @@ impl LdapState {
 impl AppParser for LdapState {
     fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>) {
         if self.transport == Transport::Udp {
-            match self.consume(data, ctx) {
+            match self.consume(data, None, ctx) {
                 Some(n) if n < data.len() => ctx.anomaly(LdapAnomaly::Truncated.as_str()),
                 _ => {}
             }
@@ -369,19 +424,21 @@ impl AppParser for LdapState {
             return;
         }
         let mut buf = std::mem::take(&mut ds.buf);
+        let mut scan = ds.scanning.take();
         let result = if buf.is_empty() {
-            self.consume(data, ctx).map(|n| {
+            self.consume(data, Some(&mut scan), ctx).map(|n| {
                 buf.extend_from_slice(data.get(n..).unwrap_or_default());
             })
         } else {
             buf.extend_from_slice(data);
-            self.consume(&buf, ctx).map(|n| {
+            self.consume(&buf, Some(&mut scan), ctx).map(|n| {
                 buf.drain(..n.min(buf.len()));
             })
         };
         let Some(ds) = self.dirs.get_mut(i) else {
             return;
         };
+        ds.scanning = scan;
         match result {
             None => {
                 ds.dead = true;
@@ -401,6 +458,7 @@ impl AppParser for LdapState {
             }
             ds.buf = Vec::new();
             ds.dead = false;
+            ds.scanning = None;
         }
     }
 
@@ -531,22 +589,49 @@ mod tests {
             &[0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 2, 1],
         );
         assert_eq!(r.anomalies, vec!["ldap.too_large"]);
-        // Direction is dead until a gap.
-        r.feed(Direction::ToServer, &decode(BIND).unwrap());
-        assert!(r.out.is_empty());
-        let mut ctx = ParseCtx {
-            ts_ns: 0,
-            transport: Transport::Tcp,
-            out: &mut r.out,
-            anomalies: &mut r.anomalies,
-        };
-        r.p.on_gap(Direction::ToServer, 10, &mut ctx);
+        // The parser resynchronises at the next plausible LDAPMessage.
         r.feed(Direction::ToServer, &decode(BIND).unwrap());
         r.close();
         assert_eq!(r.bodies().len(), 1);
+        assert_eq!(r.anomalies, vec!["ldap.too_large", "ldap.resync"]);
         let mut r = Run::new(Transport::Tcp);
         r.feed(Direction::ToClient, b"GET / HTTP/1.1\r\n");
         assert_eq!(r.anomalies, vec!["ldap.malformed"]);
+    }
+
+    #[test]
+    fn bad_frame_resyncs_at_the_next_message() {
+        // Garbage (with SEQUENCE-looking bytes), then a bind and its answer, fed whole and
+        // byte by byte.
+        let mut req = b"\x30\x03\x02\x01\xffjunk\x30\x05\x04\x00".to_vec();
+        req.extend(decode(BIND).unwrap());
+        req.extend(decode(SEARCH).unwrap());
+        for step in [1, 3, req.len()] {
+            let mut r = Run::new(Transport::Tcp);
+            for c in req.chunks(step) {
+                r.feed(Direction::ToServer, c);
+            }
+            r.feed(Direction::ToClient, b"\x01\x02");
+            r.feed(Direction::ToClient, &decode(BIND_OK).unwrap());
+            r.close();
+            let b = r.bodies();
+            assert_eq!(b.len(), 2, "step {step}: {:?}", r.anomalies);
+            assert_eq!(b[0].operation, "bind");
+            assert_eq!(b[0].result.as_deref(), Some("success"), "step {step}");
+            assert_eq!(b[1].operation, "search");
+            let resyncs = r.anomalies.iter().filter(|a| **a == "ldap.resync").count();
+            assert_eq!(resyncs, 2, "step {step}: {:?}", r.anomalies);
+        }
+        // No message start within the scan bound: the direction is given up, counted.
+        let mut r = Run::new(Transport::Tcp);
+        r.feed(Direction::ToServer, &[0x01]);
+        for _ in 0..=MAX_RESYNC_SCAN / 4096 {
+            r.feed(Direction::ToServer, &[0x55; 4096]);
+        }
+        r.feed(Direction::ToServer, &decode(BIND).unwrap());
+        r.close();
+        assert!(r.out.is_empty());
+        assert_eq!(r.anomalies, vec!["ldap.malformed", "ldap.lost"]);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Is this TLS? A handshake record (22) of version 3.0..3.4 with a sane length carrying a
 //! ClientHello or ServerHello; an SSLv2-compatible ClientHello gives `Low`.
 
+#![deny(clippy::indexing_slicing)]
+
 use super::framing::MAX_RECORD;
 use super::parser::{CLIENT_HELLO, CONTENT_HANDSHAKE, SERVER_HELLO};
 use crate::proto::detect::peek::{at, be16, need, P};

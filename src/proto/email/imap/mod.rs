@@ -16,8 +16,10 @@
 //! every further byte goes to the TLS parser.
 //!
 //! Anomalies: `imap.line_too_long` (over 16 KiB, skipped), `imap.literal_too_large` (over
-//! 32 MiB: its bytes are skipped, not parsed), `imap.gap` (bytes missing: a message in
-//! progress is dropped).
+//! 32 MiB: its bytes are skipped, not parsed), `imap.literal_absurd` (over 1 GiB: not followed
+//! at all, the line ends there and the next line is read as a line), `imap.too_many_pending`
+//! (over 512 commands awaiting their tagged answer: the oldest is forgotten), `imap.gap` (bytes
+//! missing: a message in progress is dropped).
 
 mod parser;
 mod state;
@@ -32,6 +34,8 @@ crate::proto::anomaly::anomalies! {
     ImapAnomaly {
         Gap = "imap.gap",
         LineTooLong = "imap.line_too_long",
+        LiteralAbsurd = "imap.literal_absurd",
         LiteralTooLarge = "imap.literal_too_large",
+        TooManyPending = "imap.too_many_pending",
     }
 }

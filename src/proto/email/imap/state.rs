@@ -11,6 +11,10 @@ use crate::proto::{tls, AppParser, Direction, ParseCtx, Transport};
 
 /// Largest literal followed as a message; larger ones are skipped.
 const MAX_LITERAL: u64 = 32 << 20;
+/// Largest literal followed at all. A larger announced size is taken as broken or hostile (it
+/// would swallow the rest of the direction): the marker is ignored, the line ends there and the
+/// next line is read as a line (`imap.literal_absurd`).
+const MAX_FOLLOWED: u64 = 1 << 30;
 /// Bytes of a LOGIN user literal kept.
 const MAX_CAPTURE: u64 = 256;
 /// Commands awaiting their tagged response, at most.
@@ -190,13 +194,18 @@ impl ImapState {
             }
             None => {
                 if let Some(cmd) = self.cur.take() {
-                    self.client_command(cmd);
+                    self.client_command(cmd, ctx);
                 }
             }
         }
     }
 
     fn start_client_literal(&mut self, n: u64, sync: bool, capture: bool, ctx: &mut ParseCtx<'_>) {
+        if n > MAX_FOLLOWED {
+            ctx.anomaly(ImapAnomaly::LiteralAbsurd.as_str());
+            self.cur = None;
+            return;
+        }
         let message = self
             .cur
             .as_ref()
@@ -218,7 +227,7 @@ impl ImapState {
         });
     }
 
-    fn client_command(&mut self, cmd: ClientCmd) {
+    fn client_command(&mut self, cmd: ClientCmd, ctx: &mut ParseCtx<'_>) {
         let kind = match cmd.name.as_slice() {
             b"LOGIN" => {
                 if let Some(u) = cmd.args.first().and_then(|a| user_name(a)) {
@@ -245,6 +254,8 @@ impl ImapState {
             _ => Kind::Other,
         };
         if self.pending.len() >= MAX_PENDING {
+            // The oldest command is forgotten: its answer will not be paired (counted).
+            ctx.anomaly(ImapAnomaly::TooManyPending.as_str());
             self.pending.pop_front();
         }
         self.pending.push_back((cmd.tag, kind));
@@ -293,7 +304,13 @@ impl ImapState {
             }
         }
         let (text, lit) = split_literal(trim_eol(line));
-        if let Some((n, _)) = lit {
+        if let Some((n, _)) = lit.filter(|&(n, _)| {
+            let followed = n <= MAX_FOLLOWED;
+            if !followed {
+                ctx.anomaly(ImapAnomaly::LiteralAbsurd.as_str());
+            }
+            followed
+        }) {
             self.server_first = false;
             let message = is_message_item(text);
             let msg = if message && n > MAX_LITERAL {

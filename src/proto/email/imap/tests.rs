@@ -202,3 +202,34 @@ fn oversized_literal_is_skipped() {
     assert_eq!(p.session.messages, vec![b"z".to_vec()]);
     assert!(anomalies.contains(&"imap.literal_too_large"));
 }
+
+#[test]
+fn absurd_literal_does_not_swallow_the_direction() {
+    let conv: Vec<(Direction, &[u8])> = vec![
+        (S, b"* OK ready\r\n"),
+        (C, b"a1 APPEND INBOX {99999999999999999+}\r\n"),
+        (C, b"a2 LOGIN bob pw\r\n"),
+        (S, b"a2 OK\r\n* 1 FETCH (BODY[] {9999999999999}\r\n"),
+        (S, b"* 2 FETCH (BODY[] {3}\r\nA:b)\r\n"),
+    ];
+    for step in [1, 4096] {
+        let mut p = ImapState::new(Transport::Tcp);
+        let (out, anomalies) = run(&mut p, &conv, step);
+        assert_eq!(anomalies, vec!["imap.literal_absurd"; 2], "step {step}");
+        assert_eq!(p.session.user.as_deref(), Some("bob"), "step {step}");
+        assert_eq!(out.len(), 1, "step {step}");
+        assert_eq!(p.session.messages, vec![b"A:b".to_vec()]);
+    }
+}
+
+#[test]
+fn commands_past_the_pending_limit_are_counted() {
+    let cmds: Vec<u8> = (0..520)
+        .flat_map(|i| format!("t{i} NOOP\r\n").into_bytes())
+        .collect();
+    let conv: Vec<(Direction, &[u8])> = vec![(S, b"* OK ready\r\n"), (C, &cmds)];
+    let mut p = ImapState::new(Transport::Tcp);
+    let (_, anomalies) = run(&mut p, &conv, 4096);
+    assert_eq!(anomalies, vec!["imap.too_many_pending"; 8]);
+    assert_eq!(p.pending.len(), 512);
+}

@@ -10,7 +10,8 @@
 //!
 //! Anomalies: `pop3.line_too_long` (a command/response line over 16 KiB, skipped),
 //! `pop3.gap` (bytes missing: a message in progress is dropped, parsing resumes at the next
-//! line).
+//! line), `pop3.too_many_pending` (a command pipelined past 512 unanswered ones: it is kept
+//! only as a count, its answer is paired in order and read as one line).
 
 mod state;
 
@@ -24,5 +25,6 @@ crate::proto::anomaly::anomalies! {
     Pop3Anomaly {
         Gap = "pop3.gap",
         LineTooLong = "pop3.line_too_long",
+        TooManyPending = "pop3.too_many_pending",
     }
 }

@@ -9,12 +9,13 @@ use crate::proto::email::session::{
     starts_nocase, trim_eol, user_name, LineReader, Msg, Sasl, Session,
 };
 
-/// Commands waiting for an answer, at most (a client pipelining more is not followed).
+/// Commands waiting for an answer, at most. Past it, the newest commands are kept only as a
+/// count ([`Cmd::Unknown`]): their responses are still paired in order, as single lines.
 const MAX_PENDING: usize = 512;
 
 /// A command whose response is awaited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Cmd {
+pub(super) enum Cmd {
     /// `+OK` starts a multi-line response that is a message (RETR, TOP).
     Message,
     /// `+OK` starts a multi-line response of something else (CAPA, LIST, UIDL, AUTH).
@@ -25,6 +26,8 @@ enum Cmd {
     Stls,
     /// Anything else: one line.
     Single,
+    /// This many commands not kept (the queue was full): each answer is taken as one line.
+    Unknown(u32),
 }
 
 /// What the server's next lines are.
@@ -43,7 +46,7 @@ pub struct Pop3State {
     client: LineReader,
     server: LineReader,
     greeted: bool,
-    pending: VecDeque<Cmd>,
+    pub(super) pending: VecDeque<Cmd>,
     mode: ServerMode,
     pub(super) session: Session,
 }
@@ -71,12 +74,12 @@ impl Pop3State {
                 continue;
             }
             let line = std::mem::take(&mut self.client.buf);
-            self.client_line(&line);
+            self.client_line(&line, ctx);
             self.client.buf = line;
         }
     }
 
-    fn client_line(&mut self, line: &[u8]) {
+    fn client_line(&mut self, line: &[u8], ctx: &mut ParseCtx<'_>) {
         if let Some(sasl) = self.session.sasl {
             self.session.sasl = Some(sasl.client_line(line, &mut self.session.user));
             return;
@@ -124,8 +127,32 @@ impl Pop3State {
             b"STLS" => Cmd::Stls,
             _ => Cmd::Single,
         };
+        self.push_pending(cmd, ctx);
+    }
+
+    /// Queues a command. With the queue full, the newest ones become a count of unknown
+    /// commands (counted as `pop3.too_many_pending`): answers stay paired with their commands.
+    fn push_pending(&mut self, cmd: Cmd, ctx: &mut ParseCtx<'_>) {
         if self.pending.len() < MAX_PENDING {
             self.pending.push_back(cmd);
+            return;
+        }
+        ctx.anomaly(Pop3Anomaly::TooManyPending.as_str());
+        match self.pending.pop_back() {
+            Some(Cmd::Unknown(n)) => self.pending.push_back(Cmd::Unknown(n.saturating_add(1))),
+            Some(_) => self.pending.push_back(Cmd::Unknown(2)),
+            None => self.pending.push_back(Cmd::Unknown(1)),
+        }
+    }
+
+    /// The command the next response answers.
+    fn pop_pending(&mut self) -> Option<Cmd> {
+        match self.pending.pop_front()? {
+            Cmd::Unknown(n) if n > 1 => {
+                self.pending.push_front(Cmd::Unknown(n - 1));
+                Some(Cmd::Unknown(1))
+            }
+            cmd => Some(cmd),
         }
     }
 
@@ -183,7 +210,7 @@ impl Pop3State {
             // "+ challenge" continues an AUTH exchange; other lines are not responses.
             return;
         }
-        let Some(cmd) = self.pending.pop_front() else {
+        let Some(cmd) = self.pop_pending() else {
             return;
         };
         if cmd == Cmd::Auth {
@@ -199,7 +226,7 @@ impl Pop3State {
                 self.session.starttls = true;
                 self.session.tls = Some(tls::new_parser(self.transport));
             }
-            Cmd::Auth | Cmd::Single => {}
+            Cmd::Auth | Cmd::Single | Cmd::Unknown(_) => {}
         }
     }
 }

@@ -131,6 +131,35 @@ fn pipelined_commands_pair_in_order() {
 }
 
 #[test]
+fn commands_past_a_full_queue_are_counted_and_answers_stay_paired() {
+    // 600 pipelined NOOPs (88 past the queue), 300 answers, then RETR: the answers to the
+    // NOOPs not kept must not be paired with RETR.
+    let noops = b"NOOP\r\n".repeat(600);
+    let oks = b"+OK\r\n".repeat(300);
+    let conv: Vec<(Direction, &[u8])> = vec![
+        (S, b"+OK ready\r\n"),
+        (C, &noops),
+        (S, &oks),
+        (C, b"RETR 1\r\n"),
+        (S, &oks),
+        (S, b"+OK 9 octets\r\nSubject: late\r\n\r\nx\r\n.\r\n"),
+    ];
+    let mut p = Pop3State::new(Transport::Tcp);
+    let (out, anomalies) = run(&mut p, &conv, 4096);
+    assert_eq!(
+        anomalies,
+        vec![Pop3Anomaly::TooManyPending.as_str(); 88],
+        "one per command not kept"
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        p.session.messages,
+        vec![b"Subject: late\r\n\r\nx\r\n".to_vec()]
+    );
+    assert!(p.pending.is_empty());
+}
+
+#[test]
 fn auth_plain_and_login_users() {
     // "\0bob\0pw" and LOGIN "carol" / "pw".
     let conv: Vec<(Direction, &[u8])> = vec![
