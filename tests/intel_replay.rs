@@ -92,18 +92,7 @@ fn sv(s: &str) -> (bool, Vec<u8>) {
     (false, s.as_bytes().to_vec())
 }
 
-/// DER/BER: tag, definite length, content.
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let n = content.len();
-    let mut v = vec![tag];
-    if n < 0x80 {
-        v.push(n as u8);
-    } else {
-        v.extend_from_slice(&[0x81, n as u8]);
-    }
-    v.extend_from_slice(content);
-    v
-}
+use testkit::packets::tlv;
 
 /// A Kerberos AS-REQ from `cname`@CORP.EXAMPLE.
 fn krb_as_req(cname: &str) -> Vec<u8> {
@@ -149,9 +138,7 @@ fn ldap_bind(dn: &str) -> (Vec<u8>, Vec<u8>) {
     (msg(1, tlv(0x60, &bind)), msg(1, tlv(0x61, &ok)))
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+use testkit::hex::encode as hex;
 
 fn capture() -> Vec<u8> {
     let mut c = Cap::new();

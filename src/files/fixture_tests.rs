@@ -122,19 +122,7 @@ pub(crate) fn build_pe(pe64: bool, dll: bool, cert: Option<&[u8]>) -> Vec<u8> {
     b
 }
 
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut v = vec![tag];
-    let n = content.len();
-    if n < 0x80 {
-        v.push(n as u8);
-    } else if n < 0x100 {
-        v.extend_from_slice(&[0x81, n as u8]);
-    } else {
-        v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
-    }
-    v.extend_from_slice(content);
-    v
-}
+use crate::proto::ber::encode as tlv;
 
 fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
     parts.concat()

@@ -64,3 +64,23 @@ pub fn read_tlv(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), BerError> {
     let rest = input.get(end..).ok_or(BerError::Incomplete)?;
     Ok((Tlv { tag, value }, rest))
 }
+
+/// One element encoded (tag, definite length in the shortest form, content): the fixtures of
+/// the tests and the test kit build their LDAP, Kerberos and certificate bytes with it, so the
+/// reader and the writer of test data agree on one definition.
+pub fn encode(tag: u8, content: &[u8]) -> Vec<u8> {
+    let n = content.len();
+    let mut v = Vec::with_capacity(n + 6);
+    v.push(tag);
+    if n < 0x80 {
+        v.push(n as u8);
+    } else {
+        let be = (n as u64).to_be_bytes();
+        let skip = be.iter().take_while(|b| **b == 0).count();
+        let digits = be.get(skip..).unwrap_or_default();
+        v.push(0x80 | digits.len() as u8);
+        v.extend_from_slice(digits);
+    }
+    v.extend_from_slice(content);
+    v
+}

@@ -162,19 +162,7 @@ mod tests {
     use Transport::{Tcp, Udp};
 
     /// DER: tag, length, content.
-    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut v = vec![tag];
-        let n = content.len();
-        if n < 0x80 {
-            v.push(n as u8);
-        } else if n < 0x100 {
-            v.extend_from_slice(&[0x81, n as u8]);
-        } else {
-            v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
-        }
-        v.extend_from_slice(content);
-        v
-    }
+    use crate::proto::ber::encode as tlv;
 
     fn tls_hello(kind: u8) -> Vec<u8> {
         let mut body = vec![0x03, 0x03];

@@ -175,18 +175,6 @@ impl Cap {
     }
 }
 
-/// A BER/DER TLV (Kerberos, LDAP payloads): `tag`, the definite length in its shortest form
-/// (short, or long form in one or two bytes), then `content` (at most 65 535 bytes).
-pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let n = content.len();
-    let mut v = vec![tag];
-    if n < 0x80 {
-        v.push(n as u8);
-    } else if n < 0x100 {
-        v.extend_from_slice(&[0x81, n as u8]);
-    } else {
-        v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
-    }
-    v.extend_from_slice(content);
-    v
-}
+/// A BER/DER TLV (Kerberos, LDAP payloads): `tag`, the definite length in its shortest form,
+/// then `content` (the product's `proto::ber::encode`, so reader and writer agree).
+pub use tapir::proto::ber::encode as tlv;

@@ -481,17 +481,7 @@ mod tests {
     use crate::util::hex::decode;
 
     /// A TLV with a short or long length.
-    fn tlv(tag: u8, v: &[u8]) -> Vec<u8> {
-        let mut o = vec![tag];
-        if v.len() < 0x80 {
-            o.push(v.len() as u8);
-        } else {
-            o.push(0x82);
-            o.extend_from_slice(&(v.len() as u16).to_be_bytes());
-        }
-        o.extend_from_slice(v);
-        o
-    }
+    use crate::proto::ber::encode as tlv;
 
     fn ava(tag: u8, a: &str, v: &[u8]) -> Vec<u8> {
         let mut b = tlv(0x04, a.as_bytes());
