@@ -38,6 +38,7 @@ pub struct Config {
     pub enrich: EnrichSection,
     pub files: FilesSection,
     pub proto: ProtoSection,
+    pub stats: StatsSection,
 }
 
 impl Default for Config {
@@ -64,6 +65,7 @@ impl Default for Config {
             enrich: EnrichSection::default(),
             files: FilesSection::default(),
             proto: ProtoSection::default(),
+            stats: StatsSection::default(),
         }
     }
 }
@@ -246,6 +248,45 @@ impl FilesSection {
             formats: self.extract_formats.clone(),
             max_file_size: self.extract_max_size,
             disk_cap: self.extract_disk_cap,
+        }
+    }
+}
+
+/// Network statistics (`docs/stats.md`): the persistent store of how often domains, files and
+/// hosts are seen in the local network.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatsSection {
+    /// Keep statistics (and add `file.frequency` to `file` records).
+    pub enabled: bool,
+    /// The store's directory for `tapir run` (default `/var/lib/tapir`); `tapir replay` keeps
+    /// its statistics in memory unless given `--state DIR`.
+    pub state_dir: Option<String>,
+    /// Seconds after which an entry not seen again is removed (0: never). Default 90 days.
+    pub max_age: u64,
+    /// Entries per table at most; past a cap the least recently seen go.
+    pub max_domains: usize,
+    pub max_fqdns: usize,
+    pub max_files: usize,
+    pub max_hosts: usize,
+    /// Host addresses kept per domain, receiving hosts per file.
+    pub max_hosts_per_entry: usize,
+    /// Names, user hashes, content types, sources kept per entry.
+    pub max_names_per_entry: usize,
+}
+
+impl Default for StatsSection {
+    fn default() -> Self {
+        StatsSection {
+            enabled: true,
+            state_dir: None,
+            max_age: 90 * 86_400,
+            max_domains: 1_000_000,
+            max_fqdns: 2_000_000,
+            max_files: 1_000_000,
+            max_hosts: 200_000,
+            max_hosts_per_entry: 64,
+            max_names_per_entry: 16,
         }
     }
 }
