@@ -61,6 +61,8 @@ pub struct ReplayOptions {
     pub progress: Option<Box<dyn FnMut(u64)>>,
     /// The source is a live capture (libpcap), not files: status records say so.
     pub live: bool,
+    /// Network statistics: the opened store (None: statistics off).
+    pub stats: Option<crate::stats::Stats>,
 }
 
 /// The end-of-run summary.
@@ -109,7 +111,20 @@ pub fn replay(
 ) -> Result<Summary, OutputError> {
     let started = Instant::now();
     let n = opts.workers.max(1);
-    let shared = Arc::new(WorkerShared::from_config(cfg, n));
+    let mut ws = WorkerShared::from_config(cfg, n);
+    let stats_writer = match opts.stats.take() {
+        Some(s) => {
+            ws.stats = Some(s.shared());
+            Some(s.start().map_err(|e| OutputError::Write {
+                path: "(statistics thread)".into(),
+                written: 0,
+                lost: 0,
+                source: std::io::Error::other(e.to_string()),
+            })?)
+        }
+        None => None,
+    };
+    let shared = Arc::new(ws);
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
     // Status sources: the workers, then the dispatcher (capture, fragments, tunnel carriers).
     let reporter = Reporter::new(
@@ -238,6 +253,10 @@ pub fn replay(
                 capture_errors.push("a worker thread panicked".into());
             }
         }
+    }
+    // Every worker has handed over its last statistics: commit them before the stop record.
+    if let Some(w) = stats_writer {
+        w.finish();
     }
     fin.workers = workers.counters();
     let reason = if opts.live {

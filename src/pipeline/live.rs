@@ -20,6 +20,8 @@ pub struct LiveOptions {
     pub workers: usize,
     /// Set to end the capture (Ctrl-C).
     pub stop: Arc<AtomicBool>,
+    /// Network statistics: the opened store (None: statistics off).
+    pub stats: Option<crate::stats::Stats>,
 }
 
 /// Opens one capture source per worker (`open(worker_index)`) and runs them until `stop`.
@@ -39,7 +41,16 @@ where
     for i in 0..n {
         sources.push(open(i)?);
     }
-    let shared = Arc::new(WorkerShared::from_config(cfg, n));
+    let mut ws = WorkerShared::from_config(cfg, n);
+    let mut opts = opts;
+    let stats_writer = match opts.stats.take() {
+        Some(s) => {
+            ws.stats = Some(s.shared());
+            Some(s.start().map_err(|e| LiveError::Thread(e.to_string()))?)
+        }
+        None => None,
+    };
+    let shared = Arc::new(ws);
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
     let reporter = Reporter::new(cfg, shared.gauges(), n, "live");
     let output = std::thread::spawn(move || output_loop(sink, rec_rx, reporter));
@@ -72,6 +83,9 @@ where
                 .capture_errors
                 .push("a worker thread panicked".to_string()),
         }
+    }
+    if let Some(w) = stats_writer {
+        w.finish();
     }
     let fin = Snapshot {
         now_ns: wall_ns(),

@@ -27,6 +27,8 @@ pub struct WorkerShared {
     pub parsers: bool,
     /// `output.status_interval` in nanoseconds (0: status records only at start and stop).
     pub status_interval_ns: u64,
+    /// Network statistics, when on (set by the caller after opening the store).
+    pub stats: Option<Arc<crate::stats::StatsShared>>,
 }
 
 impl WorkerShared {
@@ -55,6 +57,7 @@ impl WorkerShared {
             dns_cache: Arc::new(crate::enrich::DnsCache::new(cfg.enrich.max_dns_names)),
             parsers: cfg.proto.parsers,
             status_interval_ns: cfg.output.status_interval.saturating_mul(1_000_000_000),
+            stats: None,
             extractor: cfg.files.extract_dir.as_ref().and_then(|_| {
                 match crate::files::extract::Extractor::new(cfg.files.extract_config()) {
                     Ok(x) => Some(std::sync::Arc::new(std::sync::Mutex::new(x))),
@@ -72,6 +75,7 @@ impl WorkerShared {
         crate::status::SharedGauges {
             dns_cache: self.dns_cache.clone(),
             extractor: self.extractor.clone(),
+            stats: self.stats.as_ref().map(|s| s.gauges.clone()),
         }
     }
 
