@@ -150,7 +150,9 @@ pub fn run(args: &StatsArgs) -> Result<()> {
             };
             let mut hosts = Vec::new();
             for (ip, t) in &f.first_by_host {
-                hosts.push(json!({"ip": ip, "names": host_names(&store, ip)?, "first_seen": time(*t)}));
+                hosts.push(
+                    json!({"ip": ip, "names": host_names(&store, ip)?, "first_seen": time(*t)}),
+                );
             }
             json!({
                 "sha256": sha256.trim().to_ascii_lowercase(),
@@ -207,7 +209,11 @@ fn table(v: &Value) -> String {
             .collect();
         let cells: Vec<Vec<String>> = a
             .iter()
-            .map(|r| cols.iter().map(|c| cell(r.get(c.as_str()).unwrap_or(&Value::Null))).collect())
+            .map(|r| {
+                cols.iter()
+                    .map(|c| cell(r.get(c.as_str()).unwrap_or(&Value::Null)))
+                    .collect()
+            })
             .collect();
         let widths: Vec<usize> = cols
             .iter()

@@ -4,7 +4,7 @@
 //! and at shutdown.
 //!
 //! What counts, and for whom (only clients in `home_net` are "the local network"):
-//! - a domain request: a DNS query, an HTTP request's `Host`, a TLS client hello's SNI, from an
+//! - a domain request: a DNS query (reverse lookups, `.arpa`, excepted), an HTTP request's `Host`, a TLS client hello's SNI, from an
 //!   internal client; HTTP adds body bytes up and down and the response content type; the user
 //!   is the HTTP `Authorization` user, else the last Kerberos account this worker saw logging
 //!   on from that client;
@@ -241,6 +241,10 @@ impl Collector {
         let Some(fqdn) = normalise(q.name) else {
             return;
         };
+        // Reverse lookups name addresses, not domains.
+        if fqdn.ends_with(".arpa") {
+            return;
+        }
         let reg = registered(&fqdn).to_string();
         let user = q.user.or_else(|| self.accounts.get(&q.client).cloned());
         let caps = self.shared.caps.lists;

@@ -80,6 +80,19 @@ fn nth_uvar(b: &[u8], n: usize) -> u64 {
     v
 }
 
+fn create_tables(db: &Database) -> Result<(), StatsError> {
+    let w = db.begin_write().map_err(e)?;
+    {
+        w.open_table(DOMAINS).map_err(e)?;
+        w.open_table(FQDNS).map_err(e)?;
+        w.open_table(FILES).map_err(e)?;
+        w.open_table(HOSTS).map_err(e)?;
+        w.open_table(META).map_err(e)?;
+    }
+    w.commit().map_err(e)?;
+    Ok(())
+}
+
 fn str_key(k: &String) -> &str {
     k
 }
@@ -98,6 +111,19 @@ impl Store {
                     source,
                 })?;
                 let p = d.join(FILE_NAME);
+                if !p.exists() {
+                    // A new store is made under another name and renamed into place once its
+                    // first commit is on disk: a kill during creation leaves no half-made file.
+                    let tmp = d.join(format!("{FILE_NAME}.new"));
+                    let _ = std::fs::remove_file(&tmp);
+                    let db = Database::create(&tmp).map_err(e)?;
+                    create_tables(&db)?;
+                    drop(db);
+                    std::fs::rename(&tmp, &p).map_err(|source| StatsError::Dir {
+                        path: p.display().to_string(),
+                        source,
+                    })?;
+                }
                 (Database::create(&p).map_err(e)?, Some(p))
             }
             None => (
@@ -107,15 +133,7 @@ impl Store {
                 None,
             ),
         };
-        let w = db.begin_write().map_err(e)?;
-        {
-            w.open_table(DOMAINS).map_err(e)?;
-            w.open_table(FQDNS).map_err(e)?;
-            w.open_table(FILES).map_err(e)?;
-            w.open_table(HOSTS).map_err(e)?;
-            w.open_table(META).map_err(e)?;
-        }
-        w.commit().map_err(e)?;
+        create_tables(&db)?;
         Ok(Store { db, caps, path })
     }
 
