@@ -130,7 +130,7 @@ fn live_loop(
                 w.packet(&p);
                 n = n.wrapping_add(1);
                 // Check the clock only every so many packets.
-                if n % 4096 != 0 {
+                if !n.is_multiple_of(4096) {
                     continue;
                 }
                 p.ts_ns

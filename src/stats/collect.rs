@@ -152,20 +152,18 @@ impl Collector {
                     }
                 }
             }
-            Body::Http(h) => {
-                if local {
-                    if let Some(host) = h.host.as_deref() {
-                        let user = h.auth_user.as_deref().map(user_md5);
-                        self.request(Request {
-                            name: host,
-                            client,
-                            ts,
-                            user,
-                            up: h.request_body_len,
-                            down: h.response_body_len,
-                            content_type: h.response_content_type.as_deref(),
-                        });
-                    }
+            Body::Http(h) if local => {
+                if let Some(host) = h.host.as_deref() {
+                    let user = h.auth_user.as_deref().map(user_md5);
+                    self.request(Request {
+                        name: host,
+                        client,
+                        ts,
+                        user,
+                        up: h.request_body_len,
+                        down: h.response_body_len,
+                        content_type: h.response_content_type.as_deref(),
+                    });
                 }
             }
             Body::Tls(t) => {
