@@ -43,6 +43,7 @@ pub struct Config {
     pub files: FilesSection,
     pub proto: ProtoSection,
     pub intel: IntelConfig,
+    pub stats: StatsSection,
 }
 
 impl Default for Config {
@@ -70,6 +71,7 @@ impl Default for Config {
             files: FilesSection::default(),
             proto: ProtoSection::default(),
             intel: Default::default(),
+            stats: StatsSection::default(),
         }
     }
 }
@@ -257,6 +259,47 @@ impl FilesSection {
             formats: self.extract_formats.clone(),
             max_file_size: self.extract_max_size,
             disk_cap: self.extract_disk_cap,
+        }
+    }
+}
+
+/// Network statistics (`docs/stats.md`): the persistent store of how often domains, files and
+/// hosts are seen in the local network.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatsSection {
+    /// Keep statistics (and add `file.frequency` to `file` records). Off by default until an
+    /// entry's cost is cut (about 5 KiB on disk per entry today: `docs/stats.md`); `tapir
+    /// replay --state DIR` turns it on for that run.
+    pub enabled: bool,
+    /// The store's directory for `tapir run` (default `/var/lib/tapir`); `tapir replay` keeps
+    /// its statistics in memory unless given `--state DIR`.
+    pub state_dir: Option<String>,
+    /// Seconds after which an entry not seen again is removed (0: never). Default 90 days.
+    pub max_age: u64,
+    /// Entries per table at most; past a cap the least recently seen go.
+    pub max_domains: usize,
+    pub max_fqdns: usize,
+    pub max_files: usize,
+    pub max_hosts: usize,
+    /// Host addresses kept per domain, receiving hosts per file.
+    pub max_hosts_per_entry: usize,
+    /// Names, user hashes, content types, sources kept per entry.
+    pub max_names_per_entry: usize,
+}
+
+impl Default for StatsSection {
+    fn default() -> Self {
+        StatsSection {
+            enabled: false,
+            state_dir: None,
+            max_age: 90 * 86_400,
+            max_domains: 1_000_000,
+            max_fqdns: 2_000_000,
+            max_files: 1_000_000,
+            max_hosts: 200_000,
+            max_hosts_per_entry: 64,
+            max_names_per_entry: 16,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod flow;
 pub mod pipeline;
 pub mod proto;
 pub mod record;
+pub mod stats;
 pub mod status;
 pub mod util;
 pub mod vocab;

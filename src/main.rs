@@ -23,6 +23,8 @@ enum Command {
     Replay(cmd::replay::ReplayArgs),
     /// Capture live from an interface (AF_PACKET; libpcap with --features libpcap).
     Run(cmd::run::RunArgs),
+    /// Query the network statistics kept in a state directory (`--state DIR`).
+    Stats(cmd::stats::StatsArgs),
     /// Print the effective configuration (defaults + file + overrides) as TOML.
     Config(ConfigArgs),
 }
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Replay(a) => cmd::replay::run(a).map(|s| s.capture_errors.is_empty()),
         Command::Run(a) => cmd::run::run(a).map(|s| s.capture_errors.is_empty()),
+        Command::Stats(a) => cmd::stats::run(a).map(|()| true),
         Command::Config(a) => a
             .common
             .load()

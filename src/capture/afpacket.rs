@@ -183,10 +183,10 @@ impl AfPacketSource {
     ) -> Result<AfPacketSource, CaptureError> {
         let page = 4096u32;
         if ring.block_size == 0
-            || ring.block_size % page != 0
+            || !ring.block_size.is_multiple_of(page)
             || ring.frame_size < TPACKET_ALIGNMENT
-            || ring.frame_size % TPACKET_ALIGNMENT != 0
-            || ring.block_size % ring.frame_size != 0
+            || !ring.frame_size.is_multiple_of(TPACKET_ALIGNMENT)
+            || !ring.block_size.is_multiple_of(ring.frame_size)
             || ring.block_count == 0
         {
             return Err(live_err(

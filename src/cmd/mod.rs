@@ -2,6 +2,7 @@
 
 pub mod replay;
 pub mod run;
+pub mod stats;
 mod summary;
 
 use std::path::PathBuf;

@@ -22,6 +22,10 @@ pub struct ReplayArgs {
     /// Write what was learnt passively (accounts per host, KDCs, host names) as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub learned_out: Option<std::path::PathBuf>,
+    /// Keep the network statistics in DIR (created; added to across runs). Default: in
+    /// memory, gone at exit. See `tapir stats`.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<std::path::PathBuf>,
     /// pcap / pcapng files, optionally gzip-compressed; "-" reads standard input.
     #[arg(value_name = "PCAP", required = true)]
     pub pcaps: Vec<String>,
@@ -63,6 +67,14 @@ pub fn run(args: &ReplayArgs) -> Result<Summary> {
                 as Box<dyn FnMut(u64)>
         }),
         intel: crate::enrich::intel::start(&cfg.intel)?,
+        stats: if cfg.stats.enabled || args.state.is_some() {
+            Some(
+                crate::stats::Stats::open(&cfg, args.state.as_deref(), false)
+                    .context("cannot open the statistics store")?,
+            )
+        } else {
+            None
+        },
         ..Default::default()
     };
     let summary = replay(sources, &cfg, sink, opts)?;

@@ -68,6 +68,20 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
     Ok(summary)
 }
 
+/// Default state directory of `tapir run` (`stats.state_dir`).
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/tapir";
+
+/// The statistics store of a live run: `stats.state_dir`, refreshed snapshots after commits.
+fn open_stats(cfg: &Config) -> Result<Option<crate::stats::Stats>> {
+    if !cfg.stats.enabled {
+        return Ok(None);
+    }
+    let dir = cfg.stats.state_dir.as_deref().unwrap_or(DEFAULT_STATE_DIR);
+    let s = crate::stats::Stats::open(cfg, Some(std::path::Path::new(dir)), true)
+        .with_context(|| format!("cannot open the statistics store in {dir}"))?;
+    Ok(Some(s))
+}
+
 #[cfg(target_os = "linux")]
 fn run_afpacket(
     cfg: &Config,
@@ -101,6 +115,7 @@ fn run_afpacket(
             workers: cfg.worker_count(),
             stop: stop.clone(),
             intel: crate::enrich::intel::start(&cfg.intel)?,
+            stats: open_stats(cfg)?,
         },
     )?)
 }
@@ -137,6 +152,7 @@ fn run_libpcap(
             intel: crate::enrich::intel::start(&cfg.intel)?,
             stop: Some(stop),
             pipes: Vec::new(),
+            stats: open_stats(cfg)?,
         },
     )?)
 }

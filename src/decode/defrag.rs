@@ -184,7 +184,7 @@ impl Defragmenter {
         } else {
             65535 - (view.head.len() - d.ip_offset) as u32
         };
-        if len == 0 || (frag.more && len % 8 != 0) || fend > max_end {
+        if len == 0 || (frag.more && !len.is_multiple_of(8)) || fend > max_end {
             self.stats.invalid += 1;
             return None;
         }

@@ -752,7 +752,7 @@ fn random_bytes_never_panic() {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            *b = if i % 2 == 0 && x % 8 != 0 {
+            *b = if i % 2 == 0 && !x.is_multiple_of(8) {
                 seed[j]
             } else {
                 x as u8

@@ -73,6 +73,22 @@ pub struct FileBody {
     /// Path of the extracted copy on disk (set by the caller from [`Extractor::finish`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extracted: Option<String>,
+    /// How often the file was seen in the local network (set by the statistics, `stats`;
+    /// absent when statistics are off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequency: Option<FileFrequency>,
+}
+
+/// `file.frequency`: the local network's view of a file at the moment of its record.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FileFrequency {
+    /// Distinct internal hosts that received it.
+    pub hosts: u64,
+    /// RFC 3339: first seen in the local network, and on the receiving host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen_network: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen_host: Option<String>,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -261,6 +277,7 @@ impl FileTracker {
             pe,
             truncated: self.truncated,
             extracted: None,
+            frequency: None,
         }
     }
 }

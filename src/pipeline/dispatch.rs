@@ -75,6 +75,8 @@ pub struct ReplayOptions {
     /// is read on a thread of its own, so a stop request is seen at once and what was read
     /// reaches the output while the writer is quiet.
     pub pipes: Vec<usize>,
+    /// Network statistics: the opened store (None: statistics off).
+    pub stats: Option<crate::stats::Stats>,
 }
 
 /// The end-of-run summary.
@@ -124,7 +126,22 @@ pub fn replay(
     let started = Instant::now();
     let n = opts.workers.max(1);
     let stop = opts.stop.clone().unwrap_or_default();
-    let shared = Arc::new(WorkerShared::from_config(cfg, n, opts.intel.take()));
+    let mut ws = WorkerShared::from_config(cfg, n, opts.intel.take());
+    let stats_writer = match opts.stats.take() {
+        Some(s) => {
+            ws.stats = Some(s.shared());
+            Some(s.start().map_err(|e| {
+                PipelineError::Output(OutputError::Write {
+                    path: "(statistics thread)".into(),
+                    written: 0,
+                    lost: 0,
+                    source: std::io::Error::other(e.to_string()),
+                })
+            })?)
+        }
+        None => None,
+    };
+    let shared = Arc::new(ws);
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
     // Status sources: the workers, then the dispatcher (capture, fragments, tunnel carriers).
     let reporter = Reporter::new(
@@ -274,6 +291,10 @@ pub fn replay(
                 capture_errors.push("a worker thread panicked".into());
             }
         }
+    }
+    // Every worker has handed over its last statistics: commit them before the stop record.
+    if let Some(w) = stats_writer {
+        w.finish();
     }
     fin.workers = workers.counters();
     let reason = if stop.load(Ordering::Relaxed) {

@@ -23,6 +23,8 @@ pub struct LiveOptions {
     pub stop: Arc<AtomicBool>,
     /// Threat-intel feeds loaded for this run (`enrich::intel::start`), if any.
     pub intel: Option<crate::enrich::intel::IntelHandle>,
+    /// Network statistics: the opened store (None: statistics off).
+    pub stats: Option<crate::stats::Stats>,
 }
 
 /// Opens one capture source per worker (`open(worker_index)`) and runs them until `stop`.
@@ -42,7 +44,16 @@ where
     for i in 0..n {
         sources.push(open(i)?);
     }
-    let shared = Arc::new(WorkerShared::from_config(cfg, n, opts.intel.clone()));
+    let mut opts = opts;
+    let mut ws = WorkerShared::from_config(cfg, n, opts.intel.take());
+    let stats_writer = match opts.stats.take() {
+        Some(s) => {
+            ws.stats = Some(s.shared());
+            Some(s.start().map_err(|e| LiveError::Thread(e.to_string()))?)
+        }
+        None => None,
+    };
+    let shared = Arc::new(ws);
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
     let reporter = Reporter::new(cfg, shared.gauges(), n, "live");
     let halt = opts.stop.clone();
@@ -94,6 +105,9 @@ where
                 .push("a worker thread panicked".to_string()),
         }
     }
+    if let Some(w) = stats_writer {
+        w.finish();
+    }
     let fin = Snapshot {
         now_ns: wall_ns(),
         capture: summary.capture,
@@ -137,7 +151,7 @@ fn live_loop(
                 w.packet(&p);
                 n = n.wrapping_add(1);
                 // Check the clock only every so many packets.
-                if n % 4096 != 0 {
+                if !n.is_multiple_of(4096) {
                     continue;
                 }
                 p.ts_ns

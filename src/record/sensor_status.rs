@@ -38,11 +38,32 @@ pub struct StatusBody {
     pub anomalies: BTreeMap<&'static str, u64>,
     /// Time spent in each application parser (and in protocol detection).
     pub algorithms: Vec<AlgorithmTime>,
+    /// The network statistics store (absent when statistics are off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<StatsBlock>,
     pub errors: Vec<String>,
     pub messages: Vec<String>,
     /// Threat-intel feeds loaded (absent without feeds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intel: Option<crate::record::intel::IntelStatus>,
+}
+
+/// `sensor_status.stats`: the statistics store's size and work so far.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StatsBlock {
+    /// Entries per table after the last commit.
+    pub domains: u64,
+    pub fqdns: u64,
+    pub files: u64,
+    pub hosts: u64,
+    /// Entries removed for not being seen within `stats.max_age`, and past a table's cap.
+    pub aged_out: u64,
+    pub evictions: u64,
+    pub commits: u64,
+    pub commit_errors: u64,
+    pub entries_merged: u64,
+    /// Time spent merging and committing.
+    pub write_ms: f64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

@@ -23,8 +23,8 @@ use crate::enrich::DnsCache;
 use crate::export::OutputStats;
 use crate::files::extract::{self, ExtractStats};
 use crate::record::sensor_status::{
-    AlgorithmTime, DecodeBlock, FlowsBlock, LimitHit, MemoryBlock, RecordsBlock, StatusBody,
-    TcpBlock,
+    AlgorithmTime, DecodeBlock, FlowsBlock, LimitHit, MemoryBlock, RecordsBlock, StatsBlock,
+    StatusBody, TcpBlock,
 };
 use crate::record::{rfc3339_micros, Body, Record};
 use crate::vocab::AppProto;
@@ -47,6 +47,8 @@ pub struct SharedGauges {
     pub dns_cache: Arc<DnsCache>,
     pub extractor: Option<extract::Shared>,
     pub intel: Option<crate::enrich::intel::IntelHandle>,
+    /// The statistics store writer's counters (when statistics are on).
+    pub stats: Option<Arc<crate::stats::StatsGauges>>,
 }
 
 impl SharedGauges {
@@ -328,6 +330,36 @@ impl Reporter {
                 calls,
             })
             .collect();
+        let mut algorithms: Vec<AlgorithmTime> = algorithms;
+        let stats = self.shared.stats.as_ref().map(|g| {
+            use std::sync::atomic::Ordering::Relaxed;
+            let b = StatsBlock {
+                domains: g.domains.load(Relaxed),
+                fqdns: g.fqdns.load(Relaxed),
+                files: g.files.load(Relaxed),
+                hosts: g.hosts.load(Relaxed),
+                aged_out: g.aged.load(Relaxed),
+                evictions: g.evicted.load(Relaxed),
+                commits: g.commits.load(Relaxed),
+                commit_errors: g.commit_errors.load(Relaxed),
+                entries_merged: g.merged.load(Relaxed),
+                write_ms: (g.write_ns.load(Relaxed) as f64 / 1e3).round() / 1e3,
+            };
+            if b.commits > 0 {
+                algorithms.push(AlgorithmTime {
+                    name: "stats_store",
+                    run_time_ms: b.write_ms,
+                    calls: b.commits,
+                });
+            }
+            if b.commit_errors > 0 {
+                errors.push(format!(
+                    "statistics store: {} commits failed",
+                    b.commit_errors
+                ));
+            }
+            b
+        });
         let start = self.period_start_ns.unwrap_or(now_ns);
         self.period_start_ns = Some(now_ns);
         let body = StatusBody {
@@ -377,6 +409,7 @@ impl Reporter {
             limits,
             anomalies,
             algorithms,
+            stats,
             errors,
             messages,
             intel: self.shared.intel.as_ref().map(|h| h.status()),

@@ -38,7 +38,7 @@ pub fn decode(s: &str) -> Option<Vec<u8>> {
         .filter(|c| !c.is_ascii_whitespace())
         .map(nibble)
         .collect::<Option<_>>()?;
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     Some(

@@ -55,11 +55,17 @@ pub struct Worker {
     /// Status period length (0: none) and the last period this worker's clock was in.
     status_interval_ns: u64,
     status_period: Option<u64>,
+    /// Network statistics gathered from this worker's records (when on).
+    collector: Option<crate::stats::Collector>,
 }
 
 impl Worker {
     pub fn new(shared: Arc<WorkerShared>, tx: RecordTx) -> Worker {
         let status_interval_ns = shared.status_interval_ns;
+        let collector = shared
+            .stats
+            .clone()
+            .map(|s| crate::stats::Collector::new(s, 1));
         Worker {
             table: FlowTable::new(&shared.flow, shared.max_flows_per_worker),
             defrag: Defragmenter::new(shared.defrag),
@@ -74,6 +80,7 @@ impl Worker {
             source: 0,
             status_interval_ns,
             status_period: None,
+            collector,
         }
     }
 
@@ -328,6 +335,12 @@ impl Worker {
                 set.annotate(r);
             }
             self.stats.learned.observe(r);
+            if let Some(c) = &mut self.collector {
+                c.observe(r);
+            }
+        }
+        if let Some(c) = self.collector.as_mut().filter(|c| c.full()) {
+            c.send();
         }
         self.stats.records += self.out.len() as u64;
         let batch = std::mem::replace(&mut self.out, Vec::with_capacity(RECORD_BATCH));
@@ -354,6 +367,9 @@ impl Worker {
     /// Sends this worker's counters (and its capture source's, live) to the output stage.
     pub fn send_status(&mut self, now_ns: u64, capture: crate::capture::CaptureStats) {
         self.flush();
+        if let Some(c) = &mut self.collector {
+            c.send();
+        }
         let snap = self.snapshot(now_ns, capture);
         let _ = self.tx.send(OutMsg::Status {
             source: self.source,
@@ -388,6 +404,9 @@ impl Worker {
         let keys = self.table.keys();
         self.end_flows(&keys, 0, Some(EndReason::Shutdown));
         self.flush();
+        if let Some(c) = &mut self.collector {
+            c.send();
+        }
         self.stats.flow = self.table.stats();
         self.stats.defrag = self.defrag.stats();
         self.stats.reasm_memcap_hits = self.mem.cap_hits();

@@ -31,6 +31,8 @@ pub struct WorkerShared {
     pub parsers: bool,
     /// `output.status_interval` in nanoseconds (0: status records only at start and stop).
     pub status_interval_ns: u64,
+    /// Network statistics, when on (set by the caller after opening the store).
+    pub stats: Option<Arc<crate::stats::StatsShared>>,
 }
 
 impl WorkerShared {
@@ -65,6 +67,7 @@ impl WorkerShared {
             parsers: cfg.proto.parsers,
             status_interval_ns: cfg.output.status_interval.saturating_mul(1_000_000_000),
             intel,
+            stats: None,
             extractor: cfg.files.extract_dir.as_ref().and_then(|_| {
                 match crate::files::extract::Extractor::new(cfg.files.extract_config()) {
                     Ok(x) => Some(std::sync::Arc::new(std::sync::Mutex::new(x))),
@@ -83,6 +86,7 @@ impl WorkerShared {
             dns_cache: self.dns_cache.clone(),
             extractor: self.extractor.clone(),
             intel: self.intel.clone(),
+            stats: self.stats.as_ref().map(|s| s.gauges.clone()),
         }
     }
 

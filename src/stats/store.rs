@@ -1,0 +1,340 @@
+//! The persistent store: one redb file (`stats.redb`) in the state directory, or redb's
+//! in-memory backend. Four tables keyed by name, SHA-256 and address, values in the compact
+//! encoding of `entry`; one write transaction per batch of deltas, so a crash (even `kill -9`)
+//! loses at most the batch being written, never the store's consistency (redb commits are
+//! atomic and its file is checksummed).
+//!
+//! Bounded: entries not seen for `max_age` (packet time) are removed, and a table past its cap
+//! loses its least recently seen entries (a tenth of the cap at once, so that a full table is
+//! not scanned at every commit). Both are counted.
+
+use std::path::{Path, PathBuf};
+
+use redb::{
+    Database, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
+};
+
+use super::collect::Delta;
+use super::entry::{DomainStats, FileStats, HostStats, ListCaps};
+use super::StatsError;
+
+pub(super) const DOMAINS: TableDefinition<&str, &[u8]> = TableDefinition::new("domains");
+pub(super) const FQDNS: TableDefinition<&str, &[u8]> = TableDefinition::new("fqdns");
+pub(super) const FILES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("files");
+pub(super) const HOSTS: TableDefinition<&str, &[u8]> = TableDefinition::new("hosts");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// The store's file in a state directory.
+pub const FILE_NAME: &str = "stats.redb";
+
+/// Limits of the store.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreCaps {
+    pub max_domains: usize,
+    pub max_fqdns: usize,
+    pub max_files: usize,
+    pub max_hosts: usize,
+    /// Entries not seen for this long are removed (0: never).
+    pub max_age_ns: u64,
+    pub lists: ListCaps,
+}
+
+/// Entries per table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TableCounts {
+    pub domains: u64,
+    pub fqdns: u64,
+    pub files: u64,
+    pub hosts: u64,
+}
+
+/// What one commit did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CommitOutcome {
+    pub counts: TableCounts,
+    pub aged: u64,
+    pub evicted: u64,
+    /// Stored values that did not decode (replaced by the new delta).
+    pub bad_values: u64,
+}
+
+pub struct Store {
+    db: Database,
+    caps: StoreCaps,
+    path: Option<PathBuf>,
+}
+
+fn e<E: Into<redb::Error>>(x: E) -> StatsError {
+    StatsError::Store(x.into())
+}
+
+/// The third varint of an encoded value (after the version byte): `last_seen` for domains
+/// and files; the second for hosts.
+fn nth_uvar(b: &[u8], n: usize) -> u64 {
+    let mut r = super::codec::Reader::new(b.get(1..).unwrap_or_default());
+    let mut v = 0;
+    for _ in 0..n {
+        v = r.uvar().unwrap_or(0);
+    }
+    v
+}
+
+fn create_tables(db: &Database) -> Result<(), StatsError> {
+    let w = db.begin_write().map_err(e)?;
+    {
+        w.open_table(DOMAINS).map_err(e)?;
+        w.open_table(FQDNS).map_err(e)?;
+        w.open_table(FILES).map_err(e)?;
+        w.open_table(HOSTS).map_err(e)?;
+        w.open_table(META).map_err(e)?;
+    }
+    w.commit().map_err(e)?;
+    Ok(())
+}
+
+fn str_key(k: &String) -> &str {
+    k
+}
+
+fn bytes_key(k: &[u8; 32]) -> &[u8] {
+    k
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, or in memory when `dir` is None.
+    pub fn open(dir: Option<&Path>, caps: StoreCaps) -> Result<Store, StatsError> {
+        let (db, path) = match dir {
+            Some(d) => {
+                std::fs::create_dir_all(d).map_err(|source| StatsError::Dir {
+                    path: d.display().to_string(),
+                    source,
+                })?;
+                let p = d.join(FILE_NAME);
+                if !p.exists() {
+                    // A new store is made under another name and renamed into place once its
+                    // first commit is on disk: a kill during creation leaves no half-made file.
+                    let tmp = d.join(format!("{FILE_NAME}.new"));
+                    let _ = std::fs::remove_file(&tmp);
+                    let db = Database::create(&tmp).map_err(e)?;
+                    create_tables(&db)?;
+                    drop(db);
+                    std::fs::rename(&tmp, &p).map_err(|source| StatsError::Dir {
+                        path: p.display().to_string(),
+                        source,
+                    })?;
+                }
+                (Database::create(&p).map_err(e)?, Some(p))
+            }
+            None => (
+                Database::builder()
+                    .create_with_backend(redb::backends::InMemoryBackend::new())
+                    .map_err(e)?,
+                None,
+            ),
+        };
+        create_tables(&db)?;
+        Ok(Store { db, caps, path })
+    }
+
+    /// Opens an existing store read-only in spirit (for `tapir stats`): no caps apply.
+    pub fn open_existing(dir: &Path) -> Result<Store, StatsError> {
+        let p = dir.join(FILE_NAME);
+        if !p.exists() {
+            return Err(StatsError::Dir {
+                path: p.display().to_string(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+        Store::open(
+            Some(dir),
+            super::caps_from(&crate::config::StatsSection::default()),
+        )
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Merges a delta in one write transaction, then ages and caps the tables.
+    pub fn commit(&self, d: &Delta) -> Result<CommitOutcome, StatsError> {
+        let caps = self.caps;
+        let mut out = CommitOutcome::default();
+        let w = self.db.begin_write().map_err(e)?;
+        {
+            let mut meta = w.open_table(META).map_err(e)?;
+            let prev_now = meta.get("now_ns").map_err(e)?.map_or(0, |v| v.value());
+            let now = prev_now.max(d.now_ns);
+            meta.insert("now_ns", now).map_err(e)?;
+            let commits = meta.get("commits").map_err(e)?.map_or(0, |v| v.value());
+            meta.insert("commits", commits + 1).map_err(e)?;
+            let cutoff = if caps.max_age_ns > 0 {
+                now.saturating_sub(caps.max_age_ns)
+            } else {
+                0
+            };
+            macro_rules! merge_table {
+                ($def:expr, $map:expr, $ty:ty, $key:expr, $cap:expr, $last:expr) => {{
+                    let mut t = w.open_table($def).map_err(e)?;
+                    for (k, v) in $map.iter() {
+                        let key = $key(k);
+                        let mut cur: $ty = match t.get(key).map_err(e)? {
+                            Some(old) => match <$ty>::decode(old.value()) {
+                                Some(x) => x,
+                                None => {
+                                    out.bad_values += 1;
+                                    <$ty>::default()
+                                }
+                            },
+                            None => <$ty>::default(),
+                        };
+                        cur.merge(v, caps.lists);
+                        t.insert(key, cur.encode().as_slice()).map_err(e)?;
+                    }
+                    if cutoff > 0 {
+                        let before = t.len().map_err(e)?;
+                        t.retain(|_, v| nth_uvar(v, $last) >= cutoff).map_err(e)?;
+                        out.aged += before - t.len().map_err(e)?;
+                    }
+                    let len = t.len().map_err(e)? as usize;
+                    if len > $cap {
+                        // Least recently seen first; down to nine tenths of the cap.
+                        let mut ages: Vec<u64> = Vec::with_capacity(len);
+                        for item in t.iter().map_err(e)? {
+                            let (_, v) = item.map_err(e)?;
+                            ages.push(nth_uvar(v.value(), $last));
+                        }
+                        ages.sort_unstable();
+                        let remove = len - $cap * 9 / 10;
+                        let threshold = ages.get(remove.saturating_sub(1)).copied().unwrap_or(0);
+                        let mut removed = 0usize;
+                        t.retain(|_, v| {
+                            if removed < remove && nth_uvar(v, $last) <= threshold {
+                                removed += 1;
+                                false
+                            } else {
+                                true
+                            }
+                        })
+                        .map_err(e)?;
+                        out.evicted += removed as u64;
+                    }
+                    t.len().map_err(e)?
+                }};
+            }
+            out.counts.domains = merge_table!(
+                DOMAINS,
+                d.domains,
+                DomainStats,
+                str_key,
+                caps.max_domains,
+                3
+            );
+            out.counts.fqdns =
+                merge_table!(FQDNS, d.fqdns, DomainStats, str_key, caps.max_fqdns, 3);
+            out.counts.files =
+                merge_table!(FILES, d.files, FileStats, bytes_key, caps.max_files, 3);
+            out.counts.hosts = merge_table!(HOSTS, d.hosts, HostStats, str_key, caps.max_hosts, 2);
+            let ev = meta.get("evictions").map_err(e)?.map_or(0, |v| v.value());
+            meta.insert("evictions", ev + out.aged + out.evicted)
+                .map_err(e)?;
+        }
+        w.commit().map_err(e)?;
+        Ok(out)
+    }
+
+    /// Entries per table now.
+    pub fn counts(&self) -> Result<TableCounts, StatsError> {
+        let r = self.db.begin_read().map_err(e)?;
+        Ok(TableCounts {
+            domains: r.open_table(DOMAINS).map_err(e)?.len().map_err(e)?,
+            fqdns: r.open_table(FQDNS).map_err(e)?.len().map_err(e)?,
+            files: r.open_table(FILES).map_err(e)?.len().map_err(e)?,
+            hosts: r.open_table(HOSTS).map_err(e)?.len().map_err(e)?,
+        })
+    }
+
+    /// A meta counter ("commits", "evictions", "now_ns").
+    pub fn meta(&self, key: &str) -> Result<u64, StatsError> {
+        let r = self.db.begin_read().map_err(e)?;
+        let t = r.open_table(META).map_err(e)?;
+        let v = t.get(key).map_err(e)?.map_or(0, |v| v.value());
+        Ok(v)
+    }
+
+    fn get_str<T>(
+        &self,
+        def: TableDefinition<&str, &[u8]>,
+        key: &str,
+        dec: fn(&[u8]) -> Option<T>,
+    ) -> Result<Option<T>, StatsError> {
+        let r = self.db.begin_read().map_err(e)?;
+        let t = r.open_table(def).map_err(e)?;
+        let v = t.get(key).map_err(e)?.and_then(|v| dec(v.value()));
+        Ok(v)
+    }
+
+    pub fn domain(&self, name: &str) -> Result<Option<DomainStats>, StatsError> {
+        self.get_str(DOMAINS, name, DomainStats::decode)
+    }
+
+    pub fn fqdn(&self, name: &str) -> Result<Option<DomainStats>, StatsError> {
+        self.get_str(FQDNS, name, DomainStats::decode)
+    }
+
+    pub fn host(&self, ip: &str) -> Result<Option<HostStats>, StatsError> {
+        self.get_str(HOSTS, ip, HostStats::decode)
+    }
+
+    pub fn file(&self, sha256: &[u8; 32]) -> Result<Option<FileStats>, StatsError> {
+        let r = self.db.begin_read().map_err(e)?;
+        let t = r.open_table(FILES).map_err(e)?;
+        let v = t
+            .get(sha256.as_slice())
+            .map_err(e)?
+            .and_then(|v| FileStats::decode(v.value()));
+        Ok(v)
+    }
+
+    /// Every entry of the domains (`fqdn` false) or FQDNs table.
+    pub fn all_domains(&self, fqdn: bool) -> Result<Vec<(String, DomainStats)>, StatsError> {
+        let r = self.db.begin_read().map_err(e)?;
+        let t = r
+            .open_table(if fqdn { FQDNS } else { DOMAINS })
+            .map_err(e)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(e)? {
+            let (k, v) = item.map_err(e)?;
+            if let Some(d) = DomainStats::decode(v.value()) {
+                out.push((k.value().to_string(), d));
+            }
+        }
+        Ok(out)
+    }
+
+    /// FQDNs under a registered domain.
+    pub fn fqdns_under(&self, reg: &str) -> Result<Vec<(String, DomainStats)>, StatsError> {
+        let suffix = format!(".{reg}");
+        Ok(self
+            .all_domains(true)?
+            .into_iter()
+            .filter(|(k, _)| k == reg || k.ends_with(&suffix))
+            .collect())
+    }
+
+    /// A consistent read-only snapshot of the files table as committed now.
+    pub fn file_snapshot(&self) -> Result<FileSnapshot, StatsError> {
+        let r = self.db.begin_read().map_err(e)?;
+        Ok(FileSnapshot(r.open_table(FILES).map_err(e)?))
+    }
+}
+
+/// The files table as of one commit (see [`Store::file_snapshot`]).
+pub struct FileSnapshot(ReadOnlyTable<&'static [u8], &'static [u8]>);
+
+impl FileSnapshot {
+    pub fn file(&self, sha256: &[u8; 32]) -> Option<FileStats> {
+        let v = self.0.get(sha256.as_slice()).ok()??;
+        FileStats::decode(v.value())
+    }
+}
