@@ -131,7 +131,7 @@ pub fn replay(
         Some(s) => {
             ws.stats = Some(s.shared());
             Some(s.start().map_err(|e| {
-                PipelineError::Output(OutputError::Write {
+                PipelineError::Output(crate::export::OutputError::Write {
                     path: "(statistics thread)".into(),
                     written: 0,
                     lost: 0,
