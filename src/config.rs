@@ -478,7 +478,7 @@ impl Config {
                 )));
             }
         }
-        if c.ring_block_size % 4096 != 0 {
+        if !c.ring_block_size.is_multiple_of(4096) {
             return bad("capture.ring_block_size must be a multiple of 4096 (the page size)");
         }
         if r.max_buffered_per_dir > r.memcap {
