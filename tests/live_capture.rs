@@ -408,3 +408,89 @@ fn tapir_run_writes_flow_records_for_live_traffic() {
         .contains("live, 2 workers"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// capture.snaplen and capture.promiscuous on AF_PACKET.
+
+const MARKER: &[u8] = b"tapir-live-opts";
+const IFF_PROMISC: u32 = 0x100;
+
+/// The interface flags (`IFF_*`) of `dev`.
+fn iface_flags(dev: &str) -> u32 {
+    let s = std::fs::read_to_string(format!("/sys/class/net/{dev}/flags")).unwrap();
+    u32::from_str_radix(s.trim().trim_start_matches("0x"), 16).unwrap()
+}
+
+/// A 600-byte frame of a local experimental EtherType, with our marker and `i`.
+fn marked_frame(i: u8) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x88, 0xB5];
+    f.extend_from_slice(MARKER);
+    f.push(i);
+    f.resize(600, 0xAB);
+    f
+}
+
+fn ring(snaplen: u32, promiscuous: bool) -> RingConfig {
+    RingConfig {
+        block_size: 1 << 16,
+        block_count: 4,
+        snaplen,
+        promiscuous,
+        ..RingConfig::default()
+    }
+}
+
+#[test]
+fn afpacket_cuts_frames_to_the_snap_length() {
+    if !can_run() {
+        return;
+    }
+    let Some(v) = Veth::create('s') else {
+        return;
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut src = AfPacketSource::open(&v.a, None, ring(100, false), stop).unwrap();
+    let mut seen = Vec::new();
+    for round in 0..4u8 {
+        send_frames(&v.b, &[marked_frame(round)]);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline && seen.len() <= usize::from(round) {
+            match src.next().unwrap() {
+                Next::Packet(p) if p.data.get(14..14 + MARKER.len()) == Some(MARKER) => {
+                    seen.push((p.data.to_vec(), p.wire_len));
+                }
+                Next::Packet(_) | Next::Idle => {}
+                Next::End => panic!("end"),
+            }
+        }
+    }
+    assert_eq!(seen.len(), 4, "frames received");
+    for (i, (data, wire)) in seen.iter().enumerate() {
+        assert_eq!(data.len(), 100, "frame {i} cut to the snap length");
+        assert_eq!(*wire, 600, "frame {i} keeps its wire length");
+        assert_eq!(&data[..], &marked_frame(i as u8)[..100]);
+    }
+    assert!(src.stats().truncated >= 4, "{:?}", src.stats());
+}
+
+#[test]
+fn afpacket_promiscuous_only_when_asked() {
+    if !can_run() {
+        return;
+    }
+    let Some(v) = Veth::create('q') else {
+        return;
+    };
+    assert_eq!(iface_flags(&v.a) & IFF_PROMISC, 0);
+    let stop = Arc::new(AtomicBool::new(false));
+    let off = AfPacketSource::open(&v.a, None, ring(0, false), Arc::clone(&stop)).unwrap();
+    assert_eq!(iface_flags(&v.a) & IFF_PROMISC, 0, "promiscuous = false");
+    let on = AfPacketSource::open(&v.a, None, ring(0, true), Arc::clone(&stop)).unwrap();
+    assert_ne!(iface_flags(&v.a) & IFF_PROMISC, 0, "promiscuous = true");
+    drop(on);
+    assert_eq!(
+        iface_flags(&v.a) & IFF_PROMISC,
+        0,
+        "left when the socket closed"
+    );
+    drop(off);
+}
