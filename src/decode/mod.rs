@@ -17,6 +17,22 @@ mod layers;
 
 pub use layers::decode;
 
+/// Every link type [`decode`] reads (others are counted as not decoded): the fuzz target picks
+/// among them and the corpus test checks each capture uses one.
+pub const LINKTYPES: [LinkType; 11] = [
+    LinkType::NULL,
+    LinkType::ETHERNET,
+    LinkType::RAW,
+    LinkType::IEEE802_11,
+    LinkType::LOOP,
+    LinkType::LINUX_SLL,
+    LinkType::IEEE802_11_RADIOTAP,
+    LinkType::IPV4,
+    LinkType::IPV6,
+    LinkType::NFLOG,
+    LinkType::LINUX_SLL2,
+];
+
 /// Most VLAN tags kept per packet (outer first); deeper stacks are counted as an anomaly.
 pub const MAX_VLANS: usize = 4;
 

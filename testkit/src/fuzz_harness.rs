@@ -7,7 +7,7 @@
 use crate::session::Session;
 use tapir::capture::{CaptureFile, LinkType, Next, PacketSource};
 use tapir::decode::defrag::{DefragConfig, Defragmenter};
-use tapir::decode::{decode as decode_packet, DecodeConfig};
+use tapir::decode::{decode as decode_packet, DecodeConfig, LINKTYPES};
 use tapir::files::{detect_format, pe, FileMeta, FileTracker};
 use tapir::flow::tcp::{DirStream, MemBudget, ReassemblyConfig, ReassemblyStats, StreamEvent};
 use tapir::proto::dns::{parser as dns_parser, record as dns_record};
@@ -67,20 +67,6 @@ pub fn capture_file(data: &[u8]) {
     // After the end (or an error) the source stays ended.
     assert!(matches!(src.next(), Ok(Next::End)));
 }
-
-const LINKTYPES: [LinkType; 11] = [
-    LinkType::NULL,
-    LinkType::ETHERNET,
-    LinkType::RAW,
-    LinkType::IEEE802_11,
-    LinkType::LOOP,
-    LinkType::LINUX_SLL,
-    LinkType::IEEE802_11_RADIOTAP,
-    LinkType::IPV4,
-    LinkType::IPV6,
-    LinkType::NFLOG,
-    LinkType::LINUX_SLL2,
-];
 
 /// Decodes arbitrary bytes; the first byte picks the link type (and the tunnel depth).
 pub fn decode(data: &[u8]) {
