@@ -13,7 +13,7 @@ use common::{run_sensor, SensorRun};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use testkit::hex;
-use testkit::packets::{tlv, Cap, SERVER};
+use testkit::packets::{krb_as_req, Cap, SERVER};
 
 const MIB: u64 = 1 << 20;
 
@@ -736,38 +736,6 @@ fn overlapping_conflicting_segments() {
     assert_rss_below(&r, 32);
 }
 
-/// An AS-REQ for alice@EXAMPLE.COM (krbtgt), nonce 0x1d3c5a01, etypes 18, 17, 23.
-fn krb_as_req() -> Vec<u8> {
-    let ctx = |n: u8, c: Vec<u8>| tlv(0xa0 + n, &c);
-    let int = |v: &[u8]| tlv(0x02, v);
-    let gs = |s: &str| tlv(0x1b, s.as_bytes());
-    let principal = |t: u8, names: &[&str]| {
-        let names: Vec<u8> = names.iter().flat_map(|n| gs(n)).collect();
-        tlv(
-            0x30,
-            &[ctx(0, int(&[t])), ctx(1, tlv(0x30, &names))].concat(),
-        )
-    };
-    let body = tlv(
-        0x30,
-        &[
-            ctx(0, tlv(0x03, &[0x00, 0x40, 0x81, 0x00, 0x10])),
-            ctx(1, principal(1, &["alice"])),
-            ctx(2, gs("EXAMPLE.COM")),
-            ctx(3, principal(2, &["krbtgt", "EXAMPLE.COM"])),
-            ctx(5, tlv(0x18, b"20370913024805Z")),
-            ctx(7, int(&[0x1d, 0x3c, 0x5a, 0x01])),
-            ctx(8, tlv(0x30, &[int(&[18]), int(&[17]), int(&[23])].concat())),
-        ]
-        .concat(),
-    );
-    let req = tlv(
-        0x30,
-        &[ctx(1, int(&[5])), ctx(2, int(&[10])), ctx(4, body)].concat(),
-    );
-    tlv(0x6a, &req)
-}
-
 /// ndpi_kerberos.pcap frame 32 (src/proto/kerberos/parser.rs): a KRB-ERROR 13 (BADOPTION) with
 /// its TCP record mark.
 const KRB_ERROR_TCP: &str = "000000847e8181307fa003020105a10302011ea411180f32303139303230353033333834395aa50502030c9c32a60302010da9101b0e484150505943524146542e4f5247aa273025a00302010aa11e301c1b1a6a6f686e736f6e2d70632440484150505943524146542e4f5247ac1904173015a103020103a20e040cbb0000c00000000003000000";
@@ -801,7 +769,7 @@ fn absurd_then_junk(c: &mut Cap, client: [u8; 4], server: [u8; 4], sport: u16, p
 fn kerberos_and_ldap_with_absurd_lengths() {
     let kdc = [10, 7, 0, 88];
     let dc = [10, 7, 0, 89];
-    let as_req = krb_as_req();
+    let as_req = krb_as_req("alice", "EXAMPLE.COM", &[18, 17, 23]);
     let err_tcp = hex::decode(KRB_ERROR_TCP);
     let mut c = Cap::new();
 

@@ -10,7 +10,8 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use common::run_sensor;
 use md5::{Digest, Md5};
 use sha2::Sha256;
-use testkit::packets::{Cap, CLIENT, SERVER};
+use testkit::hex::encode as hex;
+use testkit::packets::{krb_as_req, tlv, Cap, CLIENT, SERVER};
 
 const DNS_SERVER: [u8; 4] = [10, 1, 1, 53];
 const BAD_NET_HOST: [u8; 4] = [198, 51, 100, 77];
@@ -59,71 +60,12 @@ fn dns(c: &mut Cap, sport: u16, id: u16, q: &str, answers: &[(&str, u16, Vec<u8>
     c.udp(DNS_SERVER, CLIENT, 53, sport, &dns_response(id, q, answers));
 }
 
-/// A TCP session: handshake, the steps in order (each acknowledged), FIN both ways.
-fn session(c: &mut Cap, server: [u8; 4], cport: u16, sport: u16, steps: &[(bool, Vec<u8>)]) {
-    let (mut cs, mut ss) = (1_000u32, 500_000u32);
-    c.tcp(CLIENT, server, cport, sport, cs, 0, "S", &[]);
-    c.tcp(server, CLIENT, sport, cport, ss, cs + 1, "SA", &[]);
-    cs += 1;
-    ss += 1;
-    c.tcp(CLIENT, server, cport, sport, cs, ss, "A", &[]);
-    for (to_server, data) in steps {
-        let n = data.len() as u32;
-        if *to_server {
-            c.tcp(CLIENT, server, cport, sport, cs, ss, "AP", data);
-            cs += n;
-            c.tcp(server, CLIENT, sport, cport, ss, cs, "A", &[]);
-        } else {
-            c.tcp(server, CLIENT, sport, cport, ss, cs, "AP", data);
-            ss += n;
-            c.tcp(CLIENT, server, cport, sport, cs, ss, "A", &[]);
-        }
-    }
-    c.tcp(CLIENT, server, cport, sport, cs, ss, "AF", &[]);
-    c.tcp(server, CLIENT, sport, cport, ss, cs + 1, "AF", &[]);
-    c.tcp(CLIENT, server, cport, sport, cs + 1, ss + 1, "A", &[]);
-}
-
 fn cl(s: &str) -> (bool, Vec<u8>) {
     (true, s.as_bytes().to_vec())
 }
 
 fn sv(s: &str) -> (bool, Vec<u8>) {
     (false, s.as_bytes().to_vec())
-}
-
-use testkit::packets::tlv;
-
-/// A Kerberos AS-REQ from `cname`@CORP.EXAMPLE.
-fn krb_as_req(cname: &str) -> Vec<u8> {
-    let ctx = |n: u8, c: Vec<u8>| tlv(0xa0 + n, &c);
-    let int = |v: &[u8]| tlv(0x02, v);
-    let gs = |s: &str| tlv(0x1b, s.as_bytes());
-    let principal = |t: u8, names: &[&str]| {
-        let names: Vec<u8> = names.iter().flat_map(|n| gs(n)).collect();
-        tlv(
-            0x30,
-            &[ctx(0, int(&[t])), ctx(1, tlv(0x30, &names))].concat(),
-        )
-    };
-    let body = tlv(
-        0x30,
-        &[
-            ctx(0, tlv(0x03, &[0x00, 0x40, 0x81, 0x00, 0x10])),
-            ctx(1, principal(1, &[cname])),
-            ctx(2, gs("CORP.EXAMPLE")),
-            ctx(3, principal(2, &["krbtgt", "CORP.EXAMPLE"])),
-            ctx(5, tlv(0x18, b"20370913024805Z")),
-            ctx(7, int(&[0x1d, 0x3c, 0x5a, 0x01])),
-            ctx(8, tlv(0x30, &[int(&[18]), int(&[23])].concat())),
-        ]
-        .concat(),
-    );
-    let req = tlv(
-        0x30,
-        &[ctx(1, int(&[5])), ctx(2, int(&[10])), ctx(4, body)].concat(),
-    );
-    tlv(0x6a, &req)
 }
 
 fn ldap_bind(dn: &str) -> (Vec<u8>, Vec<u8>) {
@@ -137,8 +79,6 @@ fn ldap_bind(dn: &str) -> (Vec<u8>, Vec<u8>) {
     let ok = [tlv(0x0a, &[0]), tlv(0x04, b""), tlv(0x04, b"")].concat();
     (msg(1, tlv(0x60, &bind)), msg(1, tlv(0x61, &ok)))
 }
-
-use testkit::hex::encode as hex;
 
 fn capture() -> Vec<u8> {
     let mut c = Cap::new();
@@ -223,11 +163,10 @@ fn capture() -> Vec<u8> {
          Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--XX--\r\n.\r\n",
         STANDARD.encode(ATTACHMENT)
     );
-    session(
-        &mut c,
+    c.session(
+        CLIENT,
         SERVER,
-        50004,
-        25,
+        (50004, 25),
         &[
             sv("220 mx ESMTP\r\n"),
             cl("EHLO client\r\n"),
@@ -245,9 +184,15 @@ fn capture() -> Vec<u8> {
         ],
     );
     // Kerberos and LDAP with listed account names.
-    c.udp(CLIENT, KDC, 40010, 88, &krb_as_req("mallory-krb"));
+    c.udp(
+        CLIENT,
+        KDC,
+        40010,
+        88,
+        &krb_as_req("mallory-krb", "CORP.EXAMPLE", &[18, 23]),
+    );
     let (bind, ok) = ldap_bind("cn=Mallory-LDAP,dc=corp,dc=test");
-    session(&mut c, DC, 50005, 389, &[(true, bind), (false, ok)]);
+    c.session(CLIENT, DC, (50005, 389), &[(true, bind), (false, ok)]);
     c.bytes
 }
 

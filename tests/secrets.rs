@@ -15,31 +15,6 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
 use testkit::packets::{tlv, Cap, CLIENT, SERVER};
 
-/// One TCP connection, handshake to FIN, each step acknowledged before the next.
-fn session(c: &mut Cap, cport: u16, sport: u16, steps: &[(bool, Vec<u8>)]) {
-    let (mut cs, mut ss) = (1_000u32, 500_000u32);
-    c.tcp(CLIENT, SERVER, cport, sport, cs, 0, "S", &[]);
-    c.tcp(SERVER, CLIENT, sport, cport, ss, cs + 1, "SA", &[]);
-    cs += 1;
-    ss += 1;
-    c.tcp(CLIENT, SERVER, cport, sport, cs, ss, "A", &[]);
-    for (to_server, data) in steps {
-        let n = data.len() as u32;
-        if *to_server {
-            c.tcp(CLIENT, SERVER, cport, sport, cs, ss, "AP", data);
-            cs += n;
-            c.tcp(SERVER, CLIENT, sport, cport, ss, cs, "A", &[]);
-        } else {
-            c.tcp(SERVER, CLIENT, sport, cport, ss, cs, "AP", data);
-            ss += n;
-            c.tcp(CLIENT, SERVER, cport, sport, cs, ss, "A", &[]);
-        }
-    }
-    c.tcp(CLIENT, SERVER, cport, sport, cs, ss, "AF", &[]);
-    c.tcp(SERVER, CLIENT, sport, cport, ss, cs + 1, "AF", &[]);
-    c.tcp(CLIENT, SERVER, cport, sport, cs + 1, ss + 1, "A", &[]);
-}
-
 fn b64(s: &[u8]) -> String {
     STANDARD.encode(s)
 }
@@ -90,10 +65,10 @@ fn http(c: &mut Cap, e: &mut Expect, port: &mut u16) {
     e.pw("Pw-basic-7Kq2")
         .blob(cred.clone())
         .user("basic-user-ann");
-    session(
-        c,
-        next(),
-        80,
+    c.session(
+        CLIENT,
+        SERVER,
+        (next(), 80),
         &[
             cl(&format!(
                 "GET /private HTTP/1.1\r\nHost: example.org\r\nAuthorization: Basic {cred}\r\n\r\n"
@@ -110,10 +85,10 @@ fn http(c: &mut Cap, e: &mut Expect, port: &mut u16) {
     e.pw("Pw-url-3Xz9").user("url-user-bo");
     e.pw("Pw-ref-5Hn1").user("ref-user-dan");
     e.pw("Pw-loc-2Wd6").user("loc-user-eli");
-    session(
-        c,
-        next(),
-        8080,
+    c.session(
+        CLIENT,
+        SERVER,
+        (next(), 8080),
         &[
             cl(&format!(
                 "GET http://url-user-bo:Pw-url-3Xz9@example.org/x HTTP/1.1\r\n\
@@ -131,10 +106,10 @@ fn http(c: &mut Cap, e: &mut Expect, port: &mut u16) {
     e.pw("Pw-bare-token-9Rt5")
         .pw("Pw-nocolon-4Jy8")
         .blob(nocolon.clone());
-    session(
-        c,
-        next(),
-        80,
+    c.session(
+        CLIENT,
+        SERVER,
+        (next(), 80),
         &[
             cl("GET /a HTTP/1.1\r\nHost: example.org\r\nAuthorization: Pw-bare-token-9Rt5\r\n\r\n"),
             sv("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
@@ -153,10 +128,10 @@ fn http(c: &mut Cap, e: &mut Expect, port: &mut u16) {
     e.pw("Pw?query-2Ra7").user("query-user-jo");
     e.pw("Pw#frag-4Tu3").user("frag-user-kim");
     e.pw("sk_live_Pw5Sc7Ks9");
-    session(
-        c,
-        next(),
-        80,
+    c.session(
+        CLIENT,
+        SERVER,
+        (next(), 80),
         &[
             cl("GET //rel-user-fay:Pw-rel-6Gb3@example.org/r HTTP/1.1\r\n\
                 Host: example.org\r\n\
@@ -208,7 +183,7 @@ fn smtp(c: &mut Cap, e: &mut Expect, port: &mut u16) {
         let mut steps = start();
         steps.extend(auth);
         steps.extend(smtp_message());
-        session(c, *port, 25, &steps);
+        c.session(CLIENT, SERVER, (*port, 25), &steps);
     };
     // PLAIN, initial response.
     let blob = b64(b"\0smtp-plain-dee\0Pw-smtp-plain-1Ab3");
@@ -277,7 +252,7 @@ fn pop3(c: &mut Cap, e: &mut Expect, port: &mut u16) {
             cl("QUIT\r\n"),
             sv("+OK bye\r\n"),
         ]);
-        session(c, *port, 110, &steps);
+        c.session(CLIENT, SERVER, (*port, 110), &steps);
     };
     e.pw("Pw-pop-pass-7Kl3").user("pop-user-hal");
     run(
@@ -340,7 +315,7 @@ fn imap(c: &mut Cap, e: &mut Expect, port: &mut u16) {
             cl("a4 LOGOUT\r\n"),
             sv("* BYE\r\na4 OK bye\r\n"),
         ]);
-        session(c, *port, 143, &steps);
+        c.session(CLIENT, SERVER, (*port, 143), &steps);
     };
     // Quoted strings (the password has a space and an escaped quote).
     e.pw("Pw imap\"q-1Qr")
@@ -442,10 +417,10 @@ fn ldap(c: &mut Cap, e: &mut Expect, port: &mut u16) {
     e.pw("Pw-ldap-filter-6Za1")
         .user("(&(uid=ldap-search-pat)(userPassword=<redacted>))");
     *port += 1;
-    session(
-        c,
-        *port,
-        389,
+    c.session(
+        CLIENT,
+        SERVER,
+        (*port, 389),
         &[
             (true, ldap_msg(1, tlv(0x60, &bind))),
             (false, ldap_msg(1, tlv(0x61, &ok))),

@@ -150,6 +150,40 @@ impl Cap {
         self.tcp(client, server, cport, sport, c + 1, s + 1, "A", &[]);
     }
 
+    /// A whole TCP connection `client`:`cport` → `server`:`sport` of alternating steps: each
+    /// `(to_server, bytes)` sent in one segment and acknowledged before the next; handshake
+    /// first, FIN both ways last.
+    pub fn session(
+        &mut self,
+        client: [u8; 4],
+        server: [u8; 4],
+        ports: (u16, u16),
+        steps: &[(bool, Vec<u8>)],
+    ) {
+        let (cport, sport) = ports;
+        let (mut cs, mut ss) = (1_000u32, 500_000u32);
+        self.tcp(client, server, cport, sport, cs, 0, "S", &[]);
+        self.tcp(server, client, sport, cport, ss, cs + 1, "SA", &[]);
+        cs += 1;
+        ss += 1;
+        self.tcp(client, server, cport, sport, cs, ss, "A", &[]);
+        for (to_server, data) in steps {
+            let n = data.len() as u32;
+            if *to_server {
+                self.tcp(client, server, cport, sport, cs, ss, "AP", data);
+                cs += n;
+                self.tcp(server, client, sport, cport, ss, cs, "A", &[]);
+            } else {
+                self.tcp(server, client, sport, cport, ss, cs, "AP", data);
+                ss += n;
+                self.tcp(client, server, cport, sport, cs, ss, "A", &[]);
+            }
+        }
+        self.tcp(client, server, cport, sport, cs, ss, "AF", &[]);
+        self.tcp(server, client, sport, cport, ss, cs + 1, "AF", &[]);
+        self.tcp(client, server, cport, sport, cs + 1, ss + 1, "A", &[]);
+    }
+
     /// `data` sent from `isn`+1 in segments of `size`, in the given order of segment indexes
     /// (indexes may repeat: retransmissions).
     pub fn send(
@@ -178,3 +212,38 @@ impl Cap {
 /// A BER/DER TLV (Kerberos, LDAP payloads): `tag`, the definite length in its shortest form,
 /// then `content` (the product's `proto::ber::encode`, so reader and writer agree).
 pub use tapir::proto::ber::encode as tlv;
+
+/// A Kerberos AS-REQ (no pre-authentication) from `cname`@`realm` for krbtgt/`realm`: KDC
+/// options forwardable, renewable, canonicalize, renewable-ok; till 2037-09-13T02:48:05Z;
+/// nonce 0x1d3c5a01; the given encryption types.
+pub fn krb_as_req(cname: &str, realm: &str, etypes: &[u8]) -> Vec<u8> {
+    let ctx = |n: u8, c: Vec<u8>| tlv(0xa0 + n, &c);
+    let int = |v: &[u8]| tlv(0x02, v);
+    let gs = |s: &str| tlv(0x1b, s.as_bytes());
+    let principal = |t: u8, names: &[&str]| {
+        let names: Vec<u8> = names.iter().flat_map(|n| gs(n)).collect();
+        tlv(
+            0x30,
+            &[ctx(0, int(&[t])), ctx(1, tlv(0x30, &names))].concat(),
+        )
+    };
+    let etypes: Vec<u8> = etypes.iter().flat_map(|e| int(&[*e])).collect();
+    let body = tlv(
+        0x30,
+        &[
+            ctx(0, tlv(0x03, &[0x00, 0x40, 0x81, 0x00, 0x10])),
+            ctx(1, principal(1, &[cname])),
+            ctx(2, gs(realm)),
+            ctx(3, principal(2, &["krbtgt", realm])),
+            ctx(5, tlv(0x18, b"20370913024805Z")),
+            ctx(7, int(&[0x1d, 0x3c, 0x5a, 0x01])),
+            ctx(8, tlv(0x30, &etypes)),
+        ]
+        .concat(),
+    );
+    let req = tlv(
+        0x30,
+        &[ctx(1, int(&[5])), ctx(2, int(&[10])), ctx(4, body)].concat(),
+    );
+    tlv(0x6a, &req)
+}
