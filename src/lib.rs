@@ -9,6 +9,7 @@ pub mod capture;
 pub mod cmd;
 pub mod config;
 pub mod decode;
+pub mod detect;
 pub mod enrich;
 pub mod export;
 pub mod files;

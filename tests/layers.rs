@@ -7,7 +7,7 @@ use std::path::Path;
 /// Top of the data path first; each module may import only those before it.
 const LAYERS: &[&str] = &[
     "vocab", "util", "capture", "decode", "files", "config", "flow", "proto", "record", "enrich",
-    "stats", "export", "status", "pipeline", "cmd",
+    "stats", "detect", "export", "status", "pipeline", "cmd",
 ];
 
 fn rank(m: &str) -> Option<usize> {

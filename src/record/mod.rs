@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
+pub mod detection;
 pub mod intel;
 pub mod sensor_status;
 mod time;
