@@ -22,7 +22,7 @@ use crate::record::{rfc3339_micros, Body, Record};
 
 use super::domain::{normalise, registered};
 use super::entry::{DomainStats, FileStats, HostStats};
-use super::{FileView, StatsShared, WriterMsg};
+use super::{StatsShared, View, WriterMsg};
 
 /// What one worker saw since its last hand-over.
 #[derive(Clone, Debug, Default)]
@@ -82,7 +82,7 @@ pub struct Collector {
     /// Client address → MD5 of the last account seen logging on from it (capped).
     accounts: HashMap<IpAddr, String>,
     /// The store as of the last snapshot the writer published.
-    view: FileView,
+    view: View,
     /// Entries a delta may hold before it is handed over early.
     max_delta: usize,
     max_seen: usize,

@@ -124,6 +124,11 @@ impl DomainStats {
         self.hosts.count(&self.hosts_hll)
     }
 
+    /// Seconds from the first sighting to `now_ns` (packet time); 0 when not earlier.
+    pub fn first_seen_age_s(&self, now_ns: u64) -> u64 {
+        now_ns.saturating_sub(self.first_seen) / 1_000_000_000
+    }
+
     pub fn distinct_users(&self) -> u64 {
         self.users_md5.count(&self.users_hll)
     }
@@ -225,6 +230,11 @@ impl FileStats {
         } else {
             self.first_by_host.len() as u64
         }
+    }
+
+    /// Seconds from the first sighting in the local network to `now_ns`; 0 when not earlier.
+    pub fn first_seen_age_s(&self, now_ns: u64) -> u64 {
+        now_ns.saturating_sub(self.first_seen) / 1_000_000_000
     }
 
     /// When `host` first received the file, when known.

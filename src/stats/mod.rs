@@ -7,6 +7,29 @@
 //! shutdown; the writer merges what is waiting into the [`Store`] in one redb transaction.
 //! Distinct hosts and users are counted with mergeable HyperLogLog sketches ([`Hll`]) beside
 //! exact, capped lists.
+//!
+//! # Reading the statistics (detection)
+//!
+//! Detection rules read through the [`StatsShared`] every worker holds, from the worker's own
+//! thread: [`StatsShared::domain`] (`stats.domain.*`) and [`StatsShared::file`]
+//! (`stats.file.*`). Both read the latest published snapshot (a redb read transaction shared
+//! through an `Arc`; no lock is held beyond cloning it) and return None when the entry is
+//! unknown. Conditions map to the returned values as:
+//!
+//! | condition | value |
+//! |---|---|
+//! | `stats.domain.first_seen_age_s` | [`DomainStats::first_seen_age_s`] with the record's time |
+//! | `stats.domain.hosts` | [`DomainStats::distinct_hosts`] |
+//! | `stats.domain.users` | [`DomainStats::distinct_users`] |
+//! | `stats.domain.requests` | [`DomainStats::requests`] |
+//! | `stats.file.hosts` | [`FileStats::distinct_hosts`] |
+//! | `stats.file.first_seen_age_s` | [`FileStats::first_seen_age_s`] |
+//!
+//! What "latest" means: live (`tapir run`), the store as of the writer's last commit (at most
+//! one status period old). In replay, the store as it was when the run started, so that
+//! records do not depend on thread timing: on a first replay (or in memory) every domain is
+//! unknown, which a rule reads as "new to this network". Statistics off: the caller has no
+//! `StatsShared` (`EvalCtx::stats` is None).
 
 mod codec;
 pub mod collect;
@@ -17,7 +40,7 @@ pub mod store;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -56,8 +79,9 @@ pub fn caps_from(c: &crate::config::StatsSection) -> StoreCaps {
     }
 }
 
-/// What workers read of the store: the files table as of a commit.
-pub type FileView = Option<Arc<store::FileSnapshot>>;
+/// What workers read of the store: the domains and files tables as of a commit; None when
+/// nothing was committed yet (or, in replay, when the store was empty at the start).
+pub type View = Option<Arc<store::Snapshot>>;
 
 /// What the writer thread is sent.
 pub enum WriterMsg {
@@ -90,14 +114,30 @@ pub struct StatsShared {
     pub caps: StoreCaps,
     pub tx: Sender<WriterMsg>,
     pub gauges: Arc<StatsGauges>,
-    /// The latest published snapshot of the files table (`file.frequency`).
-    view: Mutex<FileView>,
+    /// The latest published snapshot (`file.frequency`, [`StatsShared::domain`]).
+    view: RwLock<View>,
 }
 
 impl StatsShared {
-    /// The latest published file snapshot (taken by a worker once per status period).
-    pub fn view(&self) -> FileView {
-        self.view.lock().ok().and_then(|v| v.clone())
+    /// The latest published snapshot (a collector takes it once per status period).
+    pub fn view(&self) -> View {
+        self.view.read().ok().and_then(|v| v.clone())
+    }
+
+    /// The statistics of the registered domain of `registered_domain` (a full name rolls up:
+    /// `www.example.co.uk` reads `example.co.uk`), as of the latest published snapshot; None
+    /// when the store does not know it (new to the network, or nothing committed yet).
+    /// Thread-safe and cheap: a clone of the snapshot's `Arc` under a read lock, then a redb
+    /// read on that snapshot (no write lock, no I/O beyond redb's page cache).
+    pub fn domain(&self, registered_domain: &str) -> Option<DomainStats> {
+        let name = domain::normalise(registered_domain)?;
+        self.view()?.domain(domain::registered(&name))
+    }
+
+    /// The statistics of a file by its SHA-256, as of the latest published snapshot; None
+    /// when unknown. See [`StatsShared::domain`].
+    pub fn file(&self, sha256: &[u8; 32]) -> Option<FileStats> {
+        self.view()?.file(sha256)
     }
 }
 
@@ -120,10 +160,18 @@ impl Stats {
     ) -> Result<Stats, StatsError> {
         let caps = caps_from(&cfg.stats);
         let store = Store::open(state_dir, caps)?;
-        let view = Some(Arc::new(store.file_snapshot()?));
+        let c = store.counts()?;
+        // Replay (no refresh) reads the store as it was when opened; an empty store has
+        // nothing to read, and a snapshot held for the whole run would keep redb from reusing
+        // any page freed meanwhile.
+        let empty = c == TableCounts::default();
+        let view = if refresh_view || !empty {
+            Some(Arc::new(store.snapshot()?))
+        } else {
+            None
+        };
         let (tx, rx) = bounded(64);
         let gauges = Arc::new(StatsGauges::default());
-        let c = store.counts()?;
         gauges.domains.store(c.domains, Ordering::Relaxed);
         gauges.fqdns.store(c.fqdns, Ordering::Relaxed);
         gauges.files.store(c.files, Ordering::Relaxed);
@@ -135,7 +183,7 @@ impl Stats {
                 caps,
                 tx,
                 gauges,
-                view: Mutex::new(view),
+                view: RwLock::new(view),
             }),
             rx,
             refresh_view,
@@ -213,9 +261,9 @@ fn writer_loop(store: Store, rx: Receiver<WriterMsg>, shared: &StatsShared, refr
                 g.commits.fetch_add(1, Ordering::Relaxed);
                 g.merged.fetch_add(n, Ordering::Relaxed);
                 if refresh {
-                    match store.file_snapshot() {
+                    match store.snapshot() {
                         Ok(s) => {
-                            if let Ok(mut v) = shared.view.lock() {
+                            if let Ok(mut v) = shared.view.write() {
                                 *v = Some(Arc::new(s));
                             }
                         }

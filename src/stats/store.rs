@@ -322,19 +322,34 @@ impl Store {
             .collect())
     }
 
-    /// A consistent read-only snapshot of the files table as committed now.
-    pub fn file_snapshot(&self) -> Result<FileSnapshot, StatsError> {
+    /// A consistent read-only snapshot of the domains and files tables as committed now.
+    pub fn snapshot(&self) -> Result<Snapshot, StatsError> {
         let r = self.db.begin_read().map_err(e)?;
-        Ok(FileSnapshot(r.open_table(FILES).map_err(e)?))
+        Ok(Snapshot {
+            domains: r.open_table(DOMAINS).map_err(e)?,
+            files: r.open_table(FILES).map_err(e)?,
+        })
     }
 }
 
-/// The files table as of one commit (see [`Store::file_snapshot`]).
-pub struct FileSnapshot(ReadOnlyTable<&'static [u8], &'static [u8]>);
+/// The domains and files tables as of one commit (see [`Store::snapshot`]): a redb read
+/// transaction, shared by the workers without a lock. While one is alive, redb cannot reuse
+/// the pages later commits free, so a snapshot is replaced at every commit (live) or not
+/// taken at all when the store was empty (replay).
+pub struct Snapshot {
+    domains: ReadOnlyTable<&'static str, &'static [u8]>,
+    files: ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
 
-impl FileSnapshot {
+impl Snapshot {
+    /// A registered domain's statistics (the key as stored: normalised, rolled up).
+    pub fn domain(&self, registered: &str) -> Option<DomainStats> {
+        let v = self.domains.get(registered).ok()??;
+        DomainStats::decode(v.value())
+    }
+
     pub fn file(&self, sha256: &[u8; 32]) -> Option<FileStats> {
-        let v = self.0.get(sha256.as_slice()).ok()??;
+        let v = self.files.get(sha256.as_slice()).ok()??;
         FileStats::decode(v.value())
     }
 }
