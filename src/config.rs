@@ -268,9 +268,8 @@ impl FilesSection {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StatsSection {
-    /// Keep statistics (and add `file.frequency` to `file` records). Off by default until an
-    /// entry's cost is cut (about 5 KiB on disk per entry today: `docs/stats.md`); `tapir
-    /// replay --state DIR` turns it on for that run.
+    /// Keep statistics (and add `file.frequency` to `file` records). On by default; `tapir
+    /// replay` keeps them in memory (gone at exit) unless given `--state DIR`.
     pub enabled: bool,
     /// The store's directory for `tapir run` (default `/var/lib/tapir`); `tapir replay` keeps
     /// its statistics in memory unless given `--state DIR`.
@@ -286,12 +285,22 @@ pub struct StatsSection {
     pub max_hosts_per_entry: usize,
     /// Names, user hashes, content types, sources kept per entry.
     pub max_names_per_entry: usize,
+    /// Bytes of the store's page cache (redb; also what the in-memory store of a replay
+    /// caches on top of its data).
+    pub cache_size: usize,
+    /// Entries one worker collects before handing them to the store writer early, and files
+    /// it remembers of this run for `file.frequency` (both counted in `sensor_status`).
+    pub worker_entries: usize,
+    /// Milliseconds (wall clock) the store writer gathers the deltas workers hand over into
+    /// one commit (sooner when four times `worker_entries` entries wait). A crash loses what
+    /// is not committed yet. 0: a commit per delta.
+    pub commit_interval_ms: u64,
 }
 
 impl Default for StatsSection {
     fn default() -> Self {
         StatsSection {
-            enabled: false,
+            enabled: true,
             state_dir: None,
             max_age: 90 * 86_400,
             max_domains: 1_000_000,
@@ -300,6 +309,9 @@ impl Default for StatsSection {
             max_hosts: 200_000,
             max_hosts_per_entry: 64,
             max_names_per_entry: 16,
+            cache_size: 8 << 20,
+            worker_entries: 5_000,
+            commit_interval_ms: 1000,
         }
     }
 }

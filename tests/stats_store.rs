@@ -278,6 +278,9 @@ fn kill_9_leaves_a_consistent_store() {
             "2",
             "--set",
             "output.status_interval=1",
+            // A commit per delta, so that many land before the kill.
+            "--set",
+            "stats.commit_interval_ms=0",
             "--state",
             state.to_str().unwrap(),
             "-o",
@@ -324,4 +327,45 @@ fn kill_9_leaves_a_consistent_store() {
         stats(&state, &["domain", "once.example.net"])["requests"],
         1
     );
+}
+
+#[test]
+fn on_by_default_in_memory_and_off_when_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = capture(dir.path());
+    let run = |extra: &[&str], out: &Path| {
+        let mut a = vec!["replay", "-q", "-w", "1", "-o", out.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        a.push(pcap.to_str().unwrap());
+        let o = tapir(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    // No --state: statistics are on, kept in memory; nothing is written beside the output.
+    let on = dir.path().join("on.ndjson");
+    run(&[], &on);
+    let f = files(&on);
+    assert_eq!(f.len(), 2);
+    assert_eq!(f[0]["file"]["frequency"]["hosts"], 1);
+    assert_eq!(f[1]["file"]["frequency"]["hosts"], 2);
+    let status = std::fs::read_to_string(&on).unwrap();
+    let last: Value = status
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["event_type"] == "sensor_status")
+        .last()
+        .unwrap();
+    // The status block is there (its table counts may predate the last commit).
+    let st = &last["sensor_status"]["stats"];
+    assert_eq!(st["early_handovers"], 0, "{last}");
+    assert_eq!(st["view_resets"], 0, "{last}");
+    assert!(!dir.path().join("stats.redb").exists());
+    // Off: no frequency, no stats block.
+    let off = dir.path().join("off.ndjson");
+    run(&["--set", "stats.enabled=false"], &off);
+    let f = files(&off);
+    assert_eq!(f.len(), 2);
+    assert!(f[0]["file"].get("frequency").is_none(), "{}", f[0]);
+    assert!(!std::fs::read_to_string(&off)
+        .unwrap()
+        .contains("\"early_handovers\""));
 }

@@ -1,5 +1,6 @@
 //! `tapir run`: live capture from an interface until SIGTERM or SIGINT (Ctrl-C).
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -76,8 +77,22 @@ fn open_stats(cfg: &Config) -> Result<Option<crate::stats::Stats>> {
     if !cfg.stats.enabled {
         return Ok(None);
     }
-    let dir = cfg.stats.state_dir.as_deref().unwrap_or(DEFAULT_STATE_DIR);
-    let s = crate::stats::Stats::open(cfg, Some(std::path::Path::new(dir)), true)
+    let Some(dir) = cfg.stats.state_dir.as_deref() else {
+        // The default directory (the deploy unit's StateDirectory): a run without it (not
+        // root, no unit) keeps its statistics in memory rather than not starting.
+        return match crate::stats::Stats::open(cfg, Some(Path::new(DEFAULT_STATE_DIR)), true) {
+            Ok(s) => Ok(Some(s)),
+            Err(err) => {
+                tracing::warn!(
+                    "statistics kept in memory (gone at exit): cannot use {DEFAULT_STATE_DIR}: {err}"
+                );
+                let s = crate::stats::Stats::open(cfg, None, true)
+                    .context("cannot open the statistics store in memory")?;
+                Ok(Some(s))
+            }
+        };
+    };
+    let s = crate::stats::Stats::open(cfg, Some(Path::new(dir)), true)
         .with_context(|| format!("cannot open the statistics store in {dir}"))?;
     Ok(Some(s))
 }

@@ -88,7 +88,7 @@ fn domain_json(store: &Store, name: &str, d: &DomainStats, with_hosts: bool) -> 
             hosts.push(json!({"ip": ip, "names": host_names(store, ip)?}));
         }
         v["host_list"] = Value::Array(hosts);
-        v["host_list_complete"] = Value::Bool(!d.hosts.cut);
+        v["host_list_complete"] = Value::Bool(d.hosts.is_exact());
         v["users_md5"] = json!(d.users_md5.items);
     }
     Ok(v)

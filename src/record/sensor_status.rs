@@ -64,6 +64,11 @@ pub struct StatsBlock {
     pub entries_merged: u64,
     /// Time spent merging and committing.
     pub write_ms: f64,
+    /// Deltas workers handed over before their period ended, being full
+    /// (`stats.worker_entries`), and times a worker's own view of this run's files was
+    /// started afresh for the same cap.
+    pub early_handovers: u64,
+    pub view_resets: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

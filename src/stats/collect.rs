@@ -14,6 +14,7 @@
 //!   exchanges, as MD5 of the lower-cased name with the realm.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -83,9 +84,10 @@ pub struct Collector {
     accounts: HashMap<IpAddr, String>,
     /// The store as of the last snapshot the writer published.
     view: View,
-    /// Entries a delta may hold before it is handed over early.
-    max_delta: usize,
-    max_seen: usize,
+    /// Entries a delta may hold before it is handed over early; files remembered.
+    max_entries: usize,
+    /// Scratch for an address as text (no allocation per request).
+    ip_buf: String,
 }
 
 /// A domain request seen from an internal client.
@@ -100,10 +102,8 @@ struct Request<'a> {
 }
 
 impl Collector {
-    pub fn new(shared: Arc<StatsShared>, workers: usize) -> Collector {
-        let w = workers.max(1);
-        let max_delta = (shared.caps.max_domains / w).clamp(1024, 50_000);
-        let max_seen = (shared.caps.max_files / w).max(1024);
+    pub fn new(shared: Arc<StatsShared>) -> Collector {
+        let max_entries = shared.worker_entries;
         let view = shared.view();
         Collector {
             shared,
@@ -111,8 +111,8 @@ impl Collector {
             files_seen: HashMap::new(),
             accounts: HashMap::new(),
             view,
-            max_delta,
-            max_seen,
+            max_entries,
+            ip_buf: String::with_capacity(40),
         }
     }
 
@@ -193,7 +193,7 @@ impl Collector {
                         let caps = self.shared.caps.lists;
                         let h = self.host(client, ts);
                         h.accounts.add(&acct, caps.names);
-                        if self.accounts.len() < self.max_seen
+                        if self.accounts.len() < self.max_entries
                             || self.accounts.contains_key(&client)
                         {
                             self.accounts.insert(client, md5);
@@ -243,24 +243,28 @@ impl Collector {
         if fqdn.ends_with(".arpa") {
             return;
         }
-        let reg = registered(&fqdn).to_string();
+        let reg = registered(&fqdn);
         let user = q.user.or_else(|| self.accounts.get(&q.client).cloned());
         let caps = self.shared.caps.lists;
-        let client = q.client.to_string();
+        self.ip_buf.clear();
+        let _ = write!(self.ip_buf, "{}", q.client);
+        let client = self.ip_buf.as_str();
         for (map, key) in [
             (&mut self.delta.domains, reg),
-            (&mut self.delta.fqdns, fqdn),
+            (&mut self.delta.fqdns, &*fqdn),
         ] {
-            let d = map.entry(key).or_default();
+            // Look up by reference: a key is only allocated for a new entry.
+            let d = match map.get_mut(key) {
+                Some(d) => d,
+                None => map.entry(key.to_string()).or_default(),
+            };
             d.requests += 1;
             if d.first_seen == 0 || q.ts < d.first_seen {
                 d.first_seen = q.ts;
             }
             d.last_seen = d.last_seen.max(q.ts);
-            d.hosts_hll.add(client.as_bytes());
-            d.hosts.add(&client, caps.hosts);
+            d.hosts.add(client, caps.hosts);
             if let Some(u) = &user {
-                d.users_hll.add(u.as_bytes());
                 d.users_md5.add(u, caps.names);
             }
             d.bytes_up += q.up;
@@ -298,19 +302,31 @@ impl Collector {
             if let Some(o) = fb.url.as_deref().or(fb.sender.as_deref()) {
                 one.origins.add(o, caps.names);
             }
+            // What file.frequency needs of this run: times and hosts, not names.
+            let seen = FileStats {
+                count: 1,
+                first_seen: ts,
+                last_seen: ts,
+                first_by_host: one.first_by_host.clone(),
+                ..Default::default()
+            };
             self.delta
                 .files
                 .entry(key)
                 .and_modify(|f| f.merge(&one, caps))
-                .or_insert_with(|| one.clone());
-            if self.files_seen.len() >= self.max_seen && !self.files_seen.contains_key(&key) {
+                .or_insert(one);
+            if self.files_seen.len() >= self.max_entries && !self.files_seen.contains_key(&key) {
                 // Bounded: start this run's own view afresh (the store still has it all).
                 self.files_seen.clear();
+                self.shared
+                    .gauges
+                    .view_resets
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             self.files_seen
                 .entry(key)
-                .and_modify(|f| f.merge(&one, caps))
-                .or_insert(one);
+                .and_modify(|f| f.merge(&seen, caps))
+                .or_insert(seen);
         }
         // The frequency as of now: the store's snapshot merged with this worker's own view.
         let mut view = self
@@ -328,14 +344,21 @@ impl Collector {
         });
     }
 
-    /// Whether the delta should be handed over before the period ends.
+    /// Whether the delta should be handed over before the period ends (then [`Collector::send`]
+    /// counts it as early).
     pub fn full(&self) -> bool {
-        self.delta.entries() >= self.max_delta
+        self.delta.entries() >= self.max_entries
     }
 
     /// Hands the delta to the store writer and picks up the writer's latest snapshot.
     pub fn send(&mut self) {
         if !self.delta.is_empty() {
+            if self.full() {
+                self.shared
+                    .gauges
+                    .early_handovers
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             let d = std::mem::take(&mut self.delta);
             // The writer only goes away at shutdown, after the workers.
             let _ = self.shared.tx.send(WriterMsg::Delta(Box::new(d)));

@@ -4,7 +4,7 @@
 
 /// The name as kept: lower-case, no trailing dot, no `:port`, no brackets; None for an empty
 /// name, an IP literal, or one with characters no host name has.
-pub fn normalise(name: &str) -> Option<String> {
+pub fn normalise(name: &str) -> Option<std::borrow::Cow<'_, str>> {
     let mut n = name.trim();
     if let Some(rest) = n.strip_prefix('[') {
         // "[2001:db8::1]:443": an address, not a name.
@@ -26,7 +26,11 @@ pub fn normalise(name: &str) -> Option<String> {
     {
         return None;
     }
-    Some(n.to_ascii_lowercase())
+    if n.bytes().any(|b| b.is_ascii_uppercase()) {
+        Some(std::borrow::Cow::Owned(n.to_ascii_lowercase()))
+    } else {
+        Some(std::borrow::Cow::Borrowed(n))
+    }
 }
 
 /// The registered domain of a normalised name: the public suffix plus one label; the name
@@ -59,10 +63,13 @@ mod tests {
     #[test]
     fn normalising() {
         assert_eq!(
-            normalise("WWW.Example.COM."),
-            Some("www.example.com".into())
+            normalise("WWW.Example.COM.").as_deref(),
+            Some("www.example.com")
         );
-        assert_eq!(normalise("example.com:8080"), Some("example.com".into()));
+        assert_eq!(
+            normalise("example.com:8080").as_deref(),
+            Some("example.com")
+        );
         assert_eq!(normalise("192.0.2.1"), None);
         assert_eq!(normalise("192.0.2.1:80"), None);
         assert_eq!(normalise("[2001:db8::1]:443"), None);

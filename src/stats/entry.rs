@@ -25,8 +25,9 @@ impl Default for ListCaps {
     }
 }
 
-/// Format version of the encoded values.
-const VERSION: u8 = 1;
+/// Format version of the encoded values (1: every entry carried its sketches; still read).
+const VERSION: u8 = 2;
+const VERSION_1: u8 = 1;
 /// Hard upper bound on decoded list lengths, whatever the caps (a corrupt length is rejected).
 const MAX_LIST: usize = 4096;
 
@@ -67,14 +68,130 @@ impl CappedList {
         let items = r.strings(MAX_LIST)?;
         Some(CappedList { items, cut })
     }
+}
 
-    /// Exact count when nothing was cut, else the sketch's estimate (never below the list).
-    fn count(&self, sketch: &Hll) -> u64 {
-        if self.cut {
-            sketch.estimate().max(self.items.len() as u64)
-        } else {
-            self.items.len() as u64
+/// A distinct count that is exact while small: the members themselves (first-seen order) up
+/// to the cap, and only past it a HyperLogLog sketch of every member (the first `cap` members
+/// are still kept, for display). Most domains and files are seen by one to three hosts, so
+/// most entries never carry a sketch. Merging stays exact: a union that fits the cap is the
+/// exact union; one that does not gets the sketch of both sides (a side without a sketch
+/// adds its members), which is the sketch of the union whatever the order of merges.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Distinct {
+    /// The members (all of them while `sketch` is None), in first-seen order.
+    pub items: Vec<String>,
+    /// Past the cap: the sketch of every member ever added.
+    pub sketch: Option<Hll>,
+}
+
+fn sketch_of<'a>(items: impl IntoIterator<Item = &'a String>) -> Hll {
+    let mut h = Hll::new();
+    for i in items {
+        h.add(i.as_bytes());
+    }
+    h
+}
+
+impl Distinct {
+    pub fn add(&mut self, s: &str, cap: usize) {
+        if let Some(h) = &mut self.sketch {
+            h.add(s.as_bytes());
+            if self.items.len() < cap && !self.items.iter().any(|x| x == s) {
+                self.items.push(s.to_string());
+            }
+            return;
         }
+        if self.items.iter().any(|x| x == s) {
+            return;
+        }
+        if self.items.len() < cap {
+            self.items.push(s.to_string());
+            return;
+        }
+        let mut h = sketch_of(&self.items);
+        h.add(s.as_bytes());
+        self.sketch = Some(h);
+    }
+
+    pub fn merge(&mut self, o: &Distinct, cap: usize) {
+        let mut promote = self.sketch.is_some() || o.sketch.is_some();
+        for s in &o.items {
+            if !self.items.iter().any(|x| x == s) {
+                if self.items.len() < cap {
+                    self.items.push(s.clone());
+                } else {
+                    promote = true;
+                }
+            }
+        }
+        if promote {
+            // Everything in `self.items` now is a member of one side or the other.
+            let mut h = self.sketch.take().unwrap_or_else(|| sketch_of(&self.items));
+            match &o.sketch {
+                Some(x) => h.merge(x),
+                None => h.merge(&sketch_of(&o.items)),
+            }
+            self.sketch = Some(h);
+        }
+    }
+
+    /// Whether `items` is every member (the count is exact).
+    pub fn is_exact(&self) -> bool {
+        self.sketch.is_none()
+    }
+
+    /// Distinct members: exact while no sketch, else the estimate (never below the list).
+    pub fn count(&self) -> u64 {
+        match &self.sketch {
+            None => self.items.len() as u64,
+            Some(h) => h.estimate().max(self.items.len() as u64),
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_strs(out, &self.items);
+        match &self.sketch {
+            None => out.push(0),
+            Some(h) => {
+                out.push(1);
+                h.encode(out);
+            }
+        }
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Option<Distinct> {
+        let items = r.strings(MAX_LIST)?;
+        let sketch = match r.byte()? {
+            0 => None,
+            1 => Some(Hll::decode(r)?),
+            _ => return None,
+        };
+        Some(Distinct { items, sketch })
+    }
+
+    /// From the version 1 form: a sketch of every member beside a capped list.
+    fn from_v1(sketch: Hll, list: CappedList) -> Distinct {
+        Distinct {
+            items: list.items,
+            sketch: list.cut.then_some(sketch),
+        }
+    }
+}
+
+/// `t` relative to `base`: the difference doubled, odd when `t` is the earlier.
+fn zigzag(t: u64, base: u64) -> u64 {
+    if t >= base {
+        (t - base) << 1
+    } else {
+        ((base - t) << 1) | 1
+    }
+}
+
+fn unzigzag(z: u64, base: u64) -> Option<u64> {
+    if z & 1 == 0 {
+        base.checked_add(z >> 1)
+    } else {
+        base.checked_sub(z >> 1)
     }
 }
 
@@ -93,12 +210,10 @@ pub struct DomainStats {
     /// Packet time, nanoseconds since the epoch.
     pub first_seen: u64,
     pub last_seen: u64,
-    /// Distinct internal hosts (addresses) and users (MD5 of the lower-cased name).
-    pub hosts_hll: Hll,
-    pub users_hll: Hll,
-    /// The internal hosts' addresses (names are looked up in the hosts table when shown).
-    pub hosts: CappedList,
-    pub users_md5: CappedList,
+    /// Distinct internal hosts (their addresses; names are looked up in the hosts table when
+    /// shown) and users (MD5 of the lower-cased name).
+    pub hosts: Distinct,
+    pub users_md5: Distinct,
     /// Bytes sent to (up) and received from (down) the domain in HTTP bodies.
     pub bytes_up: u64,
     pub bytes_down: u64,
@@ -110,8 +225,6 @@ impl DomainStats {
         self.requests += o.requests;
         self.first_seen = min_time(self.first_seen, o.first_seen);
         self.last_seen = self.last_seen.max(o.last_seen);
-        self.hosts_hll.merge(&o.hosts_hll);
-        self.users_hll.merge(&o.users_hll);
         self.hosts.merge(&o.hosts, caps.hosts);
         self.users_md5.merge(&o.users_md5, caps.names);
         self.bytes_up += o.bytes_up;
@@ -121,7 +234,7 @@ impl DomainStats {
 
     /// Distinct internal hosts: exact while the host list holds them all.
     pub fn distinct_hosts(&self) -> u64 {
-        self.hosts.count(&self.hosts_hll)
+        self.hosts.count()
     }
 
     /// Seconds from the first sighting to `now_ns` (packet time); 0 when not earlier.
@@ -130,16 +243,15 @@ impl DomainStats {
     }
 
     pub fn distinct_users(&self) -> u64 {
-        self.users_md5.count(&self.users_hll)
+        self.users_md5.count()
     }
 
     pub fn encode(&self) -> Vec<u8> {
         let mut o = vec![VERSION];
-        for v in [self.requests, self.first_seen, self.last_seen] {
+        // last_seen first: ageing and eviction read it without decoding the rest.
+        for v in [self.last_seen, self.requests, self.first_seen] {
             put_uvar(&mut o, v);
         }
-        self.hosts_hll.encode(&mut o);
-        self.users_hll.encode(&mut o);
         self.hosts.encode(&mut o);
         self.users_md5.encode(&mut o);
         put_uvar(&mut o, self.bytes_up);
@@ -150,20 +262,36 @@ impl DomainStats {
 
     pub fn decode(b: &[u8]) -> Option<DomainStats> {
         let mut r = Reader::new(b);
-        if r.byte()? != VERSION {
-            return None;
-        }
-        let d = DomainStats {
-            requests: r.uvar()?,
-            first_seen: r.uvar()?,
-            last_seen: r.uvar()?,
-            hosts_hll: Hll::decode(&mut r)?,
-            users_hll: Hll::decode(&mut r)?,
-            hosts: CappedList::decode(&mut r)?,
-            users_md5: CappedList::decode(&mut r)?,
-            bytes_up: r.uvar()?,
-            bytes_down: r.uvar()?,
-            content_types: CappedList::decode(&mut r)?,
+        let d = match r.byte()? {
+            VERSION => {
+                let last_seen = r.uvar()?;
+                DomainStats {
+                    last_seen,
+                    requests: r.uvar()?,
+                    first_seen: r.uvar()?,
+                    hosts: Distinct::decode(&mut r)?,
+                    users_md5: Distinct::decode(&mut r)?,
+                    bytes_up: r.uvar()?,
+                    bytes_down: r.uvar()?,
+                    content_types: CappedList::decode(&mut r)?,
+                }
+            }
+            VERSION_1 => {
+                let (requests, first_seen, last_seen) = (r.uvar()?, r.uvar()?, r.uvar()?);
+                let hosts_hll = Hll::decode(&mut r)?;
+                let users_hll = Hll::decode(&mut r)?;
+                DomainStats {
+                    requests,
+                    first_seen,
+                    last_seen,
+                    hosts: Distinct::from_v1(hosts_hll, CappedList::decode(&mut r)?),
+                    users_md5: Distinct::from_v1(users_hll, CappedList::decode(&mut r)?),
+                    bytes_up: r.uvar()?,
+                    bytes_down: r.uvar()?,
+                    content_types: CappedList::decode(&mut r)?,
+                }
+            }
+            _ => return None,
         };
         r.is_done().then_some(d)
     }
@@ -177,11 +305,11 @@ pub struct FileStats {
     /// First seen in the local network; last seen.
     pub first_seen: u64,
     pub last_seen: u64,
-    /// Distinct receiving internal hosts.
-    pub hosts_hll: Hll,
-    /// Receiving host address → first time it received the file, in first-seen order.
+    /// Receiving host address → first time it received the file, in first-seen order; every
+    /// receiving host while `hosts_sketch` is None.
     pub first_by_host: Vec<(String, u64)>,
-    pub first_by_host_cut: bool,
+    /// Past the cap on `first_by_host`: the sketch of every receiving host.
+    pub hosts_sketch: Option<Hll>,
     /// File names and sources ("http", "smtp", ...) and origins (URL, mail sender).
     pub names: CappedList,
     pub sources: CappedList,
@@ -191,13 +319,19 @@ pub struct FileStats {
 impl FileStats {
     /// Notes that `host` received the file at `ts`.
     pub fn add_host(&mut self, host: &str, ts: u64, cap: usize) {
-        self.hosts_hll.add(host.as_bytes());
         if let Some(e) = self.first_by_host.iter_mut().find(|e| e.0 == host) {
             e.1 = min_time(e.1, ts);
-        } else if self.first_by_host.len() < cap {
+            return;
+        }
+        if let Some(h) = &mut self.hosts_sketch {
+            h.add(host.as_bytes());
+        }
+        if self.first_by_host.len() < cap {
             self.first_by_host.push((host.to_string(), ts));
-        } else {
-            self.first_by_host_cut = true;
+        } else if self.hosts_sketch.is_none() {
+            let mut h = sketch_of(self.first_by_host.iter().map(|e| &e.0));
+            h.add(host.as_bytes());
+            self.hosts_sketch = Some(h);
         }
     }
 
@@ -205,17 +339,27 @@ impl FileStats {
         self.count += o.count;
         self.first_seen = min_time(self.first_seen, o.first_seen);
         self.last_seen = self.last_seen.max(o.last_seen);
-        self.hosts_hll.merge(&o.hosts_hll);
+        let mut promote = self.hosts_sketch.is_some() || o.hosts_sketch.is_some();
         for (h, t) in &o.first_by_host {
             if let Some(e) = self.first_by_host.iter_mut().find(|e| &e.0 == h) {
                 e.1 = min_time(e.1, *t);
             } else if self.first_by_host.len() < caps.hosts {
                 self.first_by_host.push((h.clone(), *t));
             } else {
-                self.first_by_host_cut = true;
+                promote = true;
             }
         }
-        self.first_by_host_cut |= o.first_by_host_cut;
+        if promote {
+            let mut s = self
+                .hosts_sketch
+                .take()
+                .unwrap_or_else(|| sketch_of(self.first_by_host.iter().map(|e| &e.0)));
+            match &o.hosts_sketch {
+                Some(x) => s.merge(x),
+                None => s.merge(&sketch_of(o.first_by_host.iter().map(|e| &e.0))),
+            }
+            self.hosts_sketch = Some(s);
+        }
         self.names.merge(&o.names, caps.names);
         self.sources.merge(&o.sources, caps.names);
         self.origins.merge(&o.origins, caps.names);
@@ -223,12 +367,9 @@ impl FileStats {
 
     /// Distinct receiving hosts: exact while the per-host list holds them all.
     pub fn distinct_hosts(&self) -> u64 {
-        if self.first_by_host_cut {
-            self.hosts_hll
-                .estimate()
-                .max(self.first_by_host.len() as u64)
-        } else {
-            self.first_by_host.len() as u64
+        match &self.hosts_sketch {
+            None => self.first_by_host.len() as u64,
+            Some(h) => h.estimate().max(self.first_by_host.len() as u64),
         }
     }
 
@@ -244,15 +385,22 @@ impl FileStats {
 
     pub fn encode(&self) -> Vec<u8> {
         let mut o = vec![VERSION];
-        for v in [self.count, self.first_seen, self.last_seen] {
+        for v in [self.last_seen, self.count, self.first_seen] {
             put_uvar(&mut o, v);
         }
-        self.hosts_hll.encode(&mut o);
-        o.push(u8::from(self.first_by_host_cut));
         put_uvar(&mut o, self.first_by_host.len() as u64);
         for (h, t) in &self.first_by_host {
             put_str(&mut o, h);
-            put_uvar(&mut o, *t);
+            // Most hosts first got it when the network did: store the difference (zigzag, in
+            // case a host's time is the earlier one).
+            put_uvar(&mut o, zigzag(*t, self.first_seen));
+        }
+        match &self.hosts_sketch {
+            None => o.push(0),
+            Some(h) => {
+                o.push(1);
+                h.encode(&mut o);
+            }
         }
         self.names.encode(&mut o);
         self.sources.encode(&mut o);
@@ -262,14 +410,50 @@ impl FileStats {
 
     pub fn decode(b: &[u8]) -> Option<FileStats> {
         let mut r = Reader::new(b);
-        if r.byte()? != VERSION {
+        let version = r.byte()?;
+        if version == VERSION_1 {
+            return Self::decode_v1(r);
+        }
+        if version != VERSION {
             return None;
         }
+        let last_seen = r.uvar()?;
+        let count = r.uvar()?;
+        let first_seen = r.uvar()?;
+        let n = usize::try_from(r.uvar()?).ok()?;
+        if n > MAX_LIST {
+            return None;
+        }
+        let mut first_by_host = Vec::with_capacity(n);
+        for _ in 0..n {
+            let h = r.string()?;
+            let t = unzigzag(r.uvar()?, first_seen)?;
+            first_by_host.push((h, t));
+        }
+        let hosts_sketch = match r.byte()? {
+            0 => None,
+            1 => Some(Hll::decode(&mut r)?),
+            _ => return None,
+        };
+        let f = FileStats {
+            count,
+            first_seen,
+            last_seen,
+            first_by_host,
+            hosts_sketch,
+            names: CappedList::decode(&mut r)?,
+            sources: CappedList::decode(&mut r)?,
+            origins: CappedList::decode(&mut r)?,
+        };
+        r.is_done().then_some(f)
+    }
+
+    fn decode_v1(mut r: Reader<'_>) -> Option<FileStats> {
         let count = r.uvar()?;
         let first_seen = r.uvar()?;
         let last_seen = r.uvar()?;
         let hosts_hll = Hll::decode(&mut r)?;
-        let first_by_host_cut = r.byte()? != 0;
+        let cut = r.byte()? != 0;
         let n = usize::try_from(r.uvar()?).ok()?;
         if n > MAX_LIST {
             return None;
@@ -282,9 +466,8 @@ impl FileStats {
             count,
             first_seen,
             last_seen,
-            hosts_hll,
             first_by_host,
-            first_by_host_cut,
+            hosts_sketch: cut.then_some(hosts_hll),
             names: CappedList::decode(&mut r)?,
             sources: CappedList::decode(&mut r)?,
             origins: CappedList::decode(&mut r)?,
@@ -315,8 +498,8 @@ impl HostStats {
 
     pub fn encode(&self) -> Vec<u8> {
         let mut o = vec![VERSION];
-        put_uvar(&mut o, self.first_seen);
         put_uvar(&mut o, self.last_seen);
+        put_uvar(&mut o, self.first_seen);
         self.names.encode(&mut o);
         self.accounts.encode(&mut o);
         o
@@ -324,12 +507,17 @@ impl HostStats {
 
     pub fn decode(b: &[u8]) -> Option<HostStats> {
         let mut r = Reader::new(b);
-        if r.byte()? != VERSION {
-            return None;
-        }
+        let (first_seen, last_seen) = match r.byte()? {
+            VERSION => {
+                let last = r.uvar()?;
+                (r.uvar()?, last)
+            }
+            VERSION_1 => (r.uvar()?, r.uvar()?),
+            _ => return None,
+        };
         let h = HostStats {
-            first_seen: r.uvar()?,
-            last_seen: r.uvar()?,
+            first_seen,
+            last_seen,
             names: CappedList::decode(&mut r)?,
             accounts: CappedList::decode(&mut r)?,
         };
@@ -341,6 +529,14 @@ impl HostStats {
 mod tests {
     use super::*;
 
+    fn hosts(range: std::ops::Range<u32>) -> Distinct {
+        let mut d = Distinct::default();
+        for i in range {
+            d.add(&format!("10.0.{}.{}", i / 250, i % 250), 64);
+        }
+        d
+    }
+
     #[test]
     fn domain_merge_and_round_trip() {
         let caps = ListCaps { hosts: 2, names: 4 };
@@ -351,7 +547,6 @@ mod tests {
             ..Default::default()
         };
         a.hosts.add("10.0.0.1", caps.hosts);
-        a.hosts_hll.add(b"10.0.0.1");
         let mut b = DomainStats {
             requests: 1,
             first_seen: 5,
@@ -361,15 +556,93 @@ mod tests {
         };
         for h in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
             b.hosts.add(h, caps.hosts);
-            b.hosts_hll.add(h.as_bytes());
         }
+        assert!(!b.hosts.is_exact());
         a.merge(&b, caps);
         assert_eq!((a.requests, a.first_seen, a.last_seen), (3, 5, 20));
         assert_eq!(a.hosts.items, ["10.0.0.1", "10.0.0.2"]);
-        assert!(a.hosts.cut);
+        assert!(!a.hosts.is_exact());
         assert_eq!(a.distinct_hosts(), 3);
         assert_eq!(DomainStats::decode(&a.encode()), Some(a.clone()));
         assert_eq!(DomainStats::decode(&a.encode()[..10]), None);
+    }
+
+    #[test]
+    fn small_sets_are_exact_without_a_sketch_and_merge_exactly() {
+        // Below the cap: the members, no sketch, whatever the merge order.
+        let mut a = hosts(0..3);
+        a.merge(&hosts(2..5), 64);
+        assert!(a.is_exact());
+        assert_eq!(a.count(), 5);
+        assert_eq!(a, hosts(0..5));
+        // Past the cap by merging two exact halves: the same sketch as one process adding
+        // every member, in either order; and as merging a sketch with a list.
+        let (x, y) = (hosts(0..50), hosts(30..90));
+        let mut xy = x.clone();
+        xy.merge(&y, 64);
+        let mut yx = y.clone();
+        yx.merge(&x, 64);
+        let all = hosts(0..90);
+        assert!(!all.is_exact());
+        assert_eq!(xy.sketch, all.sketch);
+        assert_eq!(yx.sketch, all.sketch);
+        assert_eq!(xy.count(), 90);
+        let mut big = hosts(0..80);
+        big.merge(&hosts(70..90), 64);
+        assert_eq!(big.sketch, all.sketch);
+        let mut small = hosts(70..90);
+        small.merge(&hosts(0..80), 64);
+        assert_eq!(small.sketch, all.sketch);
+        // Adding a member already counted changes nothing.
+        let mut again = all.clone();
+        again.add("10.0.0.5", 64);
+        assert_eq!(again, all);
+    }
+
+    #[test]
+    fn the_common_entry_is_small() {
+        let caps = ListCaps::default();
+        let mut d = DomainStats {
+            requests: 3,
+            first_seen: 1_709_542_800_000_000_000,
+            last_seen: 1_709_542_900_000_000_000,
+            ..Default::default()
+        };
+        d.hosts.add("10.1.17.201", caps.hosts);
+        d.hosts.add("192.168.3.44", caps.hosts);
+        let n = d.encode().len();
+        assert!(n <= 64, "{n} bytes");
+        let mut f = FileStats {
+            count: 1,
+            first_seen: d.first_seen,
+            last_seen: d.first_seen,
+            ..Default::default()
+        };
+        f.add_host("10.1.17.201", d.first_seen, caps.hosts);
+        f.names.add("update.bin", caps.names);
+        f.sources.add("http", caps.names);
+        f.origins
+            .add("http://www.example.com/downloads/update.bin", caps.names);
+        let n = f.encode().len();
+        assert!(n <= 128, "{n} bytes");
+    }
+
+    #[test]
+    fn version_1_values_still_read() {
+        // requests 3, first 5, last 9; hosts sketch sparse {(1, 1)}; users sketch empty;
+        // hosts list ["a"], not cut; users empty; bytes 0, 0; content types empty.
+        let mut v1 = vec![
+            1, 3, 5, 9, 0, 1, 1, 0, 1, 0, 0, 0, 1, 1, b'a', 0, 0, 0, 0, 0, 0,
+        ];
+        let d = DomainStats::decode(&v1).unwrap();
+        assert_eq!((d.requests, d.first_seen, d.last_seen), (3, 5, 9));
+        assert_eq!(d.hosts.items, ["a"]);
+        assert!(d.hosts.is_exact());
+        v1.push(0);
+        assert_eq!(DomainStats::decode(&v1), None);
+        // A host in version 1: first 5, last 9, no names, no accounts.
+        let h = HostStats::decode(&[1, 5, 9, 0, 0, 0, 0]).unwrap();
+        assert_eq!((h.first_seen, h.last_seen), (5, 9));
     }
 
     #[test]
@@ -382,9 +655,20 @@ mod tests {
         };
         f.add_host("10.0.0.9", 7, 4);
         f.add_host("10.0.0.9", 3, 4);
+        f.add_host("10.0.0.8", 9, 4);
         f.names.add("a.exe", 4);
         assert_eq!(f.first_seen_on("10.0.0.9"), Some(3));
-        assert_eq!(f.distinct_hosts(), 1);
+        assert_eq!(f.distinct_hosts(), 2);
+        assert_eq!(FileStats::decode(&f.encode()), Some(f.clone()));
+        for h in ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.9"] {
+            f.add_host(h, 11, 4);
+        }
+        assert_eq!(f.first_by_host.len(), 4);
+        assert_eq!(f.distinct_hosts(), 5);
+        let mut g = FileStats::default();
+        g.add_host("10.0.0.1", 12, 4);
+        g.merge(&f, ListCaps { hosts: 4, names: 4 });
+        assert_eq!(g.distinct_hosts(), 5);
         assert_eq!(FileStats::decode(&f.encode()), Some(f));
         let mut h = HostStats::default();
         h.names.add("dns_ptr:ws1.corp", 4);

@@ -41,9 +41,9 @@ pub mod store;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 pub use collect::{Collector, Delta};
 pub use entry::{DomainStats, FileStats, HostStats, ListCaps};
@@ -67,6 +67,7 @@ pub enum StatsError {
 /// The store's limits from the configuration.
 pub fn caps_from(c: &crate::config::StatsSection) -> StoreCaps {
     StoreCaps {
+        cache_bytes: c.cache_size.max(1 << 20),
         max_domains: c.max_domains.max(1),
         max_fqdns: c.max_fqdns.max(1),
         max_files: c.max_files.max(1),
@@ -106,6 +107,12 @@ pub struct StatsGauges {
     pub write_ns: AtomicU64,
     /// Entries merged (delta entries).
     pub merged: AtomicU64,
+    /// Deltas a worker handed over before its period ended because it held
+    /// `stats.worker_entries` entries.
+    pub early_handovers: AtomicU64,
+    /// Times a worker's own view of this run's files (`file.frequency`) reached
+    /// `stats.worker_entries` and was started afresh.
+    pub view_resets: AtomicU64,
 }
 
 /// Everything the workers share about statistics (read-only but for the view cell).
@@ -114,6 +121,8 @@ pub struct StatsShared {
     pub caps: StoreCaps,
     pub tx: Sender<WriterMsg>,
     pub gauges: Arc<StatsGauges>,
+    /// Entries one worker's collector holds at most (`stats.worker_entries`).
+    pub worker_entries: usize,
     /// The latest published snapshot (`file.frequency`, [`StatsShared::domain`]).
     view: RwLock<View>,
 }
@@ -147,6 +156,7 @@ pub struct Stats {
     shared: Arc<StatsShared>,
     rx: Receiver<WriterMsg>,
     refresh_view: bool,
+    gather: Duration,
 }
 
 impl Stats {
@@ -170,7 +180,9 @@ impl Stats {
         } else {
             None
         };
-        let (tx, rx) = bounded(64);
+        // Two deltas per worker wait at most (each up to `stats.worker_entries` entries);
+        // past that a worker waits for the writer.
+        let (tx, rx) = bounded(2 * cfg.worker_count().max(1) + 2);
         let gauges = Arc::new(StatsGauges::default());
         gauges.domains.store(c.domains, Ordering::Relaxed);
         gauges.fqdns.store(c.fqdns, Ordering::Relaxed);
@@ -183,10 +195,12 @@ impl Stats {
                 caps,
                 tx,
                 gauges,
+                worker_entries: cfg.stats.worker_entries.max(64),
                 view: RwLock::new(view),
             }),
             rx,
             refresh_view,
+            gather: Duration::from_millis(cfg.stats.commit_interval_ms),
         })
     }
 
@@ -202,10 +216,11 @@ impl Stats {
             shared,
             rx,
             refresh_view,
+            gather,
         } = self;
         let join = std::thread::Builder::new()
             .name("tapir-stats".into())
-            .spawn(move || writer_loop(store, rx, &shared, refresh_view))
+            .spawn(move || writer_loop(store, rx, &shared, refresh_view, gather))
             .map_err(StatsError::Thread)?;
         Ok(StatsWriter { tx, join })
     }
@@ -227,26 +242,48 @@ impl StatsWriter {
     }
 }
 
-fn writer_loop(store: Store, rx: Receiver<WriterMsg>, shared: &StatsShared, refresh: bool) {
+/// The writer gathers the deltas that arrive within `gather` (wall clock) of the first one,
+/// or until `max_batch` entries wait, into one write transaction: a commit rewrites every page
+/// it touches, so fewer, larger commits cost less time and leave the file smaller.
+fn writer_loop(
+    mut store: Store,
+    rx: Receiver<WriterMsg>,
+    shared: &StatsShared,
+    refresh: bool,
+    gather: Duration,
+) {
     let g = &shared.gauges;
+    let max_batch = shared.worker_entries.saturating_mul(4);
+    let mut batch = Delta::default();
+    let mut since = Instant::now();
     let mut stop = false;
     while !stop {
-        let Ok(first) = rx.recv() else { break };
-        let mut batch = Delta::default();
-        let take = |m: WriterMsg, batch: &mut Delta| match m {
-            WriterMsg::Delta(d) => {
-                batch.absorb(*d, shared.caps.lists);
-                false
+        let msg = if batch.is_empty() {
+            rx.recv().ok()
+        } else {
+            match rx.recv_timeout(gather.saturating_sub(since.elapsed())) {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => Some(WriterMsg::Stop),
             }
-            WriterMsg::Stop => true,
         };
-        stop = take(first, &mut batch);
-        while let Ok(m) = rx.try_recv() {
-            stop |= take(m, &mut batch);
+        match msg {
+            Some(WriterMsg::Delta(d)) => {
+                if batch.is_empty() {
+                    since = Instant::now();
+                }
+                batch.absorb(*d, shared.caps.lists);
+            }
+            Some(WriterMsg::Stop) => stop = true,
+            // Disconnected while idle: nothing more will come.
+            None if batch.is_empty() => stop = true,
+            None => {}
         }
-        if batch.is_empty() {
+        let due = stop || since.elapsed() >= gather || batch.entries() >= max_batch;
+        if batch.is_empty() || !due {
             continue;
         }
+        let batch = std::mem::take(&mut batch);
         let t = Instant::now();
         let n = batch.entries() as u64;
         match store.commit(&batch) {
@@ -279,5 +316,68 @@ fn writer_loop(store: Store, rx: Receiver<WriterMsg>, shared: &StatsShared, refr
         }
         g.write_ns
             .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
+    // A file kept after exit is compacted once the snapshot workers read is dropped (live:
+    // they are all stopped by now; a snapshot still held elsewhere makes it a no-op).
+    if store.path().is_some() {
+        if let Ok(mut v) = shared.view.write() {
+            *v = None;
+        }
+        let t = Instant::now();
+        match store.compact() {
+            Ok(_) => tracing::debug!("statistics store compacted in {:?}", t.elapsed()),
+            Err(err) => tracing::debug!("statistics store not compacted: {err}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn domain_and_file_read_the_published_snapshot() {
+        let cfg = crate::config::Config::default();
+        let stats = Stats::open(&cfg, None, true).unwrap();
+        let shared = stats.shared();
+        assert!(shared.domain("www.example.co.uk").is_none());
+        assert!(shared.file(&[7; 32]).is_none());
+        let writer = stats.start().unwrap();
+        let caps = shared.caps.lists;
+        let mut d = Delta::default();
+        let mut dom = DomainStats {
+            requests: 3,
+            first_seen: 1_000_000_000,
+            last_seen: 5_000_000_000,
+            ..Default::default()
+        };
+        dom.hosts.add("10.0.0.1", caps.hosts);
+        dom.hosts.add("10.0.0.2", caps.hosts);
+        d.domains.insert("example.co.uk".into(), dom);
+        let mut f = FileStats {
+            count: 1,
+            first_seen: 2_000_000_000,
+            last_seen: 2_000_000_000,
+            ..Default::default()
+        };
+        f.add_host("10.0.0.1", 2_000_000_000, caps.hosts);
+        d.files.insert([7; 32], f);
+        d.now_ns = 5_000_000_000;
+        shared.tx.send(WriterMsg::Delta(Box::new(d))).unwrap();
+        writer.finish();
+        // Any name under the registered domain reads it, from any thread.
+        let s2 = shared.clone();
+        let got = std::thread::spawn(move || s2.domain("A.WWW.Example.CO.UK.").unwrap())
+            .join()
+            .unwrap();
+        assert_eq!(got.requests, 3);
+        assert_eq!(got.distinct_hosts(), 2);
+        assert_eq!(got.first_seen_age_s(11_000_000_000), 10);
+        assert!(shared.domain("example.com").is_none());
+        let f = shared.file(&[7; 32]).unwrap();
+        assert_eq!(f.distinct_hosts(), 1);
+        assert_eq!(f.first_seen_age_s(2_500_000_000), 0);
+        assert!(shared.file(&[8; 32]).is_none());
     }
 }

@@ -31,6 +31,8 @@ pub const FILE_NAME: &str = "stats.redb";
 /// Limits of the store.
 #[derive(Clone, Copy, Debug)]
 pub struct StoreCaps {
+    /// redb's page cache, bytes (redb's own default is 1 GiB).
+    pub cache_bytes: usize,
     pub max_domains: usize,
     pub max_fqdns: usize,
     pub max_files: usize,
@@ -69,9 +71,10 @@ fn e<E: Into<redb::Error>>(x: E) -> StatsError {
     StatsError::Store(x.into())
 }
 
-/// The third varint of an encoded value (after the version byte): `last_seen` for domains
-/// and files; the second for hosts.
-fn nth_uvar(b: &[u8], n: usize) -> u64 {
+/// An encoded value's `last_seen` without decoding the rest: the first varint after the
+/// version byte; in version 1 values the `v1`-th (3 for domains and files, 2 for hosts).
+fn last_seen(b: &[u8], v1: usize) -> u64 {
+    let n = if b.first() == Some(&1) { v1 } else { 1 };
     let mut r = super::codec::Reader::new(b.get(1..).unwrap_or_default());
     let mut v = 0;
     for _ in 0..n {
@@ -79,6 +82,10 @@ fn nth_uvar(b: &[u8], n: usize) -> u64 {
     }
     v
 }
+
+/// Ageing scans whole tables, so it runs when packet time has moved on by this fraction of
+/// `max_age` since the last scan (entries live at most that much longer than `max_age`).
+const AGE_SCAN_FRACTION: u64 = 64;
 
 fn create_tables(db: &Database) -> Result<(), StatsError> {
     let w = db.begin_write().map_err(e)?;
@@ -101,8 +108,32 @@ fn bytes_key(k: &[u8; 32]) -> &[u8] {
     k
 }
 
+/// A store that is gone at exit: a file in the temporary directory, unlinked as soon as it
+/// is open, so that its pages live in the OS page cache and on disk rather than in the
+/// process (redb's in-memory backend kept the whole file, grown by doubling, in the heap).
+fn anonymous(caps: StoreCaps) -> Result<Database, StatsError> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let p = std::env::temp_dir().join(format!("tapir-stats-{}-{n}.redb", std::process::id()));
+    let dir_err = |source| StatsError::Dir {
+        path: p.display().to_string(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&p)
+        .map_err(dir_err)?;
+    std::fs::remove_file(&p).map_err(dir_err)?;
+    Database::builder()
+        .set_cache_size(caps.cache_bytes)
+        .create_file(file)
+        .map_err(e)
+}
+
 impl Store {
-    /// Opens (or creates) the store in `dir`, or in memory when `dir` is None.
+    /// Opens (or creates) the store in `dir`, or one gone at exit when `dir` is None.
     pub fn open(dir: Option<&Path>, caps: StoreCaps) -> Result<Store, StatsError> {
         let (db, path) = match dir {
             Some(d) => {
@@ -116,7 +147,10 @@ impl Store {
                     // first commit is on disk: a kill during creation leaves no half-made file.
                     let tmp = d.join(format!("{FILE_NAME}.new"));
                     let _ = std::fs::remove_file(&tmp);
-                    let db = Database::create(&tmp).map_err(e)?;
+                    let db = Database::builder()
+                        .set_cache_size(caps.cache_bytes)
+                        .create(&tmp)
+                        .map_err(e)?;
                     create_tables(&db)?;
                     drop(db);
                     std::fs::rename(&tmp, &p).map_err(|source| StatsError::Dir {
@@ -124,14 +158,13 @@ impl Store {
                         source,
                     })?;
                 }
-                (Database::create(&p).map_err(e)?, Some(p))
+                let db = Database::builder()
+                    .set_cache_size(caps.cache_bytes)
+                    .create(&p)
+                    .map_err(e)?;
+                (db, Some(p))
             }
-            None => (
-                Database::builder()
-                    .create_with_backend(redb::backends::InMemoryBackend::new())
-                    .map_err(e)?,
-                None,
-            ),
+            None => (anonymous(caps)?, None),
         };
         create_tables(&db)?;
         Ok(Store { db, caps, path })
@@ -152,6 +185,14 @@ impl Store {
         )
     }
 
+    /// Gives the free pages back (at shutdown, when no snapshot is held): a commit rewrites
+    /// the pages it touches, so the file grows past its data between compactions.
+    pub fn compact(&mut self) -> Result<bool, StatsError> {
+        self.db
+            .compact()
+            .map_err(|x| StatsError::Store(redb::Error::from(x)))
+    }
+
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
@@ -168,7 +209,11 @@ impl Store {
             meta.insert("now_ns", now).map_err(e)?;
             let commits = meta.get("commits").map_err(e)?.map_or(0, |v| v.value());
             meta.insert("commits", commits + 1).map_err(e)?;
-            let cutoff = if caps.max_age_ns > 0 {
+            let aged_at = meta.get("aged_at_ns").map_err(e)?.map_or(0, |v| v.value());
+            let cutoff = if caps.max_age_ns > 0
+                && now.saturating_sub(aged_at) >= caps.max_age_ns / AGE_SCAN_FRACTION
+            {
+                meta.insert("aged_at_ns", now).map_err(e)?;
                 now.saturating_sub(caps.max_age_ns)
             } else {
                 0
@@ -178,22 +223,24 @@ impl Store {
                     let mut t = w.open_table($def).map_err(e)?;
                     for (k, v) in $map.iter() {
                         let key = $key(k);
-                        let mut cur: $ty = match t.get(key).map_err(e)? {
-                            Some(old) => match <$ty>::decode(old.value()) {
-                                Some(x) => x,
-                                None => {
-                                    out.bad_values += 1;
-                                    <$ty>::default()
-                                }
-                            },
-                            None => <$ty>::default(),
+                        let old = t.get(key).map_err(e)?;
+                        let merged = match old.as_ref().map(|o| <$ty>::decode(o.value())) {
+                            Some(Some(mut cur)) => {
+                                cur.merge(v, caps.lists);
+                                cur.encode()
+                            }
+                            Some(None) => {
+                                out.bad_values += 1;
+                                v.encode()
+                            }
+                            None => v.encode(),
                         };
-                        cur.merge(v, caps.lists);
-                        t.insert(key, cur.encode().as_slice()).map_err(e)?;
+                        drop(old);
+                        t.insert(key, merged.as_slice()).map_err(e)?;
                     }
                     if cutoff > 0 {
                         let before = t.len().map_err(e)?;
-                        t.retain(|_, v| nth_uvar(v, $last) >= cutoff).map_err(e)?;
+                        t.retain(|_, v| last_seen(v, $last) >= cutoff).map_err(e)?;
                         out.aged += before - t.len().map_err(e)?;
                     }
                     let len = t.len().map_err(e)? as usize;
@@ -202,14 +249,14 @@ impl Store {
                         let mut ages: Vec<u64> = Vec::with_capacity(len);
                         for item in t.iter().map_err(e)? {
                             let (_, v) = item.map_err(e)?;
-                            ages.push(nth_uvar(v.value(), $last));
+                            ages.push(last_seen(v.value(), $last));
                         }
                         ages.sort_unstable();
                         let remove = len - $cap * 9 / 10;
                         let threshold = ages.get(remove.saturating_sub(1)).copied().unwrap_or(0);
                         let mut removed = 0usize;
                         t.retain(|_, v| {
-                            if removed < remove && nth_uvar(v, $last) <= threshold {
+                            if removed < remove && last_seen(v, $last) <= threshold {
                                 removed += 1;
                                 false
                             } else {

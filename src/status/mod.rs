@@ -344,6 +344,8 @@ impl Reporter {
                 commit_errors: g.commit_errors.load(Relaxed),
                 entries_merged: g.merged.load(Relaxed),
                 write_ms: (g.write_ns.load(Relaxed) as f64 / 1e3).round() / 1e3,
+                early_handovers: g.early_handovers.load(Relaxed),
+                view_resets: g.view_resets.load(Relaxed),
             };
             if b.commits > 0 {
                 algorithms.push(AlgorithmTime {

@@ -28,6 +28,10 @@ pub enum Profile {
     Demo,
     /// Benchmark traffic: larger transfers (up to a few MB), many concurrent flows.
     Bench,
+    /// An enterprise's mix for the statistics benchmark: the demo's small transfers, more DNS,
+    /// about 20 000 internal clients, and names from a long tail of about 300 000 registered
+    /// domains (a few popular, most seen once or twice) under several public suffixes.
+    Enterprise,
 }
 
 /// What to generate.
@@ -97,7 +101,7 @@ pub fn generate(cfg: &GenConfig, w: &mut impl Write) -> io::Result<GenSummary> {
     let mut next_start = cfg.start_time_us;
     let mut last_ts = 0u64;
     let mean_gap = match cfg.profile {
-        Profile::Demo => 120_000.0,
+        Profile::Demo | Profile::Enterprise => 120_000.0,
         Profile::Bench => 20_000.0,
     };
 
@@ -532,6 +536,29 @@ impl World {
         self.next_port
     }
 
+    /// A name to look up or visit: the demo's few, or (enterprise) a long tail.
+    fn name(&self, rng: &mut Rng) -> String {
+        if self.profile != Profile::Enterprise || rng.pct(30) {
+            return (*rng.pick(DOMAINS)).to_string();
+        }
+        // Skewed towards low indexes: u^3 of a uniform u in [0, 1).
+        let u = rng.below(1 << 20) as f64 / f64::from(1u32 << 20);
+        let idx = (u * u * u * 300_000.0) as u64;
+        let suffix = [
+            "com",
+            "net",
+            "org",
+            "co.uk",
+            "io",
+            "de",
+            "com.au",
+            "github.io",
+        ][(idx % 8) as usize];
+        let label =
+            ["www", "api", "cdn", "mail", "img", "login", "static", "s1"][rng.below(8) as usize];
+        format!("{label}.site{idx}.{suffix}")
+    }
+
     fn client(&self, rng: &mut Rng, v6: bool) -> Host {
         let n = rng.range(10, 250) as u8;
         let mut mac = [0x3c, 0x52, 0x82, 0, 0, n];
@@ -552,6 +579,8 @@ impl World {
             a[8..14].copy_from_slice(&[0x3e, 0x52, 0x82, 0xff, 0xfe, mac[4]]);
             a[15] = n;
             Addr::V6(a)
+        } else if self.profile == Profile::Enterprise {
+            Addr::V4([10, rng.range(1, 5) as u8, rng.range(0, 20) as u8, n])
         } else if rng.pct(70) {
             Addr::V4([10, rng.range(1, 3) as u8, rng.range(0, 20) as u8, n])
         } else {
@@ -621,7 +650,7 @@ impl World {
     /// Request/response exchanges on one connection.
     fn exchanges(&self, rng: &mut Rng) -> u64 {
         match self.profile {
-            Profile::Demo => rng.range(1, 2),
+            Profile::Demo | Profile::Enterprise => rng.range(1, 2),
             Profile::Bench => rng.range(1, 4),
         }
     }
@@ -630,9 +659,9 @@ impl World {
     fn body_len(&self, rng: &mut Rng) -> usize {
         let r = rng.below(100);
         let n = match (self.profile, r) {
-            (Profile::Demo, 0..=29) => rng.range(200, 1_500),
-            (Profile::Demo, 30..=74) => rng.range(1_500, 6_000),
-            (Profile::Demo, _) => rng.range(6_000, 12_000),
+            (Profile::Demo | Profile::Enterprise, 0..=29) => rng.range(200, 1_500),
+            (Profile::Demo | Profile::Enterprise, 30..=74) => rng.range(1_500, 6_000),
+            (Profile::Demo | Profile::Enterprise, _) => rng.range(6_000, 12_000),
             (_, 0..=34) => rng.range(200, 2_000),
             (_, 35..=74) => rng.range(2_000, 12_000),
             (Profile::Bench, 75..=94) => rng.range(12_000, 100_000),
@@ -643,8 +672,12 @@ impl World {
 
     /// Builds one whole flow starting at `t` into `out`.
     fn flow(&mut self, rng: &mut Rng, t: u64, out: &mut Vec<Pkt>) -> io::Result<Kind> {
-        let r = rng.below(100);
+        let mut r = rng.below(100);
         let v6 = rng.pct(15);
+        // Enterprise: half of the flows are DNS lookups.
+        if self.profile == Profile::Enterprise && r >= 50 {
+            r = 58;
+        }
         match r {
             0..=21 => self.http(rng, t, out, 80, v6).map(|_| Kind::Tcp),
             22..=27 => self.http(rng, t, out, 8080, v6).map(|_| Kind::Tcp),
@@ -696,7 +729,7 @@ impl World {
     ) -> io::Result<()> {
         let mut c = self.tcp_conn(rng, t, out, port, v6, if port == 8080 { 70 } else { 25 });
         c.handshake(rng)?;
-        let host = *rng.pick(DOMAINS);
+        let host = self.name(rng);
         let ua = *rng.pick(USER_AGENTS);
         for _ in 0..self.exchanges(rng) {
             let path = *rng.pick(PATHS);
@@ -767,14 +800,14 @@ impl World {
     fn tls(&mut self, rng: &mut Rng, t: u64, out: &mut Vec<Pkt>, v6: bool) -> io::Result<()> {
         let mut c = self.tcp_conn(rng, t, out, 443, v6, 10);
         c.handshake(rng)?;
-        let sni = *rng.pick(DOMAINS);
-        let ch = client_hello(rng, sni);
+        let sni = self.name(rng);
+        let ch = client_hello(rng, &sni);
         c.send(rng, 0, &ch)?;
         c.think(rng, 200, 5_000);
         let mut flight = server_hello(rng);
         flight.extend_from_slice(&[0x14, 0x03, 0x03, 0x00, 0x01, 0x01]);
         let cert_len = match self.profile {
-            Profile::Demo => rng.range(2_000, 3_000),
+            Profile::Demo | Profile::Enterprise => rng.range(2_000, 3_000),
             Profile::Bench => rng.range(2_500, 5_000),
         } as usize;
         app_records(rng, cert_len, &mut flight);
@@ -826,7 +859,7 @@ impl World {
         let name = if rng.pct(30) {
             format!("host-{}.corp.example", rng.range(1, 999))
         } else {
-            (*rng.pick(DOMAINS)).to_string()
+            self.name(rng)
         };
         let id = rng.next() as u16;
         let q = dns_message(id, &name, None);

@@ -65,7 +65,7 @@ impl Worker {
         let collector = shared
             .stats
             .clone()
-            .map(|s| crate::stats::Collector::new(s, 1));
+            .map(|s| crate::stats::Collector::new(s));
         Worker {
             table: FlowTable::new(&shared.flow, shared.max_flows_per_worker),
             defrag: Defragmenter::new(shared.defrag),

@@ -17,6 +17,8 @@ use testkit::pcapgen::{generate, GenConfig, Profile};
 enum ProfileArg {
     Demo,
     Bench,
+    /// Many hosts and a long tail of DNS names (the statistics benchmark).
+    Enterprise,
 }
 
 /// Generate a synthetic enterprise-like pcap capture.
@@ -48,6 +50,7 @@ fn main() -> Result<()> {
     let profile = match args.profile {
         ProfileArg::Demo => Profile::Demo,
         ProfileArg::Bench => Profile::Bench,
+        ProfileArg::Enterprise => Profile::Enterprise,
     };
     let mut cfg = GenConfig::new(profile, args.seed, args.flows);
     cfg.target_bytes = args.bytes;
