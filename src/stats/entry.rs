@@ -586,7 +586,8 @@ mod tests {
         assert!(!all.is_exact());
         assert_eq!(xy.sketch, all.sketch);
         assert_eq!(yx.sketch, all.sketch);
-        assert_eq!(xy.count(), 90);
+        // Past the cap the count is the sketch's estimate (1.6 % standard error).
+        assert!((87..=93).contains(&xy.count()), "{}", xy.count());
         let mut big = hosts(0..80);
         big.merge(&hosts(70..90), 64);
         assert_eq!(big.sketch, all.sketch);
