@@ -65,9 +65,10 @@ fn dns_record(i: u64) -> Record {
 }
 
 fn config() -> Config {
-    let mut cfg = Config::default();
-    cfg.home_net = vec!["10.0.0.0/8".parse().unwrap()];
-    cfg
+    Config {
+        home_net: vec!["10.0.0.0/8".parse().unwrap()],
+        ..Default::default()
+    }
 }
 
 fn observe(c: &mut Criterion) {

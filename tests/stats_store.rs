@@ -351,8 +351,7 @@ fn on_by_default_in_memory_and_off_when_disabled() {
     let last: Value = status
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|r| r["event_type"] == "sensor_status")
-        .last()
+        .rfind(|r| r["event_type"] == "sensor_status")
         .unwrap();
     // The status block is there (its table counts may predate the last commit).
     let st = &last["sensor_status"]["stats"];

@@ -62,10 +62,7 @@ pub struct Worker {
 impl Worker {
     pub fn new(shared: Arc<WorkerShared>, tx: RecordTx) -> Worker {
         let status_interval_ns = shared.status_interval_ns;
-        let collector = shared
-            .stats
-            .clone()
-            .map(|s| crate::stats::Collector::new(s));
+        let collector = shared.stats.clone().map(crate::stats::Collector::new);
         Worker {
             table: FlowTable::new(&shared.flow, shared.max_flows_per_worker),
             defrag: Defragmenter::new(shared.defrag),
