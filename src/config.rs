@@ -309,12 +309,16 @@ impl Default for StatsSection {
 pub struct EnrichSection {
     /// Host names whose DNS answers are kept for `http.target_ips` (all workers together).
     pub max_dns_names: usize,
+    /// Values (accounts, host names) passive learning keeps (`--learned-out`), per worker and
+    /// after merging; past it observations are counted, not kept.
+    pub max_learned_values: usize,
 }
 
 impl Default for EnrichSection {
     fn default() -> Self {
         EnrichSection {
             max_dns_names: 200_000,
+            max_learned_values: 100_000,
         }
     }
 }
@@ -377,7 +381,7 @@ impl Config {
         let d = &self.defrag;
         let r = &self.reassembly;
         let timeout = (1, MAX_TIMEOUT_S, "seconds (1 to a week)");
-        let limits: [(&str, u64, (u64, u64, &str)); 24] = [
+        let limits: [(&str, u64, (u64, u64, &str)); 25] = [
             (
                 "workers",
                 self.workers as u64,
@@ -464,6 +468,11 @@ impl Config {
                 "enrich.max_dns_names",
                 self.enrich.max_dns_names as u64,
                 (0, 1 << 26, "names"),
+            ),
+            (
+                "enrich.max_learned_values",
+                self.enrich.max_learned_values as u64,
+                (1, 1 << 26, "values"),
             ),
             (
                 "output.status_interval",

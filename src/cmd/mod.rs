@@ -40,6 +40,21 @@ pub struct CommonOpts {
     /// Threat-intel feed for this run, besides `[intel]` in the config (repeatable).
     #[arg(long = "intel", value_name = "FILE")]
     pub intel: Vec<PathBuf>,
+    /// Also write the end-of-run summary as JSON to FILE (its counters named as in the
+    /// `sensor_status` records).
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+}
+
+impl CommonOpts {
+    /// Writes the summary as JSON where `--summary-json` asks for it.
+    pub fn write_summary_json(&self, s: &crate::pipeline::Summary) -> anyhow::Result<()> {
+        if let Some(p) = &self.summary_json {
+            let text = serde_json::to_string_pretty(&summary::json(s))?;
+            std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?;
+        }
+        Ok(())
+    }
 }
 
 impl CommonOpts {

@@ -282,6 +282,17 @@ impl FileTracker {
     }
 }
 
+/// A file's kept start and PE buffer under the inspection memory cap (email attachments; an
+/// HTTP body's file is charged with its body).
+impl budget::Releasable for FileTracker {
+    fn held_bytes(&self) -> usize {
+        FileTracker::held_bytes(self)
+    }
+    fn release(&mut self) {
+        FileTracker::release(self);
+    }
+}
+
 /// Format (short name, see [`magic`]) and media type of a file from its first bytes.
 pub fn detect_format(head: &[u8]) -> (String, Option<String>) {
     magic::detect(head)

@@ -95,6 +95,8 @@ pub struct Summary {
     pub capture_errors: Vec<String>,
     /// Highest resident memory of the process (Linux).
     pub peak_rss_bytes: Option<u64>,
+    /// Every configured cap and how often it was reached (as in the stop status record).
+    pub limits: Vec<crate::record::sensor_status::LimitHit>,
 }
 
 impl Summary {
@@ -314,6 +316,15 @@ pub fn replay(
         Ok(r) => r?,
         Err(_) => return Err(PipelineError::Thread("output thread panicked".into())),
     };
+    let gauges = shared.gauges();
+    let extract = gauges.extract_stats();
+    let limits = crate::status::limit_hits(
+        &crate::status::configured_limits(cfg),
+        &workers,
+        &defrag.stats(),
+        &gauges,
+        &extract.clone().unwrap_or_default(),
+    );
     Ok(Summary {
         capture,
         defrag: defrag.stats(),
@@ -321,9 +332,10 @@ pub fn replay(
         output,
         elapsed: started.elapsed(),
         worker_count: n,
-        extract: shared.gauges().extract_stats(),
+        extract,
         capture_errors,
         peak_rss_bytes: crate::status::memory_usage().map(|m| m.peak_rss_bytes),
+        limits,
     })
 }
 

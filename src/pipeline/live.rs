@@ -25,6 +25,8 @@ pub struct LiveOptions {
     pub intel: Option<crate::enrich::intel::IntelHandle>,
     /// Network statistics: the opened store (None: statistics off).
     pub stats: Option<crate::stats::Stats>,
+    /// The capture interface's state, shared with the sources (status records show it).
+    pub link: Option<Arc<crate::capture::LinkHealth>>,
 }
 
 /// Opens one capture source per worker (`open(worker_index)`) and runs them until `stop`.
@@ -55,7 +57,9 @@ where
     };
     let shared = Arc::new(ws);
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
-    let reporter = Reporter::new(cfg, shared.gauges(), n, "live");
+    let mut gauges = shared.gauges();
+    gauges.link = opts.link.clone();
+    let reporter = Reporter::new(cfg, gauges, n, "live");
     let halt = opts.stop.clone();
     let output = std::thread::Builder::new()
         .name("tapir-output".into())
@@ -131,6 +135,13 @@ where
         Err(_) => return Err(LiveError::Thread("output thread panicked".into())),
     };
     summary.extract = shared.gauges().extract_stats();
+    summary.limits = crate::status::limit_hits(
+        &crate::status::configured_limits(cfg),
+        &summary.workers,
+        &summary.defrag,
+        &shared.gauges(),
+        &summary.extract.clone().unwrap_or_default(),
+    );
     summary.elapsed = started.elapsed();
     summary.peak_rss_bytes = crate::status::memory_usage().map(|m| m.peak_rss_bytes);
     Ok(summary)

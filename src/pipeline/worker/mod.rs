@@ -70,7 +70,10 @@ impl Worker {
             table: FlowTable::new(&shared.flow, shared.max_flows_per_worker),
             defrag: Defragmenter::new(shared.defrag),
             mem: MemBudget::new(shared.reasm_memcap),
-            stats: WorkerStats::default(),
+            stats: WorkerStats {
+                learned: crate::enrich::Learned::new(shared.learned_caps),
+                ..WorkerStats::default()
+            },
             out: Vec::with_capacity(RECORD_BATCH),
             tx,
             shared,
