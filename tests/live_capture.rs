@@ -498,9 +498,15 @@ fn afpacket_promiscuous_only_when_asked() {
 // `tapir run` through the binary: the interface going down and coming back, and SIGTERM.
 
 /// Starts `tapir run` on `iface` (two fanout workers, a status record every second) writing
-/// records to `out`; its log (stderr) goes to `log`.
-fn start_run(iface: &str, out: &std::path::Path, log: &std::path::Path) -> std::process::Child {
-    let group = (std::process::id() & 0x7fff) as u16 + 1;
+/// records to `out`; its log (stderr) goes to `log`. `tag` keeps the fanout group apart from
+/// the other tests' (a group spans one interface).
+fn start_run(
+    iface: &str,
+    tag: u16,
+    out: &std::path::Path,
+    log: &std::path::Path,
+) -> std::process::Child {
+    let group = ((std::process::id() & 0xfff) as u16) * 16 + tag;
     Command::new(env!("CARGO_BIN_EXE_tapir"))
         .args(["run", "--interface", iface, "--workers", "2"])
         .args(["--set", &format!("capture.fanout_group={group}")])
@@ -546,7 +552,7 @@ fn wait_status(
             return skip + i + 1;
         }
         if let Some(s) = child.try_wait().unwrap() {
-            panic!("tapir ended ({s}) before {what}");
+            panic!("tapir ended ({s}) before {what}: {st:#?}");
         }
         if Instant::now() > deadline {
             let _ = child.kill();
@@ -623,7 +629,7 @@ fn tapir_run_waits_for_the_interface_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("records.ndjson");
     let log = dir.path().join("stderr.log");
-    let mut child = start_run(&veth.b, &out, &log);
+    let mut child = start_run(&veth.b, 1, &out, &log);
     let mut seen = wait_status(&out, &mut child, 0, "the start record", |s| {
         s["kind"] == "start"
     });
@@ -722,7 +728,7 @@ fn tapir_run_stops_on_sigterm_without_loss() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("records.ndjson");
     let log = dir.path().join("stderr.log");
-    let mut child = start_run(&veth.b, &out, &log);
+    let mut child = start_run(&veth.b, 2, &out, &log);
     let seen = wait_status(&out, &mut child, 0, "the start record", |s| {
         s["kind"] == "start"
     });

@@ -114,6 +114,9 @@ pub struct AfPacketSource {
     health: Arc<LinkHealth>,
     /// This source lost the interface and waits for it.
     down: bool,
+    /// The ring was unmapped and the socket closed (the interface went away): `fd` is a
+    /// placeholder, `ring` dangles and is never read, until `reopen` replaces the source.
+    closed: bool,
     /// When the interface was last checked (or a packet last came).
     last_check: Instant,
 }
@@ -307,6 +310,7 @@ impl AfPacketSource {
             ring_cfg: ring,
             health: Arc::new(LinkHealth::new(iface)),
             down: false,
+            closed: false,
             last_check: Instant::now(),
         };
 
@@ -438,21 +442,56 @@ impl AfPacketSource {
         ));
         self.last_check = Instant::now();
         match probe(&self.iface) {
-            IfState::Up { ifindex } if ifindex == self.ifindex => {
+            IfState::Up { ifindex } if ifindex == self.ifindex && !self.closed => {
                 // The kernel hooks the socket in again when the device comes up; an error
                 // raised meanwhile is stale.
                 let _ = self.take_socket_error();
                 self.down = false;
                 self.health.source_up();
             }
-            IfState::Up { ifindex } => self.reopen(ifindex),
-            IfState::Down(_) | IfState::Gone => {}
+            IfState::Up { ifindex } => {
+                self.close_socket();
+                self.reopen(ifindex);
+            }
+            IfState::Gone => self.close_socket(),
+            IfState::Down(_) => {}
         }
         Next::Idle
     }
 
+    /// The interface went away: unmaps the ring and closes the socket, which leaves the
+    /// fanout group (a group belongs to one device, so the new device's group can only form
+    /// once every member of the old one has left; the mapping holds the socket open too).
+    /// Once closed, the ring is never read again: `open` makes a new source.
+    fn close_socket(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.release_block();
+        let dev_null = match std::fs::File::open("/dev/null") {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::debug!(iface = %self.iface, %e, "cannot close the capture socket");
+                return;
+            }
+        };
+        // SAFETY: `ring`/`ring_len` are exactly the mapping made in `open`; no packet borrows
+        // it (`next` takes `&mut self`), and `closed` keeps every later access (`block_ptr`
+        // through `try_take_block`/`release_block`, and `Drop`) away from it.
+        let rc = unsafe { libc::munmap(self.ring.as_ptr().cast::<c_void>(), self.ring_len) };
+        if rc != 0 {
+            tracing::warn!(iface = %self.iface, err = %io::Error::last_os_error(), "munmap of the ring");
+        }
+        self.closed = true;
+        self.in_block = false;
+        self.left = 0;
+        self.fd = OwnedFd::from(dev_null);
+    }
+
     /// The interface came back as `ifindex`: a new socket and ring bound to it (the old
     /// socket stays bound to the index that is gone, and a fanout member cannot re-bind).
+    /// Until it can be opened (the old fanout group still has members) the source stays down
+    /// and tries again at the next poll interval.
     fn reopen(&mut self, ifindex: u32) {
         let new = match AfPacketSource::open(
             &self.iface,
@@ -495,7 +534,7 @@ impl AfPacketSource {
 
     /// Hands the current block back to the kernel and moves to the next one.
     fn release_block(&mut self) {
-        if self.in_block {
+        if self.in_block && !self.closed {
             self.block_status(self.block)
                 .store(libc::TP_STATUS_KERNEL, Ordering::Release);
             self.in_block = false;
@@ -506,6 +545,9 @@ impl AfPacketSource {
 
     /// Takes the current block if the kernel has handed it to us.
     fn try_take_block(&mut self) -> bool {
+        if self.closed {
+            return false;
+        }
         let status = self.block_status(self.block).load(Ordering::Acquire);
         if status & libc::TP_STATUS_USER == 0 {
             return false;
@@ -554,6 +596,9 @@ impl AfPacketSource {
 
     /// Reads the kernel counters (which the read resets) into `kernel_drops`.
     fn poll_kernel_stats(&self) {
+        if self.closed {
+            return;
+        }
         let mut st = libc::tpacket_stats_v3 {
             tp_packets: 0,
             tp_drops: 0,
@@ -673,6 +718,10 @@ impl PacketSource for AfPacketSource {
 
 impl Drop for AfPacketSource {
     fn drop(&mut self) {
+        if self.closed {
+            // Unmapped by `close_socket`.
+            return;
+        }
         // SAFETY: `ring`/`ring_len` are exactly the mapping made in `open`, and no borrow of it
         // can outlive `self`. The socket is closed afterwards when `fd` is dropped.
         let rc = unsafe { libc::munmap(self.ring.as_ptr().cast::<c_void>(), self.ring_len) };

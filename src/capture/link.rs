@@ -121,7 +121,8 @@ impl LinkHealth {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
         if before == Ok(1) {
             self.recoveries.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(iface = %self.iface, "capture interface up again: capture resumed");
+            // At the level of the warning it ends, so that a log showing one shows the other.
+            tracing::warn!(iface = %self.iface, "capture interface up again: capture resumed");
         }
     }
 
