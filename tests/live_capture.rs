@@ -316,8 +316,14 @@ fn libpcap_receives_frames_on_veth() {
         return;
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let mut src =
-        PcapLiveSource::open(&veth.a, 65535, true, Some("udp dst port 5555"), Arc::clone(&stop)).unwrap();
+    let mut src = PcapLiveSource::open(
+        &veth.a,
+        65535,
+        true,
+        Some("udp dst port 5555"),
+        Arc::clone(&stop),
+    )
+    .unwrap();
     let n = 50;
     let got = exchange(&veth.b, n, &mut [&mut src]);
     assert_eq!(got.len(), usize::from(n));
@@ -635,7 +641,13 @@ fn tapir_run_waits_for_the_interface_and_resumes() {
     });
     let up = |s: &serde_json::Value| s["interface"]["state"] == "up";
     let down = |s: &serde_json::Value| s["interface"]["state"] == "down";
-    seen = wait_status(&out, &mut child, seen.saturating_sub(1), "an up interface", up);
+    seen = wait_status(
+        &out,
+        &mut child,
+        seen.saturating_sub(1),
+        "an up interface",
+        up,
+    );
     seen = send_until_counted(&veth.a, 0..10, &out, &mut child, seen);
 
     // 1. Set down (ENETDOWN on the sockets), then up again (same index).
@@ -698,7 +710,10 @@ fn tapir_run_waits_for_the_interface_and_resumes() {
     let errors = texts("errors");
     let went_down: Vec<&String> = errors.iter().filter(|e| e.contains("went down")).collect();
     assert_eq!(went_down.len(), 3, "{errors:#?}");
-    assert!(went_down.iter().any(|e| e.contains("ENETDOWN")), "{errors:#?}");
+    assert!(
+        went_down.iter().any(|e| e.contains("ENETDOWN")),
+        "{errors:#?}"
+    );
     let messages = texts("messages");
     let resumed = messages.iter().filter(|m| m.contains("up again")).count();
     assert_eq!(resumed, 3, "{messages:#?}");

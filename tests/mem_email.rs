@@ -129,7 +129,12 @@ fn thousands_of_open_messages_stay_under_the_inspection_memcap() {
     let memcap = std::env::var("TAPIR_INSPECT_MEMCAP").unwrap_or_else(|_| "16777216".into());
     let r = run_sensor(
         &cap.bytes,
-        &["-w", "1", "--set", &format!("files.inspect_memcap={memcap}")],
+        &[
+            "-w",
+            "1",
+            "--set",
+            &format!("files.inspect_memcap={memcap}"),
+        ],
     );
     assert!(r.status.success(), "{}", r.stderr);
     let stop = r.stop();
