@@ -494,7 +494,9 @@ fn tracker_over_cap_uses_head() {
     assert_eq!(pe["machine"], "x86_64");
     assert_eq!(pe["partial"], true);
     assert!(pe.get("imphash").is_none());
-    // Counted (as `file.pe_too_large`, by `ParseCtx::emit`), not written.
+    // A PE buffered from its start and then past the cap: counted (as `file.pe_too_large`,
+    // by `ParseCtx::emit`), not written.
+    let body = track(&[&b[..1024], &b[1024..]], true);
     assert!(body.pe_too_large);
     assert!(serde_json::to_value(&body)
         .unwrap()
