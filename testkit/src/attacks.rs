@@ -136,18 +136,21 @@ pub fn quiet_host(a: &Attack) -> [u8; 4] {
 
 /// The mixed capture: about 10 minutes of background traffic of [`background_hosts`], every
 /// attack of [`ATTACKS`] from its own host (`Attack::host`) and every near miss from
-/// [`quiet_host`], starting at staggered times and interleaved packet by packet.
+/// [`quiet_host`], starting at staggered times and interleaved packet by packet. Each attack
+/// and near miss is generated with `seed`, so it carries the same names, accounts and files as
+/// its own capture ([`capture`] with the same seed).
 pub fn mixed(seed: u64) -> Vec<u8> {
     let mut streams = Vec::new();
     let mut bg = Gen::new(seed, START_US);
     background(&mut bg, 600);
     streams.push(bg.cap.bytes);
     for (i, a) in ATTACKS.iter().enumerate() {
+        // The same seed as the attack's own capture: the same names, accounts and files.
         let at = START_US + 20_000_000 + i as u64 * 45_000_000;
-        let mut g = Gen::new(seed.wrapping_add(1 + i as u64), at);
+        let mut g = Gen::new(seed, at);
         (a.write)(&mut g, a.host, false);
         streams.push(g.cap.bytes);
-        let mut g = Gen::new(seed.wrapping_add(101 + i as u64), at + 7_000_000);
+        let mut g = Gen::new(seed, at + 7_000_000);
         (a.write)(&mut g, quiet_host(a), true);
         streams.push(g.cap.bytes);
     }
