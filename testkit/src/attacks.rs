@@ -993,7 +993,7 @@ pub const SPNS: &[&[&str]] = &[
     &["MSSQLSvc", "sql02.corp.example:1433"],
     &["HTTP", "sharepoint.corp.example"],
     &["HTTP", "reports.corp.example"],
-    &["CIFS", "backup01.corp.example"],
+    &["SAPService", "sap01.corp.example"],
     &["exchangeMDB", "exch01.corp.example"],
     &["FIMService", "fim01.corp.example"],
     &["kafka", "kafka01.corp.example"],
