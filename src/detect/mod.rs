@@ -13,7 +13,9 @@
 //! `http.user_agent`, `src_ip`, `intel.type`); Sigma field names are mapped onto them per log
 //! source ([`sigma`]). See [`fields`].
 
+pub mod builtin;
 pub mod cond;
+pub mod correlate;
 pub mod fields;
 pub mod rule;
 
@@ -22,6 +24,7 @@ use std::sync::Arc;
 use crate::record::detection::Indicator;
 use crate::record::Record;
 
+pub use builtin::load_sources;
 pub use rule::{AggKind, Aggregate, Rule, RuleFormat, RuleMeta, Technology, ThreatLevel};
 
 /// Why rules could not be read at all (a path that does not exist, a folder that cannot be read).
