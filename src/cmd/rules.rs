@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::detect::{AggKind, Rule, RuleSet};
+use crate::detect::{AggKind, RuleSet};
 
 #[derive(Debug, clap::Args)]
 pub struct RulesArgs {
@@ -51,21 +51,6 @@ fn check(args: &CheckArgs) -> Result<bool> {
     Ok(set.report.rejected.is_empty())
 }
 
-/// The fields a rule reads (its condition's, its indicator and its aggregation's).
-fn fields_of(rule: &Rule) -> Vec<String> {
-    let mut v: Vec<String> = Vec::new();
-    v.extend(rule.indicator.iter().cloned());
-    if let Some(a) = &rule.aggregate {
-        v.extend(a.group_by.iter().cloned());
-        if let AggKind::Distinct { field, .. } = &a.kind {
-            v.push(field.clone());
-        }
-    }
-    v.sort();
-    v.dedup();
-    v
-}
-
 /// The report `tapir rules check` prints.
 pub fn render(set: &RuleSet) -> String {
     let mut o = String::new();
@@ -76,7 +61,7 @@ pub fn render(set: &RuleSet) -> String {
         if !r.event_types.is_empty() {
             let _ = writeln!(o, "  event types  {}", r.event_types.join(", "));
         }
-        let fields = fields_of(r);
+        let fields = r.fields();
         if !fields.is_empty() {
             let _ = writeln!(o, "  reads        {}", fields.join(", "));
         }
