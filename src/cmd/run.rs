@@ -116,6 +116,7 @@ fn run_afpacket(
             stop: stop.clone(),
             intel: crate::enrich::intel::start(&cfg.intel)?,
             stats: open_stats(cfg)?,
+            rules: super::load_rules(cfg)?,
         },
     )?)
 }
@@ -153,6 +154,7 @@ fn run_libpcap(
             stop: Some(stop),
             pipes: Vec::new(),
             stats: open_stats(cfg)?,
+            rules: super::load_rules(cfg)?,
         },
     )?)
 }

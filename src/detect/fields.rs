@@ -275,6 +275,7 @@ impl Plan {
         let view = RecordView {
             record,
             sensor_id: "",
+            id: None,
         };
         let mut p = Proj {
             node: Some(&self.root),

@@ -13,8 +13,10 @@
 //! `http.user_agent`, `src_ip`, `intel.type`); Sigma field names are mapped onto them per log
 //! source ([`sigma`]). See [`fields`].
 
+pub mod builtin;
 pub mod compile;
 pub mod cond;
+pub mod correlate;
 pub mod fields;
 pub mod load;
 mod native;

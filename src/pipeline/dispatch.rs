@@ -77,6 +77,8 @@ pub struct ReplayOptions {
     pub pipes: Vec<usize>,
     /// Network statistics: the opened store (None: statistics off).
     pub stats: Option<crate::stats::Stats>,
+    /// Detection rules (`detect::load_sources`); None: no detection.
+    pub rules: Option<Arc<crate::detect::RuleSet>>,
 }
 
 /// The end-of-run summary.
@@ -95,6 +97,8 @@ pub struct Summary {
     pub capture_errors: Vec<String>,
     /// Highest resident memory of the process (Linux).
     pub peak_rss_bytes: Option<u64>,
+    /// Detection counters, per rule too (with detection rules).
+    pub detect: Option<crate::record::detection::DetectStatus>,
 }
 
 impl Summary {
@@ -141,6 +145,7 @@ pub fn replay(
         }
         None => None,
     };
+    let correlate = super::output::correlator(opts.rules.take(), cfg, &mut ws, sink.run_id());
     let shared = Arc::new(ws);
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
     // Status sources: the workers, then the dispatcher (capture, fragments, tunnel carriers).
@@ -154,7 +159,7 @@ pub fn replay(
     let output = std::thread::Builder::new()
         .name("tapir-output".into())
         .stack_size(super::OUTPUT_STACK)
-        .spawn(move || output_loop(sink, rec_rx, reporter, &halt))
+        .spawn(move || output_loop(sink, rec_rx, reporter, &halt, correlate))
         .map_err(|e| PipelineError::Thread(format!("cannot start the output thread: {e}")))?;
 
     let (free_tx, free_rx) = unbounded::<Batch>();
@@ -310,7 +315,7 @@ pub fn replay(
         reason: reason.into(),
     })));
     drop(status_tx);
-    let output = match output.join() {
+    let (output, detect) = match output.join() {
         Ok(r) => r?,
         Err(_) => return Err(PipelineError::Thread("output thread panicked".into())),
     };
@@ -324,6 +329,7 @@ pub fn replay(
         extract: shared.gauges().extract_stats(),
         capture_errors,
         peak_rss_bytes: crate::status::memory_usage().map(|m| m.peak_rss_bytes),
+        detect,
     })
 }
 

@@ -25,6 +25,8 @@ pub struct LiveOptions {
     pub intel: Option<crate::enrich::intel::IntelHandle>,
     /// Network statistics: the opened store (None: statistics off).
     pub stats: Option<crate::stats::Stats>,
+    /// Detection rules (`detect::load_sources`); None: no detection.
+    pub rules: Option<Arc<crate::detect::RuleSet>>,
 }
 
 /// Opens one capture source per worker (`open(worker_index)`) and runs them until `stop`.
@@ -53,6 +55,7 @@ where
         }
         None => None,
     };
+    let correlate = super::output::correlator(opts.rules.take(), cfg, &mut ws, sink.run_id());
     let shared = Arc::new(ws);
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
     let reporter = Reporter::new(cfg, shared.gauges(), n, "live");
@@ -60,7 +63,7 @@ where
     let output = std::thread::Builder::new()
         .name("tapir-output".into())
         .stack_size(super::OUTPUT_STACK)
-        .spawn(move || output_loop(sink, rec_rx, reporter, &halt))
+        .spawn(move || output_loop(sink, rec_rx, reporter, &halt, correlate))
         .map_err(|e| LiveError::Thread(format!("cannot start the output thread: {e}")))?;
     let _ = rec_tx.send(OutMsg::Started { now_ns: wall_ns() });
     let mut handles = Vec::with_capacity(n);
@@ -126,7 +129,7 @@ where
     })));
     drop(rec_tx);
     summary.workers = workers;
-    summary.output = match output.join() {
+    (summary.output, summary.detect) = match output.join() {
         Ok(r) => r?,
         Err(_) => return Err(LiveError::Thread("output thread panicked".into())),
     };

@@ -46,6 +46,9 @@ pub struct StatusBody {
     /// Threat-intel feeds loaded (absent without feeds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intel: Option<crate::record::intel::IntelStatus>,
+    /// Detection: rules loaded, hits, detections, suppression (absent without rules).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detect: Option<crate::record::detection::DetectStatus>,
 }
 
 /// `sensor_status.stats`: the statistics store's size and work so far.

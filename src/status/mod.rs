@@ -127,6 +127,8 @@ pub struct Reporter {
     /// Failures of the status machinery itself (metrics file), reported once each.
     pending_errors: Vec<String>,
     metrics_failed: bool,
+    /// The correlation stage's counters (with detection rules), as of the last update.
+    detect: Option<crate::record::detection::DetectStatus>,
 }
 
 impl Reporter {
@@ -155,6 +157,7 @@ impl Reporter {
             ("files.extract_max_size", cfg.files.extract_max_size),
             ("files.extract_disk_cap", cfg.files.extract_disk_cap),
             ("files.inspect_memcap", cfg.files.inspect_memcap as u64),
+            ("detect.max_groups", cfg.detect.max_groups as u64),
         ];
         Reporter {
             shared,
@@ -179,7 +182,13 @@ impl Reporter {
             sensor_id: cfg.sensor_id.clone(),
             pending_errors: Vec::new(),
             metrics_failed: false,
+            detect: None,
         }
+    }
+
+    /// The detection stage's counters for the next status record.
+    pub fn set_detect(&mut self, d: crate::record::detection::DetectStatus) {
+        self.detect = Some(d);
     }
 
     /// Notes the event times of records about to be written.
@@ -303,6 +312,7 @@ impl Reporter {
                 "files.extract_max_size" => x.skipped_size,
                 "files.extract_disk_cap" => x.disk_cap_hits,
                 "files.inspect_memcap" => w.inspect_released,
+                "detect.max_groups" => self.detect.as_ref().map_or(0, |d| d.group_cap_hits),
                 _ => 0,
             }
         };
@@ -331,6 +341,21 @@ impl Reporter {
             })
             .collect();
         let mut algorithms: Vec<AlgorithmTime> = algorithms;
+        let ms = |ns: u64| (ns as f64 / 1e3).round() / 1e3;
+        if w.rules_calls > 0 {
+            algorithms.push(AlgorithmTime {
+                name: "detection_rules",
+                run_time_ms: ms(w.rules_time_ns),
+                calls: w.rules_calls,
+            });
+        }
+        if let Some(d) = self.detect.as_ref().filter(|d| d.correlate_calls > 0) {
+            algorithms.push(AlgorithmTime {
+                name: "detection_correlate",
+                run_time_ms: ms(d.correlate_ns),
+                calls: d.correlate_calls,
+            });
+        }
         let stats = self.shared.stats.as_ref().map(|g| {
             use std::sync::atomic::Ordering::Relaxed;
             let b = StatsBlock {
@@ -413,6 +438,7 @@ impl Reporter {
             errors,
             messages,
             intel: self.shared.intel.as_ref().map(|h| h.status()),
+            detect: self.detect.clone(),
         };
         if let Some(path) = &self.metrics_path {
             if let Err(e) = metrics::write(path, &self.sensor_id, &body) {

@@ -33,6 +33,8 @@ pub struct WorkerShared {
     pub status_interval_ns: u64,
     /// Network statistics, when on (set by the caller after opening the store).
     pub stats: Option<Arc<crate::stats::StatsShared>>,
+    /// Detection rules (`[detect]`, `--rules`), when any (set by the caller after loading).
+    pub rules: Option<Arc<crate::detect::RuleSet>>,
 }
 
 impl WorkerShared {
@@ -68,6 +70,7 @@ impl WorkerShared {
             status_interval_ns: cfg.output.status_interval.saturating_mul(1_000_000_000),
             intel,
             stats: None,
+            rules: None,
             extractor: cfg.files.extract_dir.as_ref().and_then(|_| {
                 match crate::files::extract::Extractor::new(cfg.files.extract_config()) {
                     Ok(x) => Some(std::sync::Arc::new(std::sync::Mutex::new(x))),
