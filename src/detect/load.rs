@@ -135,7 +135,8 @@ fn line_of(text: &str, from: u32, needle: &str) -> u32 {
 
 /// The first back-quoted word of an error message (the field or key it is about).
 fn quoted(why: &str) -> &str {
-    why.split('`').nth(1).unwrap_or("")
+    let from = why.find("field `").map_or(why, |i| &why[i..]);
+    from.split('`').nth(1).unwrap_or("")
 }
 
 /// Builds the rule set from (name, text) sources.
@@ -457,5 +458,221 @@ fn place(set: &mut RuleSet, pending: Vec<Pending>, report: &mut LoadReport) {
                 values,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::{AggKind, EvalCtx, Hit};
+    use crate::proto::kerberos::KerberosBody;
+    use crate::record::{Body, FlowRef, Record};
+
+    fn set(files: &[(&str, &str)]) -> RuleSet {
+        let src: Vec<(String, String)> = files
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        build(&src, "now".into())
+    }
+
+    const KERBEROAST: &str = "id: t-kerberoast
+name: Kerberoasting
+version: 2
+priority: 1
+technology: heuristic
+threat_level: high
+category: kerberoasting
+mitre: [T1558.003]
+reason: One host asked for service tickets for several SPNs with RC4
+event_type: kerberos
+indicator: src_ip
+detection:
+  sel:
+    kerberos.msg_type: TGS_REQ
+    kerberos.etypes: 23
+  krbtgt:
+    kerberos.sname|startswith: krbtgt/
+  condition: sel and not krbtgt
+threshold:
+  by: src_ip
+  window: 60s
+  distinct: kerberos.sname
+  min: 4
+";
+
+    fn krb(sname: &str, etypes: Vec<i32>) -> Record {
+        Record {
+            ts_ns: 5,
+            flow: Some(FlowRef {
+                flow_id: 1,
+                community_id: "1:x".into(),
+                src_ip: "10.0.0.7".parse().unwrap(),
+                src_port: 50000,
+                dest_ip: "10.0.0.1".parse().unwrap(),
+                dest_port: 88,
+                proto: 6,
+                vlan: vec![],
+            }),
+            body: Body::Kerberos(KerberosBody {
+                msg_type: "TGS_REQ".into(),
+                sname: Some(sname.into()),
+                etypes,
+                ..Default::default()
+            }),
+            intel: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn native_rule_with_threshold_evaluates_and_carries_its_keys() {
+        let s = set(&[("k.yml", KERBEROAST)]);
+        assert!(s.report.rejected.is_empty(), "{:?}", s.report.rejected);
+        assert_eq!(s.report.native, 1);
+        let r = &s.rules[0];
+        assert!(!r.emit, "a threshold rule's hits only feed its aggregate");
+        let a = r.aggregate.as_ref().unwrap();
+        assert_eq!(a.over, vec![0]);
+        assert_eq!(a.window_ns, 60_000_000_000);
+        assert!(
+            matches!(&a.kind, AggKind::Distinct { field, min: 4 } if field == "kerberos.sname")
+        );
+        assert_eq!(
+            r.fields(),
+            // (keys of a selection in name order)
+            vec![
+                "kerberos.etypes",
+                "kerberos.msg_type",
+                "kerberos.sname",
+                "src_ip"
+            ]
+        );
+        let batch = vec![
+            krb("MSSQLSvc/db1.corp:1433", vec![23, 18]),
+            krb("krbtgt/CORP", vec![23]),
+            krb("HTTP/web.corp", vec![18, 17]),
+        ];
+        let mut hits: Vec<Hit> = Vec::new();
+        s.evaluate(&batch, &EvalCtx::default(), &mut hits);
+        assert_eq!(hits.len(), 1);
+        let h = &hits[0];
+        assert_eq!((h.rule, h.record, h.ts_ns), (0, 0, 5));
+        assert_eq!(
+            h.indicator.as_ref().map(|i| (i.kind, i.value.as_str())),
+            Some(("ip", "10.0.0.7"))
+        );
+        assert_eq!(
+            h.values,
+            vec![
+                ("src_ip".to_string(), "10.0.0.7".to_string()),
+                (
+                    "kerberos.sname".to_string(),
+                    "MSSQLSvc/db1.corp:1433".to_string()
+                )
+            ]
+        );
+        assert_eq!(
+            h.reasons[0],
+            "One host asked for service tickets for several SPNs with RC4"
+        );
+        assert!(
+            h.reasons.iter().any(|x| x == "kerberos.etypes `23` is 23"),
+            "{:?}",
+            h.reasons
+        );
+    }
+
+    #[test]
+    fn refusals_name_file_line_rule_and_reason() {
+        let bad_field =
+            "id: a\nname: A\nevent_type: dns\ndetection:\n  s:\n    http.host: x\n  condition: s\n";
+        let bad_mod = "id: b\nname: B\nevent_type: dns\ndetection:\n  s:\n    dns.query|sounds_like: x\n  condition: s\n";
+        let bad_yaml = "id: c\nname: [unclosed\n";
+        let neither = "title: nothing\n";
+        let dup = "id: a\nname: A again\nevent_type: dns\ndetection:\n  s:\n    dns.query: x\n  condition: s\n";
+        let ok =
+            "id: a\nname: A\nevent_type: dns\ndetection:\n  s:\n    dns.query: x\n  condition: s\n";
+        let s = set(&[
+            ("f.yml", bad_field),
+            ("m.yml", bad_mod),
+            ("y.yml", bad_yaml),
+            ("n.yml", neither),
+            ("ok.yml", ok),
+            ("dup.yml", dup),
+        ]);
+        let why: Vec<(String, u32, String)> = s
+            .report
+            .rejected
+            .iter()
+            .map(|r| (r.file.clone(), r.line, r.why.clone()))
+            .collect();
+        assert_eq!(s.report.native, 1, "{why:?}");
+        assert_eq!(why.len(), 5, "{why:?}");
+        assert_eq!(why[0].0, "f.yml");
+        assert_eq!(why[0].1, 6, "the line of the field");
+        assert!(
+            why[0].2.contains("belongs to `http` records"),
+            "{}",
+            why[0].2
+        );
+        assert_eq!(why[1].1, 6);
+        assert!(why[1].2.contains("modifier `sounds_like`"));
+        assert!(why[2].2.starts_with("YAML"), "{}", why[2].2);
+        assert!(why[3].2.contains("neither a native rule"));
+        assert!(why[4].2.contains("duplicate rule id `a`"));
+    }
+
+    #[test]
+    fn sigma_rule_and_correlation_over_it() {
+        let base = "title: RC4 service ticket
+id: 11111111-1111-1111-1111-111111111111
+name: rc4_tgs
+level: high
+tags: [attack.credential-access, attack.t1558.003]
+logsource:
+  product: zeek
+  service: kerberos
+detection:
+  selection:
+    request_type: TGS
+    cipher: rc4-hmac
+  condition: selection
+---
+title: Many RC4 service tickets from one host
+id: 22222222-2222-2222-2222-222222222222
+correlation:
+  type: value_count
+  rules: [rc4_tgs]
+  group-by: [id.orig_h]
+  timespan: 5m
+  condition:
+    gte: 3
+    field: service
+level: critical
+";
+        let s = set(&[("c.yml", base)]);
+        assert!(s.report.rejected.is_empty(), "{:?}", s.report.rejected);
+        assert_eq!(s.report.sigma, 2);
+        let (b, c) = (&s.rules[0], &s.rules[1]);
+        assert_eq!(b.meta.mitre, vec!["T1558.003"]);
+        assert_eq!(b.meta.priority, 2);
+        assert!(!b.emit, "generate defaults to false");
+        let a = c.aggregate.as_ref().unwrap();
+        assert_eq!(a.over, vec![0]);
+        assert_eq!(a.group_by, vec!["id.orig_h"]);
+        let mut rec = krb("MSSQLSvc/db1", vec![23]);
+        if let Body::Kerberos(k) = &mut rec.body {
+            k.ticket_etype = Some(23);
+        }
+        let mut hits = Vec::new();
+        s.evaluate(&[rec], &EvalCtx::default(), &mut hits);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(
+            hits[0].values,
+            vec![
+                ("id.orig_h".to_string(), "10.0.0.7".to_string()),
+                ("service".to_string(), "MSSQLSvc/db1".to_string())
+            ]
+        );
     }
 }
