@@ -25,15 +25,25 @@ fn every_sigma_rule_loads_or_is_refused_with_a_reason() {
     for x in &r.rejected {
         eprintln!("refused: {}:{} {:?}: {}", x.file, x.line, x.rule, x.why);
     }
-    eprintln!("files {} sigma {} rejected {}", r.files, r.sigma, r.rejected.len());
+    eprintln!(
+        "files {} sigma {} rejected {}",
+        r.files,
+        r.sigma,
+        r.rejected.len()
+    );
     assert_eq!(r.files, 61);
     assert_eq!(r.sigma as usize + r.rejected.len(), 61);
     // The one refusal: the sensor does not record cookies (session secrets), so a rule on
     // `cs-cookie` cannot be honoured; it says so, with the line of the field.
     assert_eq!(r.rejected.len(), 1, "{:?}", r.rejected);
     let x = &r.rejected[0];
-    assert!(x.file.ends_with("proxy_hktl_cobalt_strike_malleable_c2_requests.yml"));
-    assert_eq!(x.rule.as_deref(), Some("f3f21ce1-cdef-4bfc-8328-ed2e826f5fac"));
+    assert!(x
+        .file
+        .ends_with("proxy_hktl_cobalt_strike_malleable_c2_requests.yml"));
+    assert_eq!(
+        x.rule.as_deref(),
+        Some("f3f21ce1-cdef-4bfc-8328-ed2e826f5fac")
+    );
     assert!(x.why.contains("cs-cookie"), "{}", x.why);
     assert!(x.line > 1);
     // Every loaded rule reads records of the type its log source names, and says which fields.

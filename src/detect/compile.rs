@@ -127,7 +127,11 @@ fn field_test(key: &str, vals: &Value, map: FieldMap<'_>, plan: &mut Plan) -> Re
             "wide" | "utf16le" => m.wide = Some("utf16le"),
             "utf16be" => m.wide = Some("utf16be"),
             "utf16" => m.wide = Some("utf16"),
-            other => return Err(format!("field `{key}`: modifier `{other}` is not supported")),
+            other => {
+                return Err(format!(
+                    "field `{key}`: modifier `{other}` is not supported"
+                ))
+            }
         }
     }
     let field = if name == "keywords" && key == "keywords" {
@@ -144,11 +148,13 @@ fn field_test(key: &str, vals: &Value, map: FieldMap<'_>, plan: &mut Plan) -> Re
         Value::Array(a) => a.iter().collect(),
         v => vec![v],
     };
-    let test = |m| Cond::Test(Test {
-        field: field.clone(),
-        slot,
-        m,
-    });
+    let test = |m| {
+        Cond::Test(Test {
+            field: field.clone(),
+            slot,
+            m,
+        })
+    };
     if m.exists {
         let want = match list.as_slice() {
             [Value::Bool(b)] => *b,
@@ -173,7 +179,11 @@ fn field_test(key: &str, vals: &Value, map: FieldMap<'_>, plan: &mut Plan) -> Re
     for v in list {
         pats.extend(value_pats(v, &m).map_err(|e| format!("field `{key}`: {e}"))?);
     }
-    Ok(test(if m.all { Match::All(pats) } else { Match::Any(pats) }))
+    Ok(test(if m.all {
+        Match::All(pats)
+    } else {
+        Match::Any(pats)
+    }))
 }
 
 fn value_pats(v: &Value, m: &Mods) -> Result<Vec<Pat>, String> {
@@ -273,7 +283,13 @@ fn str_pat(kind: StrKind, text: &str, cased: bool) -> Result<Pat, String> {
         }
     }
     pieces.push((cur, None));
-    let fold = |s: &str| if cased { s.to_string() } else { s.to_ascii_lowercase() };
+    let fold = |s: &str| {
+        if cased {
+            s.to_string()
+        } else {
+            s.to_ascii_lowercase()
+        }
+    };
     let wild: Vec<Option<char>> = pieces.iter().map(|p| p.1).collect();
     // Leading or trailing `*` only: still a plain comparison.
     let simple = match (pieces.len(), wild.as_slice()) {
@@ -430,7 +446,9 @@ fn lex(e: &str) -> Result<Vec<Tok>, String> {
     while i < words.len() {
         let w = words[i];
         let lw = w.to_ascii_lowercase();
-        let next_is_of = words.get(i + 1).is_some_and(|n| n.eq_ignore_ascii_case("of"));
+        let next_is_of = words
+            .get(i + 1)
+            .is_some_and(|n| n.eq_ignore_ascii_case("of"));
         let t = match lw.as_str() {
             "and" => Tok::And,
             "or" => Tok::Or,
@@ -625,13 +643,31 @@ mod tests {
         let (c, mut plan) = compile(
             "sel_ua:\n  http.user_agent|contains:\n    - python-requests\n    - curl/\nsel_post:\n  http.method: POST\n  http.uri|endswith: '.php'\nfilter:\n  http.host|endswith: '.corp.example'\ncondition: 1 of sel_* and not filter\n",
         );
-        let hit = vals(&mut plan, &[("http.user_agent", &["Python-Requests/2.31"]), ("http.host", &["x.example"])]);
+        let hit = vals(
+            &mut plan,
+            &[
+                ("http.user_agent", &["Python-Requests/2.31"]),
+                ("http.host", &["x.example"]),
+            ],
+        );
         assert!(c.eval(&hit));
-        let filtered = vals(&mut plan, &[("http.user_agent", &["curl/8"]), ("http.host", &["a.corp.example"])]);
+        let filtered = vals(
+            &mut plan,
+            &[
+                ("http.user_agent", &["curl/8"]),
+                ("http.host", &["a.corp.example"]),
+            ],
+        );
         assert!(!c.eval(&filtered));
-        let post = vals(&mut plan, &[("http.method", &["post"]), ("http.uri", &["/a/gate.PHP"])]);
+        let post = vals(
+            &mut plan,
+            &[("http.method", &["post"]), ("http.uri", &["/a/gate.PHP"])],
+        );
         assert!(c.eval(&post));
-        let neither = vals(&mut plan, &[("http.method", &["GET"]), ("http.uri", &["/a.php"])]);
+        let neither = vals(
+            &mut plan,
+            &[("http.method", &["GET"]), ("http.uri", &["/a.php"])],
+        );
         assert!(!c.eval(&neither));
     }
 
@@ -680,16 +716,17 @@ mod tests {
     fn base64offset_and_windash() {
         // "http" at three offsets: what SigmaHQ documents for base64offset.
         assert_eq!(base64_offsets(b"http"), vec!["aHR0c", "h0dH", "odHRw"]);
-        assert_eq!(windash("-enc x"), vec!["-enc x", "/enc x", "–enc x", "—enc x", "―enc x"]);
+        assert_eq!(
+            windash("-enc x"),
+            vec!["-enc x", "/enc x", "–enc x", "—enc x", "―enc x"]
+        );
         let (c, mut plan) = compile("s:\n  http.uri|base64offset|contains: http\ncondition: s\n");
         assert!(c.eval(&vals(&mut plan, &[("http.uri", &["/?q=aHR0cDovL2V2aWw="])])));
     }
 
     #[test]
     fn at_least_n_of() {
-        let (c, mut plan) = compile(
-            "s1:\n  f: a\ns2:\n  f: b\ns3:\n  f: c\ncondition: 2 of s*\n",
-        );
+        let (c, mut plan) = compile("s1:\n  f: a\ns2:\n  f: b\ns3:\n  f: c\ncondition: 2 of s*\n");
         assert!(c.eval(&vals(&mut plan, &[("f", &["a", "c"])])));
         assert!(!c.eval(&vals(&mut plan, &[("f", &["b"])])));
     }

@@ -298,7 +298,10 @@ mod tests {
     #[test]
     fn any_all_exists_and_reasons() {
         let mut vals = Values::default();
-        vals.set(0, vec![Val::Str("a.evil.example".into()), Val::Str("b".into())]);
+        vals.set(
+            0,
+            vec![Val::Str("a.evil.example".into()), Val::Str("b".into())],
+        );
         let t = |m| {
             Cond::Test(Test {
                 field: "dns.query".into(),
@@ -307,8 +310,14 @@ mod tests {
             })
         };
         let any = t(Match::Any(vec![s(StrKind::Suffix, ".example")]));
-        let all = t(Match::All(vec![s(StrKind::Contains, "evil"), s(StrKind::Exact, "b")]));
-        let all_no = t(Match::All(vec![s(StrKind::Contains, "evil"), s(StrKind::Exact, "c")]));
+        let all = t(Match::All(vec![
+            s(StrKind::Contains, "evil"),
+            s(StrKind::Exact, "b"),
+        ]));
+        let all_no = t(Match::All(vec![
+            s(StrKind::Contains, "evil"),
+            s(StrKind::Exact, "c"),
+        ]));
         assert!(any.eval(&vals) && all.eval(&vals) && !all_no.eval(&vals));
         assert!(t(Match::Exists(true)).eval(&vals));
         let missing = Cond::Test(Test {

@@ -138,7 +138,9 @@ pub fn resolve(name: &str) -> FieldSpec {
         "file.name_extensions" => derived(D::NameExtensions, "file.name"),
         "email.attachments.extension" => derived(D::Extension, "email.attachments.name"),
         "email.attachments.name_extensions" => derived(D::NameExtensions, "email.attachments.name"),
-        "stats.domain.first_seen_age_s" => FieldSpec::Stat(StatField::DomainFirstSeenAge, String::new()),
+        "stats.domain.first_seen_age_s" => {
+            FieldSpec::Stat(StatField::DomainFirstSeenAge, String::new())
+        }
         "stats.domain.hosts" => FieldSpec::Stat(StatField::DomainHosts, String::new()),
         "stats.domain.requests" => FieldSpec::Stat(StatField::DomainRequests, String::new()),
         "stats.file.hosts" => FieldSpec::Stat(StatField::FileHosts, "file.sha256".into()),
@@ -720,7 +722,9 @@ pub fn derive(d: Derived, base: &[Val], out: &mut Vec<Val>) {
     if d == Derived::EtypeName {
         for v in base {
             if let Some(n) = v.as_f64() {
-                out.push(Val::Str(crate::proto::kerberos::record::etype_name(n as i32)));
+                out.push(Val::Str(crate::proto::kerberos::record::etype_name(
+                    n as i32,
+                )));
             }
         }
         return;
@@ -750,7 +754,11 @@ pub fn derive(d: Derived, base: &[Val], out: &mut Vec<Val>) {
             }
             Derived::SubdomainLabels => {
                 let (sub, _) = split_registered(s);
-                let n = if sub.is_empty() { 0 } else { sub.split('.').count() };
+                let n = if sub.is_empty() {
+                    0
+                } else {
+                    sub.split('.').count()
+                };
                 out.push(Val::UInt(n as u64));
             }
             Derived::UriPath => out.push(Val::Str(uri_path(s).to_string())),
@@ -939,7 +947,10 @@ mod tests {
         assert_eq!(v.get(q), &[Val::Str("a.b.example.co.uk".into())]);
         assert_eq!(
             v.get(data),
-            &[Val::Str("c.example.net".into()), Val::Str("192.0.2.9".into())]
+            &[
+                Val::Str("c.example.net".into()),
+                Val::Str("192.0.2.9".into())
+            ]
         );
         assert_eq!(v.get(src), &[Val::Str("10.0.0.5".into())]);
         assert_eq!(v.get(port), &[Val::UInt(53)]);
@@ -963,7 +974,9 @@ mod tests {
     #[test]
     fn derived_fields() {
         let mut out = Vec::new();
-        let q = [Val::Str("aGVsbG8gd29ybGQ.x9f2kq.tunnel.example.co.uk".into())];
+        let q = [Val::Str(
+            "aGVsbG8gd29ybGQ.x9f2kq.tunnel.example.co.uk".into(),
+        )];
         derive(Derived::RegisteredDomain, &q, &mut out);
         derive(Derived::SubdomainLabels, &q, &mut out);
         derive(Derived::MaxLabelLength, &q, &mut out);
@@ -976,7 +989,11 @@ mod tests {
             ]
         );
         out.clear();
-        derive(Derived::LabelEntropy, &[Val::Str("aaaa.example.com".into())], &mut out);
+        derive(
+            Derived::LabelEntropy,
+            &[Val::Str("aaaa.example.com".into())],
+            &mut out,
+        );
         assert_eq!(out, vec![Val::Float(0.0)]);
         out.clear();
         let uri = [Val::Str("/dl/Update.EXE?x=1#f".into())];
@@ -995,8 +1012,16 @@ mod tests {
         assert!(host_is_ip("[2001:db8::1]:80"));
         assert!(!host_is_ip("example.com:80"));
         out.clear();
-        derive(Derived::NameExtensions, &[Val::Str("invoice.pdf.exe".into())], &mut out);
-        derive(Derived::Extension, &[Val::Str("invoice.pdf.EXE".into())], &mut out);
+        derive(
+            Derived::NameExtensions,
+            &[Val::Str("invoice.pdf.exe".into())],
+            &mut out,
+        );
+        derive(
+            Derived::Extension,
+            &[Val::Str("invoice.pdf.EXE".into())],
+            &mut out,
+        );
         assert_eq!(out, vec![Val::UInt(2), Val::Str("exe".into())]);
         assert!((entropy("abcd") - 2.0).abs() < 1e-9);
     }

@@ -87,7 +87,9 @@ pub fn read_sources(files: &[PathBuf]) -> Result<Vec<(String, String)>, DetectEr
         if len > MAX_FILE {
             return Err(DetectError::Io {
                 path: f.display().to_string(),
-                source: std::io::Error::other(format!("{len} bytes: larger than a rule file can be")),
+                source: std::io::Error::other(format!(
+                    "{len} bytes: larger than a rule file can be"
+                )),
             });
         }
         let text = std::fs::read_to_string(f).map_err(io)?;
@@ -101,7 +103,9 @@ fn doc_line(text: &str, n: usize) -> u32 {
     if n == 0 {
         return text
             .lines()
-            .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#') && l.trim() != "---")
+            .position(|l| {
+                !l.trim().is_empty() && !l.trim_start().starts_with('#') && l.trim() != "---"
+            })
             .map_or(1, |i| i as u32 + 1);
     }
     let mut seen = 0;
@@ -242,12 +246,15 @@ fn read_doc(doc: Value, file: &str) -> Result<Pending, String> {
     if doc.get("event_type").is_some() {
         let p = native::parse(&doc, file)?;
         native::compile_into(&p, &mut Plan::default())?;
-        let aggregate = p.threshold.clone().map(|(group_by, window_ns, kind)| Aggregate {
-            over: Vec::new(),
-            group_by,
-            window_ns,
-            kind,
-        });
+        let aggregate = p
+            .threshold
+            .clone()
+            .map(|(group_by, window_ns, kind)| Aggregate {
+                over: Vec::new(),
+                group_by,
+                window_ns,
+                kind,
+            });
         {
             let map = native::field_map(&p.event_types);
             if let Some(a) = &aggregate {
@@ -340,8 +347,14 @@ fn place(set: &mut RuleSet, pending: Vec<Pending>, report: &mut LoadReport) {
             });
             match found {
                 Some(i) if set.rules[i].aggregate.is_none() => over.push(i as u32),
-                Some(_) => missing = Some(format!("correlation over `{r}`, itself an aggregate, is not supported")),
-                None => missing = Some(format!("correlation names rule `{r}`, which is not loaded")),
+                Some(_) => {
+                    missing = Some(format!(
+                        "correlation over `{r}`, itself an aggregate, is not supported"
+                    ))
+                }
+                None => {
+                    missing = Some(format!("correlation names rule `{r}`, which is not loaded"))
+                }
             }
         }
         if set.rules.iter().any(|r| r.meta.id == rule.meta.id) {

@@ -99,10 +99,12 @@ pub(super) fn parse(doc: &Value, file: &str) -> Result<Parsed, String> {
     };
     let mut event_types = Vec::new();
     for t in str_list(doc.get("event_type"), "event_type")? {
-        let et = EVENT_TYPES
-            .iter()
-            .find(|e| **e == t)
-            .ok_or_else(|| format!("`event_type: {t}` is not a record type ({})", EVENT_TYPES.join(", ")))?;
+        let et = EVENT_TYPES.iter().find(|e| **e == t).ok_or_else(|| {
+            format!(
+                "`event_type: {t}` is not a record type ({})",
+                EVENT_TYPES.join(", ")
+            )
+        })?;
         event_types.push(*et);
     }
     if event_types.is_empty() {
@@ -174,7 +176,9 @@ pub(super) fn duration_ns(v: &Value) -> Result<u64, String> {
         Value::String(s) => {
             let s = s.trim();
             let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-            let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a duration"))?;
+            let n: u64 = num
+                .parse()
+                .map_err(|_| format!("`{s}` is not a duration"))?;
             let mult = match unit {
                 "" | "s" => 1,
                 "m" => 60,
@@ -228,10 +232,7 @@ pub(super) fn field_map<'a>(
 }
 
 /// Compiles the detection block of a parsed native rule into `plan`.
-pub(super) fn compile_into(
-    p: &Parsed,
-    plan: &mut Plan,
-) -> Result<super::cond::Cond, String> {
+pub(super) fn compile_into(p: &Parsed, plan: &mut Plan) -> Result<super::cond::Cond, String> {
     let map = field_map(&p.event_types);
     let fm: FieldMap<'_> = &map;
     compile::detection(&p.detection, fm, plan)

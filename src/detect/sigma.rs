@@ -152,7 +152,11 @@ impl Source {
 
 /// Which source a `logsource:` block names.
 pub fn source(ls: &Value) -> Result<Source, String> {
-    let get = |k: &str| ls.get(k).and_then(Value::as_str).map(str::to_ascii_lowercase);
+    let get = |k: &str| {
+        ls.get(k)
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+    };
     let (cat, prod, svc) = (get("category"), get("product"), get("service"));
     let s = match (cat.as_deref(), prod.as_deref(), svc.as_deref()) {
         (Some("dns"), None, None) => Source::Dns,
@@ -180,7 +184,9 @@ pub(super) fn meta(doc: &Value, file: &str) -> Result<RuleMeta, String> {
     let id = s("id").ok_or("missing `id`")?;
     let level = match s("level") {
         None => ThreatLevel::Medium,
-        Some(l) => ThreatLevel::parse(&l).ok_or_else(|| format!("`level: {l}` is not a Sigma level"))?,
+        Some(l) => {
+            ThreatLevel::parse(&l).ok_or_else(|| format!("`level: {l}` is not a Sigma level"))?
+        }
     };
     let priority = match level {
         ThreatLevel::Critical => 1,
@@ -191,7 +197,9 @@ pub(super) fn meta(doc: &Value, file: &str) -> Result<RuleMeta, String> {
     let mut mitre = Vec::new();
     if let Some(Value::Array(tags)) = doc.get("tags") {
         for t in tags.iter().filter_map(Value::as_str) {
-            let Some(rest) = t.strip_prefix("attack.") else { continue };
+            let Some(rest) = t.strip_prefix("attack.") else {
+                continue;
+            };
             let up = rest.to_ascii_uppercase();
             if up.starts_with('T') && up[1..].chars().next().is_some_and(|c| c.is_ascii_digit()) {
                 mitre.push(up);
@@ -238,7 +246,11 @@ pub(super) fn correlation(doc: &Value) -> Result<Correlation, String> {
         .ok_or("correlation: missing `type`")?;
     let rules: Vec<String> = match c.get("rules") {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => return Err("correlation: `rules` must name the rules it correlates".into()),
     };
     if rules.is_empty() {
@@ -247,7 +259,11 @@ pub(super) fn correlation(doc: &Value) -> Result<Correlation, String> {
     let group_by: Vec<String> = match c.get("group-by") {
         None => Vec::new(),
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         Some(_) => return Err("correlation: `group-by` must be a list of fields".into()),
     };
     let window_ns = duration_ns(
@@ -296,6 +312,9 @@ pub(super) fn correlation(doc: &Value) -> Result<Correlation, String> {
         group_by,
         window_ns,
         kind,
-        generate: doc.get("generate").and_then(Value::as_bool).unwrap_or(false),
+        generate: doc
+            .get("generate")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
