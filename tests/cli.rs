@@ -104,8 +104,7 @@ fn stdin_and_gzip_give_the_same_records() {
     let bytes = std::fs::read(demo()).unwrap();
     let base = {
         let mut r = records(&run(tapir().args(["replay", "-q", "-w", "1"]).arg(demo())));
-        r.iter_mut()
-            .for_each(|v| run_free(v));
+        r.iter_mut().for_each(run_free);
         let mut s: Vec<String> = r.iter().map(|v| v.to_string()).collect();
         s.sort();
         s
