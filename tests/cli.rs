@@ -96,6 +96,8 @@ fn run_free(v: &mut serde_json::Value) {
     }
     if let Some(d) = v.get_mut("detection").and_then(|d| d.as_object_mut()) {
         d.remove("related");
+        // When the rules were loaded: wall clock, new every run.
+        d.remove("ruleset");
     }
 }
 
