@@ -44,6 +44,7 @@ pub struct Config {
     pub proto: ProtoSection,
     pub intel: IntelConfig,
     pub stats: StatsSection,
+    pub detect: DetectSection,
 }
 
 impl Default for Config {
@@ -72,6 +73,7 @@ impl Default for Config {
             proto: ProtoSection::default(),
             intel: Default::default(),
             stats: StatsSection::default(),
+            detect: DetectSection::default(),
         }
     }
 }
@@ -304,6 +306,40 @@ impl Default for StatsSection {
     }
 }
 
+/// Detection (`docs/detection.md`): rules over the records, `detection` records.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectSection {
+    /// Run the rules (false: no `detection` records at all).
+    pub enabled: bool,
+    /// Rule files and folders (native and Sigma mixed); `--rules PATH` adds to these.
+    pub rules: Vec<String>,
+    /// Load the default rules compiled into the binary (the repository's `rules/` folder);
+    /// `--no-default-rules` turns it off for one run.
+    pub builtin: bool,
+    /// Seconds of packet time during which repeats of a detection (same rule, same source,
+    /// same indicator) are counted instead of written again; 0 = write every hit.
+    pub suppress_window: u64,
+    /// Suppression and aggregation groups held at once (all rules together); past it new
+    /// groups are not opened (counted in `sensor_status.detect.group_cap_hits`).
+    pub max_groups: usize,
+    /// Task identifier written into every detection (`detection.sensor.task_id`), if any.
+    pub task_id: Option<String>,
+}
+
+impl Default for DetectSection {
+    fn default() -> Self {
+        DetectSection {
+            enabled: true,
+            rules: Vec::new(),
+            builtin: true,
+            suppress_window: 300,
+            max_groups: 100_000,
+            task_id: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EnrichSection {
@@ -381,7 +417,7 @@ impl Config {
         let d = &self.defrag;
         let r = &self.reassembly;
         let timeout = (1, MAX_TIMEOUT_S, "seconds (1 to a week)");
-        let limits: [(&str, u64, (u64, u64, &str)); 25] = [
+        let limits: [(&str, u64, (u64, u64, &str)); 27] = [
             (
                 "workers",
                 self.workers as u64,
@@ -478,6 +514,16 @@ impl Config {
                 "output.status_interval",
                 self.output.status_interval,
                 (0, 86_400, "seconds (0 = only at start and stop)"),
+            ),
+            (
+                "detect.suppress_window",
+                self.detect.suppress_window,
+                (0, 7 * 86_400, "seconds (0 = write every hit)"),
+            ),
+            (
+                "detect.max_groups",
+                self.detect.max_groups as u64,
+                (1, 1 << 24, "groups"),
             ),
         ];
         for (key, v, (min, max, unit)) in limits {
@@ -601,6 +647,8 @@ mod tests {
             "[reassembly]\nmax_buffered_per_dir = 1048576\nmemcap = 65536",
             "[enrich]\nmax_dns_names = 1000000000",
             "[output]\nstatus_interval = 10000000",
+            "[detect]\nmax_groups = 0",
+            "[detect]\nsuppress_window = 99999999",
         ];
         for text in cases {
             let key = text
@@ -622,6 +670,7 @@ mod tests {
             "[enrich]\nmax_dns_names = 0",
             "[files]\nextract_max_size = 0",
             "[decode]\nmax_tunnel_depth = 1",
+            "[detect]\nsuppress_window = 0",
         ] {
             Config::from_toml(ok, "t.toml").unwrap();
         }

@@ -75,6 +75,7 @@ pub fn run(args: &ReplayArgs) -> Result<Summary> {
         } else {
             None
         },
+        rules: super::load_rules(&cfg)?,
         ..Default::default()
     };
     let summary = replay(sources, &cfg, sink, opts)?;

@@ -119,6 +119,7 @@ fn run_afpacket(
             intel: crate::enrich::intel::start(&cfg.intel)?,
             stats: open_stats(cfg)?,
             link: Some(link.clone()),
+            rules: super::load_rules(cfg)?,
         },
     )?)
 }
@@ -157,6 +158,7 @@ fn run_libpcap(
             stop: Some(stop),
             pipes: Vec::new(),
             stats: open_stats(cfg)?,
+            rules: super::load_rules(cfg)?,
         },
     )?)
 }

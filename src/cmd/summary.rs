@@ -107,6 +107,30 @@ pub fn render(s: &Summary) -> String {
     if !hit.is_empty() {
         let _ = writeln!(o, "limits hit   {}", hit.join("   "));
     }
+    if let Some(d) = &s.detect {
+        let _ = writeln!(
+            o,
+            "detections   {:>12}   rules {} native {} sigma ({} rejected)   hits {}   suppressed {}",
+            d.detections, d.rules_native, d.rules_sigma, d.rejected, d.hits, d.suppressed
+        );
+        for r in d.by_rule.iter().filter(|r| r.detections > 0) {
+            let _ = writeln!(
+                o,
+                "  {:>6}  {}  {}{}",
+                r.detections,
+                r.id,
+                r.name,
+                if r.suppressed > 0 {
+                    format!("   ({} repeats suppressed)", r.suppressed)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        if d.group_cap_hits > 0 {
+            let _ = writeln!(o, "  detect.max_groups reached {} times", d.group_cap_hits);
+        }
+    }
     let anomalies = w.all_anomalies(&s.defrag, &s.capture);
     if anomalies.is_empty() {
         let _ = writeln!(o, "anomalies    none");

@@ -27,6 +27,8 @@ pub struct LiveOptions {
     pub stats: Option<crate::stats::Stats>,
     /// The capture interface's state, shared with the sources (status records show it).
     pub link: Option<Arc<crate::capture::LinkHealth>>,
+    /// Detection rules (`detect::load_sources`); None: no detection.
+    pub rules: Option<Arc<crate::detect::RuleSet>>,
 }
 
 /// Opens one capture source per worker (`open(worker_index)`) and runs them until `stop`.
@@ -55,6 +57,7 @@ where
         }
         None => None,
     };
+    let correlate = super::output::correlator(opts.rules.take(), cfg, &mut ws, sink.run_id());
     let shared = Arc::new(ws);
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
     let mut gauges = shared.gauges();
@@ -64,7 +67,7 @@ where
     let output = std::thread::Builder::new()
         .name("tapir-output".into())
         .stack_size(super::OUTPUT_STACK)
-        .spawn(move || output_loop(sink, rec_rx, reporter, &halt))
+        .spawn(move || output_loop(sink, rec_rx, reporter, &halt, correlate))
         .map_err(|e| LiveError::Thread(format!("cannot start the output thread: {e}")))?;
     let _ = rec_tx.send(OutMsg::Started { now_ns: wall_ns() });
     let mut handles = Vec::with_capacity(n);
@@ -130,7 +133,7 @@ where
     })));
     drop(rec_tx);
     summary.workers = workers;
-    summary.output = match output.join() {
+    (summary.output, summary.detect) = match output.join() {
         Ok(r) => r?,
         Err(_) => return Err(LiveError::Thread("output thread panicked".into())),
     };

@@ -52,6 +52,9 @@ pub struct StatusBody {
     /// File extraction counters (absent when extraction is off).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extract: Option<crate::files::ExtractStats>,
+    /// Detection: rules loaded, hits, detections, suppression (absent without rules).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detect: Option<crate::record::detection::DetectStatus>,
 }
 
 /// `sensor_status.interface`: the state of the interface a live capture reads.

@@ -92,9 +92,16 @@ pub struct StatsShared {
     pub gauges: Arc<StatsGauges>,
     /// The latest published snapshot of the files table (`file.frequency`).
     view: Mutex<FileView>,
+    /// The store, for readers outside the writer (detection records' statistics snapshot).
+    store: Arc<Store>,
 }
 
 impl StatsShared {
+    /// The store as committed now (read transactions; the writer commits beside them).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// The latest published file snapshot (taken by a worker once per status period).
     pub fn view(&self) -> FileView {
         self.view.lock().ok().and_then(|v| v.clone())
@@ -103,7 +110,7 @@ impl StatsShared {
 
 /// An opened statistics store, before its writer runs.
 pub struct Stats {
-    store: Store,
+    store: Arc<Store>,
     shared: Arc<StatsShared>,
     rx: Receiver<WriterMsg>,
     refresh_view: bool,
@@ -119,7 +126,7 @@ impl Stats {
         refresh_view: bool,
     ) -> Result<Stats, StatsError> {
         let caps = caps_from(&cfg.stats);
-        let store = Store::open(state_dir, caps)?;
+        let store = Arc::new(Store::open(state_dir, caps)?);
         let view = Some(Arc::new(store.file_snapshot()?));
         let (tx, rx) = bounded(64);
         let gauges = Arc::new(StatsGauges::default());
@@ -129,13 +136,14 @@ impl Stats {
         gauges.files.store(c.files, Ordering::Relaxed);
         gauges.hosts.store(c.hosts, Ordering::Relaxed);
         Ok(Stats {
-            store,
+            store: store.clone(),
             shared: Arc::new(StatsShared {
                 home_net: cfg.home_net.clone(),
                 caps,
                 tx,
                 gauges,
                 view: Mutex::new(view),
+                store,
             }),
             rx,
             refresh_view,
@@ -179,7 +187,7 @@ impl StatsWriter {
     }
 }
 
-fn writer_loop(store: Store, rx: Receiver<WriterMsg>, shared: &StatsShared, refresh: bool) {
+fn writer_loop(store: Arc<Store>, rx: Receiver<WriterMsg>, shared: &StatsShared, refresh: bool) {
     let g = &shared.gauges;
     let mut stop = false;
     while !stop {

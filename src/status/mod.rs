@@ -118,6 +118,7 @@ pub fn configured_limits(cfg: &Config) -> Vec<(&'static str, u64)> {
         ("files.extract_max_size", cfg.files.extract_max_size),
         ("files.extract_disk_cap", cfg.files.extract_disk_cap),
         ("files.inspect_memcap", cfg.files.inspect_memcap as u64),
+        ("detect.max_groups", cfg.detect.max_groups as u64),
     ]
 }
 
@@ -161,6 +162,19 @@ pub fn limit_hits(
         .collect()
 }
 
+/// The correlation stage counts its own cap (`detect.max_groups`): set its hits.
+pub fn set_detect_hits(
+    limits: &mut [LimitHit],
+    detect: Option<&crate::record::detection::DetectStatus>,
+) {
+    if let (Some(l), Some(d)) = (
+        limits.iter_mut().find(|l| l.name == "detect.max_groups"),
+        detect,
+    ) {
+        l.hits = d.group_cap_hits;
+    }
+}
+
 /// Everything the stop record needs beyond what the reporter saw.
 #[derive(Debug, Default)]
 pub struct FinalStatus {
@@ -194,6 +208,8 @@ pub struct Reporter {
     metrics_failed: bool,
     /// The interface's down and recovery counts at the previous record (to name changes).
     link_seen: (u64, u64),
+    /// The correlation stage's counters (with detection rules), as of the last update.
+    detect: Option<crate::record::detection::DetectStatus>,
 }
 
 impl Reporter {
@@ -233,7 +249,13 @@ impl Reporter {
             pending_errors: Vec::new(),
             metrics_failed: false,
             link_seen: (0, 0),
+            detect: None,
         }
+    }
+
+    /// The detection stage's counters for the next status record.
+    pub fn set_detect(&mut self, d: crate::record::detection::DetectStatus) {
+        self.detect = Some(d);
     }
 
     /// Notes the event times of records about to be written.
@@ -390,6 +412,8 @@ impl Reporter {
         let disk = disk_usage(&self.disk_path);
         let x = self.shared.extract_stats().unwrap_or_default();
         let limits = limit_hits(&self.cfg_limits, w, &s.defrag, &self.shared, &x);
+        let mut limits = limits;
+        set_detect_hits(&mut limits, self.detect.as_ref());
         let anomalies = w.all_anomalies(&s.defrag, &s.capture);
         let algorithms = AppProto::ALL
             .iter()
@@ -406,6 +430,21 @@ impl Reporter {
             })
             .collect();
         let mut algorithms: Vec<AlgorithmTime> = algorithms;
+        let ms = |ns: u64| (ns as f64 / 1e3).round() / 1e3;
+        if w.rules_calls > 0 {
+            algorithms.push(AlgorithmTime {
+                name: "detection_rules",
+                run_time_ms: ms(w.rules_time_ns),
+                calls: w.rules_calls,
+            });
+        }
+        if let Some(d) = self.detect.as_ref().filter(|d| d.correlate_calls > 0) {
+            algorithms.push(AlgorithmTime {
+                name: "detection_correlate",
+                run_time_ms: ms(d.correlate_ns),
+                calls: d.correlate_calls,
+            });
+        }
         let stats = self.shared.stats.as_ref().map(|g| {
             use std::sync::atomic::Ordering::Relaxed;
             let b = StatsBlock {
@@ -490,6 +529,7 @@ impl Reporter {
             intel: self.shared.intel.as_ref().map(|h| h.status()),
             interface,
             extract: self.shared.extract_stats(),
+            detect: self.detect.clone(),
         };
         if let Some(path) = &self.metrics_path {
             if let Err(e) = metrics::write(path, &self.sensor_id, &body) {

@@ -35,6 +35,8 @@ pub struct WorkerShared {
     pub stats: Option<Arc<crate::stats::StatsShared>>,
     /// Caps of passive learning (`enrich.max_learned_values`).
     pub learned_caps: crate::enrich::LearnedCaps,
+    /// Detection rules (`[detect]`, `--rules`), when any (set by the caller after loading).
+    pub rules: Option<Arc<crate::detect::RuleSet>>,
 }
 
 impl WorkerShared {
@@ -74,6 +76,7 @@ impl WorkerShared {
                 max_values: cfg.enrich.max_learned_values,
                 ..Default::default()
             },
+            rules: None,
             extractor: cfg.files.extract_dir.as_ref().and_then(|_| {
                 match crate::files::extract::Extractor::new(cfg.files.extract_config()) {
                     Ok(x) => Some(std::sync::Arc::new(std::sync::Mutex::new(x))),
