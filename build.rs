@@ -1,4 +1,6 @@
-//! Finds the public capture corpus for the tests; the product itself does not use it.
+//! Embeds the default detection rules (`rules/**/*.yml`, `*.yaml`) into the binary
+//! (`detect::builtin`), and finds the public capture corpus for the tests (the product itself
+//! does not use the corpus).
 //!
 //! The corpus is the directory named by `TAPIR_CORPUS` when that is set (relative to this
 //! directory when relative), else `../shared/pcaps/public` beside the repository. Every target
@@ -7,9 +9,63 @@
 //! `#[cfg_attr(not(tapir_corpus), ignore = "...")]`: without it they are reported as ignored,
 //! not passed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Every `.yml`/`.yaml` file under `dir`, sorted, as paths relative to `root`.
+fn rule_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for p in paths {
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if p.is_dir() {
+            rule_files(root, &p, out);
+        } else if p
+            .extension()
+            .and_then(|x| x.to_str())
+            .is_some_and(|x| x == "yml" || x == "yaml")
+        {
+            if let Ok(rel) = p.strip_prefix(root) {
+                out.push(rel.to_path_buf());
+            }
+        }
+    }
+}
+
+/// Writes `$OUT_DIR/builtin_rules.rs`: `BUILTIN: &[(&str, &str)]`, (path under the
+/// repository, text) of every default rule file.
+fn embed_rules(manifest: &Path) {
+    println!("cargo:rerun-if-changed=rules");
+    let mut files = Vec::new();
+    rule_files(manifest, &manifest.join("rules"), &mut files);
+    let mut code = String::from("pub static BUILTIN: &[(&str, &str)] = &[\n");
+    for f in &files {
+        let name = f.to_string_lossy().replace('\\', "/");
+        let abs = manifest.join(f);
+        code.push_str(&format!(
+            "    ({:?}, include_str!({:?})),\n",
+            name,
+            abs.to_string_lossy()
+        ));
+    }
+    code.push_str("];\n");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
+    if let Err(e) = std::fs::write(out.join("builtin_rules.rs"), code) {
+        println!("cargo::error=cannot write builtin_rules.rs: {e}");
+    }
+}
 
 fn main() {
+    let manifest0 = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    embed_rules(&manifest0);
     println!("cargo::rustc-check-cfg=cfg(tapir_corpus)");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=TAPIR_CORPUS");

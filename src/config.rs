@@ -44,6 +44,7 @@ pub struct Config {
     pub proto: ProtoSection,
     pub intel: IntelConfig,
     pub stats: StatsSection,
+    pub detect: DetectSection,
 }
 
 impl Default for Config {
@@ -72,6 +73,7 @@ impl Default for Config {
             proto: ProtoSection::default(),
             intel: Default::default(),
             stats: StatsSection::default(),
+            detect: DetectSection::default(),
         }
     }
 }
@@ -316,17 +318,55 @@ impl Default for StatsSection {
     }
 }
 
+/// Detection (`docs/detection.md`): rules over the records, `detection` records.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectSection {
+    /// Run the rules (false: no `detection` records at all).
+    pub enabled: bool,
+    /// Rule files and folders (native and Sigma mixed); `--rules PATH` adds to these.
+    pub rules: Vec<String>,
+    /// Load the default rules compiled into the binary (the repository's `rules/` folder);
+    /// `--no-default-rules` turns it off for one run.
+    pub builtin: bool,
+    /// Seconds of packet time during which repeats of a detection (same rule, same source,
+    /// same indicator) are counted instead of written again; 0 = write every hit.
+    pub suppress_window: u64,
+    /// Suppression and aggregation groups held at once (all rules together); past it new
+    /// groups are not opened (counted in `sensor_status.detect.group_cap_hits`).
+    pub max_groups: usize,
+    /// Task identifier written into every detection (`detection.sensor.task_id`), if any.
+    pub task_id: Option<String>,
+}
+
+impl Default for DetectSection {
+    fn default() -> Self {
+        DetectSection {
+            enabled: true,
+            rules: Vec::new(),
+            builtin: true,
+            suppress_window: 300,
+            max_groups: 100_000,
+            task_id: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EnrichSection {
     /// Host names whose DNS answers are kept for `http.target_ips` (all workers together).
     pub max_dns_names: usize,
+    /// Values (accounts, host names) passive learning keeps (`--learned-out`), per worker and
+    /// after merging; past it observations are counted, not kept.
+    pub max_learned_values: usize,
 }
 
 impl Default for EnrichSection {
     fn default() -> Self {
         EnrichSection {
             max_dns_names: 200_000,
+            max_learned_values: 100_000,
         }
     }
 }
@@ -389,7 +429,7 @@ impl Config {
         let d = &self.defrag;
         let r = &self.reassembly;
         let timeout = (1, MAX_TIMEOUT_S, "seconds (1 to a week)");
-        let limits: [(&str, u64, (u64, u64, &str)); 24] = [
+        let limits: [(&str, u64, (u64, u64, &str)); 27] = [
             (
                 "workers",
                 self.workers as u64,
@@ -478,9 +518,24 @@ impl Config {
                 (0, 1 << 26, "names"),
             ),
             (
+                "enrich.max_learned_values",
+                self.enrich.max_learned_values as u64,
+                (1, 1 << 26, "values"),
+            ),
+            (
                 "output.status_interval",
                 self.output.status_interval,
                 (0, 86_400, "seconds (0 = only at start and stop)"),
+            ),
+            (
+                "detect.suppress_window",
+                self.detect.suppress_window,
+                (0, 7 * 86_400, "seconds (0 = write every hit)"),
+            ),
+            (
+                "detect.max_groups",
+                self.detect.max_groups as u64,
+                (1, 1 << 24, "groups"),
             ),
         ];
         for (key, v, (min, max, unit)) in limits {
@@ -604,6 +659,8 @@ mod tests {
             "[reassembly]\nmax_buffered_per_dir = 1048576\nmemcap = 65536",
             "[enrich]\nmax_dns_names = 1000000000",
             "[output]\nstatus_interval = 10000000",
+            "[detect]\nmax_groups = 0",
+            "[detect]\nsuppress_window = 99999999",
         ];
         for text in cases {
             let key = text
@@ -625,6 +682,7 @@ mod tests {
             "[enrich]\nmax_dns_names = 0",
             "[files]\nextract_max_size = 0",
             "[decode]\nmax_tunnel_depth = 1",
+            "[detect]\nsuppress_window = 0",
         ] {
             Config::from_toml(ok, "t.toml").unwrap();
         }

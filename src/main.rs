@@ -25,6 +25,8 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Query the network statistics kept in a state directory (`--state DIR`).
     Stats(cmd::stats::StatsArgs),
+    /// Detection rules: `tapir rules check [PATH...]` validates and lists them.
+    Rules(cmd::rules::RulesArgs),
     /// Print the effective configuration (defaults + file + overrides) as TOML.
     Config(ConfigArgs),
 }
@@ -48,6 +50,11 @@ fn main() -> ExitCode {
         Command::Replay(a) => cmd::replay::run(a).map(|s| s.capture_errors.is_empty()),
         Command::Run(a) => cmd::run::run(a).map(|s| s.capture_errors.is_empty()),
         Command::Stats(a) => cmd::stats::run(a).map(|()| true),
+        Command::Rules(a) => match cmd::rules::run(a) {
+            // A rejected rule: exit status 1, like any failed check.
+            Ok(false) => return ExitCode::FAILURE,
+            r => r,
+        },
         Command::Config(a) => a
             .common
             .load()

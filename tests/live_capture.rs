@@ -316,8 +316,14 @@ fn libpcap_receives_frames_on_veth() {
         return;
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let mut src =
-        PcapLiveSource::open(&veth.a, 65535, Some("udp dst port 5555"), Arc::clone(&stop)).unwrap();
+    let mut src = PcapLiveSource::open(
+        &veth.a,
+        65535,
+        true,
+        Some("udp dst port 5555"),
+        Arc::clone(&stop),
+    )
+    .unwrap();
     let n = 50;
     let got = exchange(&veth.b, n, &mut [&mut src]);
     assert_eq!(got.len(), usize::from(n));
@@ -336,7 +342,7 @@ fn libpcap_bad_filter_is_an_error() {
         return;
     }
     let stop = Arc::new(AtomicBool::new(false));
-    assert!(PcapLiveSource::open("lo", 65535, Some("this is not bpf"), stop).is_err());
+    assert!(PcapLiveSource::open("lo", 65535, true, Some("this is not bpf"), stop).is_err());
 }
 
 /// `tapir run` end to end: live capture on a veth with two fanout workers, flow records out.
@@ -491,6 +497,298 @@ fn afpacket_promiscuous_only_when_asked() {
         iface_flags(&v.a) & IFF_PROMISC,
         0,
         "left when the socket closed"
+    );
+    drop(off);
+}
+
+// `tapir run` through the binary: the interface going down and coming back, and SIGTERM.
+
+/// Starts `tapir run` on `iface` (two fanout workers, a status record every second) writing
+/// records to `out`; its log (stderr) goes to `log`. `tag` keeps the fanout group apart from
+/// the other tests' (a group spans one interface).
+fn start_run(
+    iface: &str,
+    tag: u16,
+    out: &std::path::Path,
+    log: &std::path::Path,
+) -> std::process::Child {
+    let group = ((std::process::id() & 0xfff) as u16) * 16 + tag;
+    Command::new(env!("CARGO_BIN_EXE_tapir"))
+        .args(["run", "--interface", iface, "--workers", "2"])
+        .args(["--set", &format!("capture.fanout_group={group}")])
+        // Flows stay open until the stop (a busy machine may take a while).
+        .args(["--set", "flow.udp_new_timeout=3600"])
+        .args(["--set", "output.status_interval=1", "-o"])
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn read_records(out: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn statuses(recs: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+    recs.iter()
+        .filter(|r| r["event_type"] == "sensor_status")
+        .map(|r| &r["sensor_status"])
+        .collect()
+}
+
+/// Waits (up to a minute: the machine may be busy) until a status record written after the
+/// first `skip` ones satisfies `pred`; returns how many status records there were then.
+fn wait_status(
+    out: &std::path::Path,
+    child: &mut std::process::Child,
+    skip: usize,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let recs = read_records(out);
+        let st = statuses(&recs);
+        if let Some(i) = st.iter().skip(skip).position(|s| pred(s)) {
+            return skip + i + 1;
+        }
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!("tapir ended ({s}) before {what}: {st:#?}");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("no status record with {what}: {st:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Flow records of our test frames (UDP to port 5555), by source port.
+fn test_flow_ports(recs: &[serde_json::Value]) -> Vec<u64> {
+    let mut p: Vec<u64> = recs
+        .iter()
+        .filter(|r| r["event_type"] == "flow" && r["dest_port"] == 5555)
+        .filter_map(|r| r["src_port"].as_u64())
+        .collect();
+    p.sort();
+    p
+}
+
+fn sigterm(child: &std::process::Child) {
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("tapir did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Frames `from..to` (one UDP flow each), sent until the sensor has counted them all: a frame
+/// sent just as a socket is re-bound may be lost, which is not what these tests are about.
+fn send_until_counted(
+    tx: &str,
+    range: std::ops::Range<u16>,
+    out: &std::path::Path,
+    child: &mut std::process::Child,
+    skip: usize,
+) -> usize {
+    let frames: Vec<Vec<u8>> = range.clone().map(frame).collect();
+    send_frames(tx, &frames);
+    // Every frame is counted once it reaches a worker: wait for the count to pass them all
+    // (nothing else is sent on the pair; IPv6 is off on it).
+    let want = u64::from(range.end);
+    wait_status(out, child, skip, "all frames counted", |s| {
+        s["capture"]["packets"].as_u64().unwrap_or(0) >= want
+    })
+}
+
+/// The capture interface is set down, then up; then removed and created again (a new
+/// index: the sockets are opened again); then its peer goes down (no carrier). Each time the
+/// status records say so (state, counts, errors[] and messages[]), the log says so once, and
+/// frames sent after the recovery are captured.
+#[test]
+fn tapir_run_waits_for_the_interface_and_resumes() {
+    if !can_run() {
+        return;
+    }
+    let Some(veth) = Veth::create('d') else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("records.ndjson");
+    let log = dir.path().join("stderr.log");
+    let mut child = start_run(&veth.b, 1, &out, &log);
+    let mut seen = wait_status(&out, &mut child, 0, "the start record", |s| {
+        s["kind"] == "start"
+    });
+    let up = |s: &serde_json::Value| s["interface"]["state"] == "up";
+    let down = |s: &serde_json::Value| s["interface"]["state"] == "down";
+    seen = wait_status(
+        &out,
+        &mut child,
+        seen.saturating_sub(1),
+        "an up interface",
+        up,
+    );
+    seen = send_until_counted(&veth.a, 0..10, &out, &mut child, seen);
+
+    // 1. Set down (ENETDOWN on the sockets), then up again (same index).
+    assert!(ip(&["link", "set", &veth.b, "down"]));
+    seen = wait_status(&out, &mut child, seen, "interface down", down);
+    assert!(ip(&["link", "set", &veth.b, "up"]));
+    seen = wait_status(&out, &mut child, seen, "interface up again", |s| {
+        up(s) && s["interface"]["recoveries"].as_u64() >= Some(1)
+    });
+
+    // 2. Removed and created again: a new interface index.
+    assert!(ip(&["link", "del", &veth.a]));
+    seen = wait_status(&out, &mut child, seen, "interface gone", down);
+    assert!(ip(&[
+        "link", "add", &veth.a, "type", "veth", "peer", "name", &veth.b
+    ]));
+    for d in [&veth.a, &veth.b] {
+        let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{d}/disable_ipv6"), "1");
+        assert!(ip(&["link", "set", d, "up"]));
+    }
+    seen = wait_status(&out, &mut child, seen, "the new interface up", |s| {
+        up(s)
+            && s["interface"]["recoveries"].as_u64() >= Some(2)
+            && s["interface"]["reopened"].as_u64() >= Some(2)
+    });
+
+    // 3. The peer goes down: no carrier on the capture interface (no socket error).
+    assert!(ip(&["link", "set", &veth.a, "down"]));
+    seen = wait_status(&out, &mut child, seen, "no carrier", down);
+    assert!(ip(&["link", "set", &veth.a, "up"]));
+    seen = wait_status(&out, &mut child, seen, "carrier back", |s| {
+        up(s) && s["interface"]["recoveries"].as_u64() >= Some(3)
+    });
+
+    // Frames after the last recovery are captured.
+    let _ = send_until_counted(&veth.a, 10..30, &out, &mut child, seen);
+    sigterm(&child);
+    let status = wait_exit(&mut child);
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{stderr}");
+
+    let recs = read_records(&out);
+    assert_eq!(
+        test_flow_ports(&recs),
+        (40000..40030).collect::<Vec<u64>>(),
+        "flows before and after the interface went away"
+    );
+    let st = statuses(&recs);
+    let last = st.last().unwrap();
+    assert_eq!(last["kind"], "stop");
+    assert_eq!(last["interface"]["state"], "up", "{last}");
+    assert_eq!(last["interface"]["down_events"], 3, "{last}");
+    assert_eq!(last["interface"]["recoveries"], 3, "{last}");
+    let texts = |key: &str| -> Vec<String> {
+        st.iter()
+            .flat_map(|s| s[key].as_array().cloned().unwrap_or_default())
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    };
+    let errors = texts("errors");
+    let went_down: Vec<&String> = errors.iter().filter(|e| e.contains("went down")).collect();
+    assert_eq!(went_down.len(), 3, "{errors:#?}");
+    assert!(
+        went_down.iter().any(|e| e.contains("ENETDOWN")),
+        "{errors:#?}"
+    );
+    let messages = texts("messages");
+    let resumed = messages.iter().filter(|m| m.contains("up again")).count();
+    assert_eq!(resumed, 3, "{messages:#?}");
+    // Logged once per event, not once per worker or per poll.
+    assert_eq!(
+        stderr.matches("capture interface down").count(),
+        3,
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("capture interface up again").count(),
+        3,
+        "{stderr}"
+    );
+}
+
+/// SIGTERM (what `systemctl stop` sends) ends a live capture without loss: every open flow's
+/// record, the stop status record, exit status 0.
+#[test]
+fn tapir_run_stops_on_sigterm_without_loss() {
+    if !can_run() {
+        return;
+    }
+    let Some(veth) = Veth::create('t') else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("records.ndjson");
+    let log = dir.path().join("stderr.log");
+    let mut child = start_run(&veth.b, 2, &out, &log);
+    let seen = wait_status(&out, &mut child, 0, "the start record", |s| {
+        s["kind"] == "start"
+    });
+    let _ = send_until_counted(&veth.a, 0..40, &out, &mut child, seen - 1);
+    // The flows are open (their timeouts are far): only the stop can write them.
+    assert!(test_flow_ports(&read_records(&out)).is_empty());
+    sigterm(&child);
+    let status = wait_exit(&mut child);
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let recs = read_records(&out);
+    assert_eq!(test_flow_ports(&recs), (40000..40040).collect::<Vec<u64>>());
+    assert!(recs
+        .iter()
+        .filter(|r| r["event_type"] == "flow" && r["dest_port"] == 5555)
+        .all(|r| r["flow"]["reason"] == "shutdown" && r["flow"]["pkts_toserver"] == 1));
+    let last = recs.last().unwrap();
+    assert_eq!(last["sensor_status"]["kind"], "stop", "{last}");
+    assert!(last.to_string().contains("stop requested"), "{last}");
+    assert!(last["sensor_status"]["capture"]["packets"].as_u64() >= Some(40));
+    assert!(stderr.contains("tapir summary"), "{stderr}");
+}
+
+/// `capture.promiscuous` on the libpcap path too.
+#[cfg(feature = "libpcap")]
+#[test]
+fn libpcap_promiscuous_only_when_asked() {
+    use tapir::capture::PcapLiveSource;
+    if !can_run() {
+        return;
+    }
+    let Some(v) = Veth::create('m') else {
+        return;
+    };
+    assert_eq!(iface_flags(&v.a) & IFF_PROMISC, 0);
+    let stop = Arc::new(AtomicBool::new(false));
+    let off = PcapLiveSource::open(&v.a, 65535, false, None, Arc::clone(&stop)).unwrap();
+    assert_eq!(iface_flags(&v.a) & IFF_PROMISC, 0, "promiscuous = false");
+    let on = PcapLiveSource::open(&v.a, 65535, true, None, Arc::clone(&stop)).unwrap();
+    assert_ne!(iface_flags(&v.a) & IFF_PROMISC, 0, "promiscuous = true");
+    drop(on);
+    assert_eq!(
+        iface_flags(&v.a) & IFF_PROMISC,
+        0,
+        "left when the handle closed"
     );
     drop(off);
 }

@@ -140,14 +140,18 @@ fn flows_match_tshark_conversations_on_every_public_capture() {
     );
 }
 
-/// Records sorted, without the one field that depends on the order in which workers
-/// produce records: `http.target_ips` and `kerberos.kdc_name` (DNS answers learnt by another
-/// worker; see `enrich::dns_cache`).
+/// Records sorted, without the fields that depend on the order in which workers produce
+/// records: `http.target_ips` and `kerberos.kdc_name` (DNS answers learnt by another worker;
+/// see `enrich::dns_cache`), and the record `id` (the run's id and the position in the
+/// output).
 fn order_free(lines: Vec<String>) -> Vec<String> {
     let mut v: Vec<String> = lines
         .into_iter()
         .map(|l| {
             let mut r: serde_json::Value = serde_json::from_str(&l).expect("json");
+            if let Some(o) = r.as_object_mut() {
+                o.remove("id");
+            }
             if let Some(h) = r.get_mut("http").and_then(|h| h.as_object_mut()) {
                 h.remove("target_ips");
             }

@@ -10,6 +10,13 @@
 //! is how the kernel's packet socket learns a snap length), so cut frames also take less room
 //! in the ring; `promiscuous` adds or leaves out the `PACKET_MR_PROMISC` membership.
 //!
+//! When the interface goes down (`ENETDOWN` on the socket: set down, or removed) or loses its
+//! carrier (checked in sysfs after a second without packets), the source says so to its
+//! [`LinkHealth`], returns [`Next::Idle`] at its poll interval without spinning, and checks
+//! the interface again: when it is back under the same index the kernel has already resumed
+//! delivery to the socket; under a new index (removed and created again) the socket, ring and
+//! fanout membership are opened again.
+//!
 //! Note: the kernel delivers frames whose VLAN tag was stripped by the NIC (hardware offload)
 //! without that tag; the tag is not re-inserted here, as that would mean copying the frame.
 #![allow(unsafe_code)]
@@ -22,10 +29,15 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use libc::{c_int, c_uint, c_void, socklen_t};
 
+use super::link::{probe, IfState, LinkHealth};
 use super::{CaptureError, CaptureStats, LinkType, Next, Packet, PacketSource};
+
+/// How long a source goes without packets before it checks that the interface is still up.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// `TPACKET_ALIGNMENT` from `<linux/if_packet.h>`.
 const TPACKET_ALIGNMENT: u32 = 16;
@@ -93,6 +105,20 @@ pub struct AfPacketSource {
     stats: CaptureStats,
     /// Kernel drops read so far (`PACKET_STATISTICS` resets the kernel counters on each read).
     kernel_drops: Cell<u64>,
+    /// The interface index the socket is bound to.
+    ifindex: u32,
+    /// What `open` was given, to open the socket again on a new index.
+    fanout_group: Option<u16>,
+    ring_cfg: RingConfig,
+    /// The interface's state shared with the other sources on it and the status records.
+    health: Arc<LinkHealth>,
+    /// This source lost the interface and waits for it.
+    down: bool,
+    /// The ring was unmapped and the socket closed (the interface went away): `fd` is a
+    /// placeholder, `ring` dangles and is never read, until `reopen` replaces the source.
+    closed: bool,
+    /// When the interface was last checked (or a packet last came).
+    last_check: Instant,
 }
 
 // SAFETY: the ring mapping is owned by this value alone (nothing else holds the pointer), and
@@ -279,6 +305,13 @@ impl AfPacketSource {
             ended: false,
             stats: CaptureStats::default(),
             kernel_drops: Cell::new(0),
+            ifindex,
+            fanout_group,
+            ring_cfg: ring,
+            health: Arc::new(LinkHealth::new(iface)),
+            down: false,
+            closed: false,
+            last_check: Instant::now(),
         };
 
         // Before the bind, so that no frame reaches the ring uncut.
@@ -345,6 +378,142 @@ impl AfPacketSource {
         &self.iface
     }
 
+    /// Shares `health` (one per interface, for all the workers' sources and the status
+    /// records) instead of this source's own.
+    pub fn with_health(mut self, health: Arc<LinkHealth>) -> AfPacketSource {
+        self.health = health;
+        self
+    }
+
+    /// The interface's state as this source reports it.
+    pub fn health(&self) -> &Arc<LinkHealth> {
+        &self.health
+    }
+
+    /// Takes (and so clears) the socket's pending error, `SO_ERROR`.
+    fn take_socket_error(&self) -> Option<io::Error> {
+        let mut err: c_int = 0;
+        let mut len = size_of::<c_int>() as socklen_t;
+        // SAFETY: `err` is a valid, writable c_int and `len` holds its size.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&mut err as *mut c_int).cast::<c_void>(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Some(io::Error::last_os_error());
+        }
+        (err != 0).then(|| io::Error::from_raw_os_error(err))
+    }
+
+    /// This source lost the interface.
+    fn mark_down(&mut self, reason: &str) {
+        self.release_block();
+        if !self.down {
+            self.down = true;
+            self.health.source_down(reason);
+        }
+        self.last_check = Instant::now();
+    }
+
+    /// Idle for a while: is the interface still there, under the same index?
+    fn check_idle(&mut self) {
+        if self.last_check.elapsed() < IDLE_CHECK {
+            return;
+        }
+        self.last_check = Instant::now();
+        match probe(&self.iface) {
+            IfState::Up { ifindex } if ifindex == self.ifindex => {}
+            IfState::Up { .. } => self.mark_down("interface replaced"),
+            IfState::Down(why) => self.mark_down(why),
+            IfState::Gone => self.mark_down("interface gone"),
+        }
+    }
+
+    /// Down: waits one poll interval, then checks whether the interface is back (opening the
+    /// socket again if it came back under a new index).
+    fn wait_for_link(&mut self) -> Next<'static> {
+        std::thread::sleep(Duration::from_millis(
+            u64::try_from(self.poll_timeout_ms).unwrap_or(100),
+        ));
+        self.last_check = Instant::now();
+        match probe(&self.iface) {
+            IfState::Up { ifindex } if ifindex == self.ifindex && !self.closed => {
+                // The kernel hooks the socket in again when the device comes up; an error
+                // raised meanwhile is stale.
+                let _ = self.take_socket_error();
+                self.down = false;
+                self.health.source_up();
+            }
+            IfState::Up { ifindex } => {
+                self.close_socket();
+                self.reopen(ifindex);
+            }
+            IfState::Gone => self.close_socket(),
+            IfState::Down(_) => {}
+        }
+        Next::Idle
+    }
+
+    /// The interface went away: unmaps the ring and closes the socket, which leaves the
+    /// fanout group (a group belongs to one device, so the new device's group can only form
+    /// once every member of the old one has left; the mapping holds the socket open too).
+    /// Once closed, the ring is never read again: `open` makes a new source.
+    fn close_socket(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.release_block();
+        let dev_null = match std::fs::File::open("/dev/null") {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::debug!(iface = %self.iface, %e, "cannot close the capture socket");
+                return;
+            }
+        };
+        // SAFETY: `ring`/`ring_len` are exactly the mapping made in `open`; no packet borrows
+        // it (`next` takes `&mut self`), and `closed` keeps every later access (`block_ptr`
+        // through `try_take_block`/`release_block`, and `Drop`) away from it.
+        let rc = unsafe { libc::munmap(self.ring.as_ptr().cast::<c_void>(), self.ring_len) };
+        if rc != 0 {
+            tracing::warn!(iface = %self.iface, err = %io::Error::last_os_error(), "munmap of the ring");
+        }
+        self.closed = true;
+        self.in_block = false;
+        self.left = 0;
+        self.fd = OwnedFd::from(dev_null);
+    }
+
+    /// The interface came back as `ifindex`: a new socket and ring bound to it (the old
+    /// socket stays bound to the index that is gone, and a fanout member cannot re-bind).
+    /// Until it can be opened (the old fanout group still has members) the source stays down
+    /// and tries again at the next poll interval.
+    fn reopen(&mut self, ifindex: u32) {
+        let new = match AfPacketSource::open(
+            &self.iface,
+            self.fanout_group,
+            self.ring_cfg,
+            self.stop.clone(),
+        ) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::debug!(iface = %self.iface, %e, "capture interface back but cannot open it yet");
+                return;
+            }
+        };
+        let mut new = new.with_health(self.health.clone());
+        new.stats = self.stats;
+        new.kernel_drops = Cell::new(self.kernel_drops.get());
+        tracing::info!(iface = %self.iface, old = self.ifindex, new = ifindex, "capture socket opened again on the new interface index");
+        *self = new;
+        self.health.source_reopened();
+        self.health.source_up();
+    }
+
     /// Start of block `i` of the ring.
     fn block_ptr(&self, i: usize) -> *mut u8 {
         // SAFETY: callers pass `i < block_count`, so the offset stays inside the mapping.
@@ -365,7 +534,7 @@ impl AfPacketSource {
 
     /// Hands the current block back to the kernel and moves to the next one.
     fn release_block(&mut self) {
-        if self.in_block {
+        if self.in_block && !self.closed {
             self.block_status(self.block)
                 .store(libc::TP_STATUS_KERNEL, Ordering::Release);
             self.in_block = false;
@@ -376,6 +545,9 @@ impl AfPacketSource {
 
     /// Takes the current block if the kernel has handed it to us.
     fn try_take_block(&mut self) -> bool {
+        if self.closed {
+            return false;
+        }
         let status = self.block_status(self.block).load(Ordering::Acquire);
         if status & libc::TP_STATUS_USER == 0 {
             return false;
@@ -390,13 +562,17 @@ impl AfPacketSource {
             (h.num_pkts, h.offset_to_first_pkt)
         };
         self.in_block = true;
+        // Packets came: the interface is up (checked again after a second without any).
+        self.last_check = Instant::now();
         self.left = num;
         self.next_off = first as usize;
         true
     }
 
-    /// Waits for the socket to become readable, up to the poll timeout.
-    fn wait(&self) -> Result<(), CaptureError> {
+    /// Waits for the socket to become readable, up to the poll timeout. An error pending on
+    /// the socket (`ENETDOWN`: the interface went down or away) is taken and returned; poll
+    /// would report it again at once until it is.
+    fn wait(&self) -> Result<Option<io::Error>, CaptureError> {
         let mut pfd = libc::pollfd {
             fd: self.fd.as_raw_fd(),
             events: libc::POLLIN | libc::POLLERR,
@@ -410,11 +586,19 @@ impl AfPacketSource {
                 return Err(live_err(&self.iface, format!("poll: {e}")));
             }
         }
-        Ok(())
+        if rc > 0 && pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+            return Ok(Some(self.take_socket_error().unwrap_or_else(|| {
+                io::Error::other(format!("poll events {:#x}", pfd.revents))
+            })));
+        }
+        Ok(None)
     }
 
     /// Reads the kernel counters (which the read resets) into `kernel_drops`.
     fn poll_kernel_stats(&self) {
+        if self.closed {
+            return;
+        }
         let mut st = libc::tpacket_stats_v3 {
             tp_packets: 0,
             tp_drops: 0,
@@ -452,14 +636,26 @@ impl PacketSource for AfPacketSource {
                 self.ended = true;
                 return Ok(Next::End);
             }
+            if self.down {
+                return Ok(self.wait_for_link());
+            }
             if self.in_block && self.left == 0 {
                 self.release_block();
             }
             if !self.in_block && !self.try_take_block() {
                 if waited {
+                    self.check_idle();
                     return Ok(Next::Idle);
                 }
-                self.wait()?;
+                if let Some(e) = self.wait()? {
+                    let reason = if e.raw_os_error() == Some(libc::ENETDOWN) {
+                        "ENETDOWN".to_string()
+                    } else {
+                        format!("socket error: {e}")
+                    };
+                    self.mark_down(&reason);
+                    return Ok(Next::Idle);
+                }
                 waited = true;
                 continue;
             }
@@ -522,6 +718,10 @@ impl PacketSource for AfPacketSource {
 
 impl Drop for AfPacketSource {
     fn drop(&mut self) {
+        if self.closed {
+            // Unmapped by `close_socket`.
+            return;
+        }
         // SAFETY: `ring`/`ring_len` are exactly the mapping made in `open`, and no borrow of it
         // can outlive `self`. The socket is closed afterwards when `fd` is dropped.
         let rc = unsafe { libc::munmap(self.ring.as_ptr().cast::<c_void>(), self.ring_len) };

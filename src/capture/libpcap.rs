@@ -47,12 +47,13 @@ fn live_err(iface: &str, what: &str, e: impl std::fmt::Display) -> CaptureError 
 }
 
 impl PcapLiveSource {
-    /// Opens `iface` in promiscuous, immediate mode with the given snap length, and applies
-    /// the BPF filter `bpf` when given. Setting `stop` makes [`PacketSource::next`] return
-    /// [`Next::End`].
+    /// Opens `iface` in immediate mode with the given snap length, promiscuous when
+    /// `promiscuous` (`capture.promiscuous`), and applies the BPF filter `bpf` when given.
+    /// Setting `stop` makes [`PacketSource::next`] return [`Next::End`].
     pub fn open(
         iface: &str,
         snaplen: u32,
+        promiscuous: bool,
         bpf: Option<&str>,
         stop: Arc<AtomicBool>,
     ) -> Result<PcapLiveSource, CaptureError> {
@@ -60,7 +61,7 @@ impl PcapLiveSource {
         let mut cap = Capture::from_device(iface)
             .map_err(|e| live_err(iface, "pcap_create", e))?
             .snaplen(snaplen)
-            .promisc(true)
+            .promisc(promiscuous)
             .immediate_mode(true)
             .buffer_size(BUFFER_SIZE)
             .timeout(READ_TIMEOUT_MS)
@@ -77,7 +78,14 @@ impl PcapLiveSource {
         let linktype = u16::try_from(dlt)
             .map(LinkType)
             .map_err(|_| live_err(iface, "datalink", format!("unsupported DLT {dlt}")))?;
-        tracing::info!(iface, snaplen, ?bpf, ?linktype, "libpcap capture opened");
+        tracing::info!(
+            iface,
+            snaplen,
+            promiscuous,
+            ?bpf,
+            ?linktype,
+            "libpcap capture opened"
+        );
         Ok(PcapLiveSource {
             iface: iface.to_string(),
             cap,

@@ -10,12 +10,14 @@ use std::sync::Arc;
 pub mod afpacket;
 #[cfg(feature = "libpcap")]
 pub mod libpcap;
+pub mod link;
 pub mod pcap_file;
 
 #[cfg(target_os = "linux")]
 pub use afpacket::{AfPacketSource, RingConfig};
 #[cfg(feature = "libpcap")]
 pub use libpcap::PcapLiveSource;
+pub use link::{LinkHealth, LinkStatus};
 pub use pcap_file::{open, CaptureFile};
 
 /// Link-layer header type, numbered as pcap's LINKTYPE_* values.

@@ -1,6 +1,7 @@
 //! The binary's commands: thin glue between the command line and the library.
 
 pub mod replay;
+pub mod rules;
 pub mod run;
 pub mod stats;
 mod summary;
@@ -40,6 +41,28 @@ pub struct CommonOpts {
     /// Threat-intel feed for this run, besides `[intel]` in the config (repeatable).
     #[arg(long = "intel", value_name = "FILE")]
     pub intel: Vec<PathBuf>,
+    /// Also write the end-of-run summary as JSON to FILE (its counters named as in the
+    /// `sensor_status` records).
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Detection rules for this run, besides `detect.rules` in the config: a file or a folder,
+    /// native and Sigma mixed (repeatable).
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Leave out the default rules compiled into the binary (`detect.builtin = false`).
+    #[arg(long)]
+    pub no_default_rules: bool,
+}
+
+impl CommonOpts {
+    /// Writes the summary as JSON where `--summary-json` asks for it.
+    pub fn write_summary_json(&self, s: &crate::pipeline::Summary) -> anyhow::Result<()> {
+        if let Some(p) = &self.summary_json {
+            let text = serde_json::to_string_pretty(&summary::json(s))?;
+            std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?;
+        }
+        Ok(())
+    }
 }
 
 impl CommonOpts {
@@ -84,8 +107,43 @@ impl CommonOpts {
         cfg.intel
             .paths
             .extend(self.intel.iter().map(|p| p.display().to_string()));
+        cfg.detect
+            .rules
+            .extend(self.rules.iter().map(|p| p.display().to_string()));
+        if self.no_default_rules {
+            cfg.detect.builtin = false;
+        }
         Ok(cfg)
     }
+}
+
+/// The detection rules of a run (`[detect]`, `--rules`, `--no-default-rules`): None when
+/// detection is off or no rule is loaded. Rules that cannot be run are logged (`tapir rules
+/// check` lists them with the reason) and left out; a path that cannot be read fails the run.
+pub fn load_rules(cfg: &Config) -> anyhow::Result<Option<Arc<crate::detect::RuleSet>>> {
+    if !cfg.detect.enabled {
+        return Ok(None);
+    }
+    let files = if cfg.detect.builtin {
+        crate::detect::builtin::sources()
+    } else {
+        Vec::new()
+    };
+    let paths: Vec<PathBuf> = cfg.detect.rules.iter().map(PathBuf::from).collect();
+    let set = crate::detect::load_sources(&files, &paths).context("cannot load the rules")?;
+    for r in &set.report.rejected {
+        tracing::warn!(
+            "rule not loaded: {}:{}{}: {}",
+            r.file,
+            r.line,
+            r.rule
+                .as_deref()
+                .map(|id| format!(" ({id})"))
+                .unwrap_or_default(),
+            r.why
+        );
+    }
+    Ok((!set.is_empty()).then_some(set))
 }
 
 /// A flag that SIGTERM (`systemctl stop`, `docker stop`) and SIGINT (Ctrl-C) set alike: the

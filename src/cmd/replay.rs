@@ -75,6 +75,7 @@ pub fn run(args: &ReplayArgs) -> Result<Summary> {
         } else {
             None
         },
+        rules: super::load_rules(&cfg)?,
         ..Default::default()
     };
     let summary = replay(sources, &cfg, sink, opts)?;
@@ -84,6 +85,7 @@ pub fn run(args: &ReplayArgs) -> Result<Summary> {
     if !args.quiet {
         eprint!("{}", super::summary::render(&summary));
     }
+    args.common.write_summary_json(&summary)?;
     if let Some(p) = &args.learned_out {
         let json = serde_json::to_string_pretty(&summary.workers.learned)?;
         std::fs::write(p, json).with_context(|| format!("cannot write {}", p.display()))?;

@@ -66,6 +66,7 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
         _ => run_afpacket(&cfg, &iface, sink, stop)?,
     };
     eprint!("{}", super::summary::render(&summary));
+    args.common.write_summary_json(&summary)?;
     Ok(summary)
 }
 
@@ -118,9 +119,10 @@ fn run_afpacket(
         ..RingConfig::default()
     };
     let group = cfg.capture.fanout_group;
+    let link = Arc::new(crate::capture::LinkHealth::new(iface));
     let open = |_: usize| {
         AfPacketSource::open(iface, Some(group), ring, stop.clone())
-            .map(|s| Box::new(s) as Box<dyn PacketSource>)
+            .map(|s| Box::new(s.with_health(link.clone())) as Box<dyn PacketSource>)
     };
     Ok(run_live(
         open,
@@ -131,6 +133,8 @@ fn run_afpacket(
             stop: stop.clone(),
             intel: crate::enrich::intel::start(&cfg.intel)?,
             stats: open_stats(cfg)?,
+            link: Some(link.clone()),
+            rules: super::load_rules(cfg)?,
         },
     )?)
 }
@@ -152,6 +156,7 @@ fn run_libpcap(
     let src = PcapLiveSource::open(
         iface,
         cfg.capture.snaplen,
+        cfg.capture.promiscuous,
         cfg.capture.bpf.as_deref(),
         stop.clone(),
     )?;
@@ -168,6 +173,7 @@ fn run_libpcap(
             stop: Some(stop),
             pipes: Vec::new(),
             stats: open_stats(cfg)?,
+            rules: super::load_rules(cfg)?,
         },
     )?)
 }

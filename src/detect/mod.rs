@@ -13,9 +13,15 @@
 //! `http.user_agent`, `src_ip`, `intel.type`); Sigma field names are mapped onto them per log
 //! source ([`sigma`]). See [`fields`].
 
+pub mod builtin;
+pub mod compile;
 pub mod cond;
+pub mod correlate;
 pub mod fields;
+pub mod load;
+mod native;
 pub mod rule;
+pub mod sigma;
 
 use std::sync::Arc;
 
@@ -81,6 +87,11 @@ pub struct EvalCtx<'a> {
     pub stats: Option<&'a crate::stats::StatsShared>,
 }
 
+/// The record types rules may read.
+pub const EVENT_TYPES: [&str; 8] = [
+    "flow", "dns", "http", "file", "email", "kerberos", "ldap", "tls",
+];
+
 /// The rules of a run, shared read-only by the workers and the correlation stage.
 #[derive(Debug, Default)]
 pub struct RuleSet {
@@ -90,21 +101,206 @@ pub struct RuleSet {
     /// of the SHA-256 over the rule files read.
     pub loaded_at: String,
     pub version: String,
+    /// Per record type: the fields its rules read and the rules, compiled against them.
+    plans: Vec<EventPlan>,
+}
+
+#[derive(Debug)]
+struct EventPlan {
+    event_type: &'static str,
+    plan: fields::Plan,
+    rules: Vec<PlannedRule>,
+}
+
+#[derive(Debug)]
+struct PlannedRule {
+    rule: u32,
+    cond: cond::Cond,
+    indicator: Option<usize>,
+    /// (name as aggregates over this rule write it, slot) for [`Hit::values`].
+    values: Vec<(String, usize)>,
 }
 
 impl RuleSet {
-    /// Rules that apply to records (not correlations), by index.
+    /// Evaluates every rule on every record of `batch`, appending one [`Hit`] per record and
+    /// rule that matched.
     pub fn evaluate(&self, batch: &[Record], ctx: &EvalCtx<'_>, hits: &mut Vec<Hit>) {
-        let _ = (batch, ctx, hits);
+        if self.plans.is_empty() {
+            return;
+        }
+        let mut vals = fields::Values::default();
+        for (i, r) in batch.iter().enumerate() {
+            let et = r.body.event_type();
+            let Some(ep) = self.plans.iter().find(|p| p.event_type == et) else {
+                continue;
+            };
+            ep.plan.project(r, &mut vals);
+            if ep.plan.reads_stats() {
+                stats_values(&ep.plan, ctx, r.ts_ns, &mut vals);
+            }
+            for pr in &ep.rules {
+                if !pr.cond.eval(&vals) {
+                    continue;
+                }
+                let Some(rule) = self.rules.get(pr.rule as usize) else {
+                    continue;
+                };
+                let mut reasons = vec![rule.meta.reason.clone()];
+                pr.cond.explain(&vals, &mut reasons);
+                let indicator = match (pr.indicator, rule.indicator.as_deref()) {
+                    (Some(slot), Some(field)) => vals.get(slot).first().map(|v| Indicator {
+                        kind: indicator_kind(field),
+                        value: v.to_string(),
+                    }),
+                    _ => None,
+                };
+                let values = pr
+                    .values
+                    .iter()
+                    .filter_map(|(name, slot)| {
+                        vals.get(*slot)
+                            .first()
+                            .map(|v| (name.clone(), v.to_string()))
+                    })
+                    .collect();
+                hits.push(Hit {
+                    rule: pr.rule,
+                    record: i as u32,
+                    ts_ns: r.ts_ns,
+                    indicator,
+                    reasons,
+                    values,
+                });
+            }
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
+
+    /// Whether any rule reads records of this type.
+    pub fn reads(&self, event_type: &str) -> bool {
+        self.plans.iter().any(|p| p.event_type == event_type)
+    }
+}
+
+impl Rule {
+    /// The record fields the rule reads (its condition, indicator and aggregate keys).
+    pub fn fields(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(c) = &self.cond {
+            c.fields(&mut out);
+        }
+        if let Some(i) = &self.indicator {
+            if !out.contains(i) {
+                out.push(i.clone());
+            }
+        }
+        if let Some(a) = &self.aggregate {
+            for f in &a.group_by {
+                if !out.contains(f) {
+                    out.push(f.clone());
+                }
+            }
+            if let AggKind::Distinct { field, .. } = &a.kind {
+                if !out.contains(field) {
+                    out.push(field.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The indicator type of a record field.
+pub fn indicator_kind(field: &str) -> &'static str {
+    match field {
+        "dns.query" | "http.host" | "http.hostname" | "tls.sni" | "dns.registered_domain" => {
+            "domain"
+        }
+        "http.url" | "http.uri" => "url",
+        "src_ip" | "dest_ip" => "ip",
+        "file.sha256" | "file.md5" | "file.sha1" | "email.attachments.sha256" => "file",
+        "http.user_agent" => "user_agent",
+        f if f.starts_with("kerberos.") || f.ends_with("user") || f.ends_with("cname") => "account",
+        f if f.starts_with("tls.certificate") => "certificate",
+        f if f.starts_with("intel.") => "indicator",
+        _ => "value",
+    }
+}
+
+/// Statistics the plan reads, from the store (absent when statistics are off or the key has
+/// no entry yet).
+fn stats_values(plan: &fields::Plan, ctx: &EvalCtx<'_>, ts_ns: u64, vals: &mut fields::Values) {
+    use fields::{StatField as F, Val};
+    let Some(stats) = ctx.stats else {
+        return;
+    };
+    for (field, keys, own) in plan.stat_fields() {
+        let key = keys.iter().find_map(|k| {
+            vals.get(*k).iter().find_map(|v| match v {
+                Val::Str(s) if !s.is_empty() => Some(s.clone()),
+                _ => None,
+            })
+        });
+        let Some(key) = key else { continue };
+        let out = match field {
+            F::DomainFirstSeenAge | F::DomainHosts | F::DomainRequests => {
+                // A URL (file records) names its host; a Host header may carry a port.
+                let host = match key.split_once("://") {
+                    Some((_, rest)) => {
+                        fields::hostname(rest.split(['/', '?', '#']).next().unwrap_or(""))
+                    }
+                    None => fields::hostname(&key),
+                };
+                if host.is_empty() || fields::host_is_ip(&host) {
+                    continue;
+                }
+                // Unknown to the store: new to the network (first seen now, by no host yet).
+                let d = stats.domain(&host);
+                match field {
+                    F::DomainFirstSeenAge => Val::UInt(d.map_or(0, |d| d.first_seen_age_s(ts_ns))),
+                    F::DomainHosts => Val::UInt(d.map_or(0, |d| d.distinct_hosts())),
+                    _ => Val::UInt(d.map_or(0, |d| d.requests)),
+                }
+            }
+            F::FileHosts | F::FileFirstSeenAge => {
+                let Some(sha) =
+                    crate::util::hex::decode(&key).and_then(|b| <[u8; 32]>::try_from(b).ok())
+                else {
+                    continue;
+                };
+                let f = stats.file(&sha);
+                match field {
+                    F::FileHosts => Val::UInt(f.map_or(0, |f| f.distinct_hosts())),
+                    _ => Val::UInt(f.map_or(0, |f| f.first_seen_age_s(ts_ns))),
+                }
+            }
+        };
+        vals.set(*own, vec![out]);
+    }
 }
 
 /// Loads the rules under `paths` (files or folders; `.yml`/`.yaml`, native and Sigma mixed).
 pub fn load(paths: &[std::path::PathBuf]) -> Result<Arc<RuleSet>, DetectError> {
-    let _ = paths;
-    Ok(Arc::new(RuleSet::default()))
+    load_sources(&[], paths)
+}
+
+/// Loads rules given as (name, text) — the rules built into the binary — and those under
+/// `paths`.
+pub fn load_sources(
+    builtin: &[(String, String)],
+    paths: &[std::path::PathBuf],
+) -> Result<Arc<RuleSet>, DetectError> {
+    let files = load::rule_files(paths)?;
+    let mut sources = builtin.to_vec();
+    sources.extend(load::read_sources(&files)?);
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    Ok(Arc::new(load::build(
+        &sources,
+        crate::record::rfc3339_micros(now_ns),
+    )))
 }

@@ -180,10 +180,14 @@ impl Learned {
             kdcs,
             names_by_ip,
             dropped,
-            // This side's caps apply; its own count of values kept is recounted by `insert`.
-            caps: _,
+            // This side's caps apply (an empty side, the sum's start, takes the other's); its
+            // own count of values kept is recounted by `insert`.
+            caps,
             values: _,
         } = o;
+        if self.values == 0 && self.is_empty() {
+            self.caps = caps;
+        }
         self.dropped += dropped;
         for (ip, set) in accounts_by_host {
             for v in set {
@@ -206,9 +210,19 @@ impl Learned {
             }
         }
         for (ip, Kdc { requests, realms }) in kdcs {
+            if !self.kdcs.contains_key(&ip) && self.kdcs.len() >= self.caps.max_hosts {
+                self.dropped += 1;
+                continue;
+            }
             let e = self.kdcs.entry(ip).or_default();
             e.requests += requests;
-            e.realms.extend(realms);
+            for r in realms {
+                if e.realms.len() < self.caps.max_per_host || e.realms.contains(&r) {
+                    e.realms.insert(r);
+                } else {
+                    self.dropped += 1;
+                }
+            }
         }
     }
 

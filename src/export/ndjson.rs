@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Write};
 
-use crate::record::{write_json_line, Record};
+use crate::record::{write_json_line_id, Record, RecordId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -44,6 +44,22 @@ pub struct NdjsonSink {
     stats: OutputStats,
     failed: Option<io::Error>,
     lost: u64,
+    /// This run's id: the first part of every record's `id` (`<run>-<seq>`).
+    run_id: String,
+}
+
+/// A run id: 12 hex digits from the wall clock, the process id and a random hash key, so that
+/// two runs (or two sensors) do not share one.
+fn new_run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    h.write_u64(now);
+    h.write_u32(std::process::id());
+    format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
 }
 
 /// Flush to the destination once this many bytes are buffered.
@@ -79,11 +95,28 @@ impl NdjsonSink {
             stats: OutputStats::default(),
             failed: None,
             lost: 0,
+            run_id: new_run_id(),
         }
+    }
+
+    /// This run's id (`<run>` in every record's `id`).
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// Sets the run id (tests that compare two runs' output).
+    pub fn with_run_id(mut self, run_id: &str) -> NdjsonSink {
+        self.run_id = run_id.to_string();
+        self
     }
 
     /// Serialises and (buffered) writes a batch. After a write error, records are counted as
     /// lost and the error is returned by [`NdjsonSink::finish`].
+    ///
+    /// Every record gets the `id` `<run>-<seq>`, `seq` being its 1-based position in the run's
+    /// output (`stats().records` after it): record `i` of a batch written when `stats().records`
+    /// was `n` is `<run>-<n+i+1>`, which is how the detection stage names the records a
+    /// detection rests on before they are written.
     pub fn write_batch(&mut self, batch: &[Record]) -> Result<(), OutputError> {
         for r in batch {
             *self.stats.by_type.entry(r.body.event_type()).or_insert(0) += 1;
@@ -95,7 +128,11 @@ impl NdjsonSink {
                 self.lost += 1;
                 continue;
             }
-            write_json_line(&mut self.buf, r, &self.sensor_id)?;
+            let id = RecordId {
+                run: &self.run_id,
+                seq: self.stats.records,
+            };
+            write_json_line_id(&mut self.buf, r, &self.sensor_id, Some(id))?;
             if self.buf.len() >= FLUSH_AT {
                 self.flush_buf();
             }
@@ -204,6 +241,32 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains("3 records lost"), "{msg}");
         assert!(msg.contains("no space left"), "{msg}");
+    }
+
+    #[test]
+    fn records_get_sequential_ids() {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        struct W(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for W {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut s =
+            NdjsonSink::with_writer("w", Some(Box::new(W(buf.clone()))), "s").with_run_id("abc");
+        s.write_batch(&[rec(), rec()]).unwrap();
+        s.write_batch(&[rec()]).unwrap();
+        s.finish().unwrap();
+        let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        let ids: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].to_string())
+            .collect();
+        assert_eq!(ids, ["\"abc-1\"", "\"abc-2\"", "\"abc-3\""]);
     }
 
     #[test]

@@ -20,6 +20,18 @@ pub trait Releasable: Send {
     fn release(&mut self);
 }
 
+/// A holder that may be emptied (its value taken out before the holder is dropped).
+impl<T: Releasable> Releasable for Option<T> {
+    fn held_bytes(&self) -> usize {
+        self.as_ref().map_or(0, T::held_bytes)
+    }
+    fn release(&mut self) {
+        if let Some(v) = self.as_mut() {
+            v.release();
+        }
+    }
+}
+
 /// Counters of one worker's budget.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct InspectStats {

@@ -70,8 +70,8 @@ pub struct ExtractConfig {
     pub disk_cap: u64,
 }
 
-/// Extraction counters.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Extraction counters (`sensor_status.extract`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ExtractStats {
     /// Files written (renamed into place).
     pub written: u64,

@@ -494,6 +494,25 @@ fn tracker_over_cap_uses_head() {
     assert_eq!(pe["machine"], "x86_64");
     assert_eq!(pe["partial"], true);
     assert!(pe.get("imphash").is_none());
+    // A PE buffered from its start and then past the cap: counted (as `file.pe_too_large`,
+    // by `ParseCtx::emit`), not written.
+    let body = track(&[&b[..1024], &b[1024..]], true);
+    assert!(body.pe_too_large);
+    assert!(serde_json::to_value(&body)
+        .unwrap()
+        .get("pe_too_large")
+        .is_none());
+    let (mut out, mut anomalies) = (Vec::new(), Vec::new());
+    let mut ctx = crate::proto::ParseCtx {
+        ts_ns: 0,
+        transport: crate::vocab::Transport::Tcp,
+        out: &mut out,
+        anomalies: &mut anomalies,
+    };
+    ctx.emit(crate::proto::AppBody::File(body));
+    assert_eq!(anomalies, ["file.pe_too_large"]);
+    let small = track(&[&build_pe(true, false, None)], true);
+    assert!(!small.pe_too_large);
 }
 
 #[test]

@@ -77,6 +77,10 @@ pub struct FileBody {
     /// absent when statistics are off).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frequency: Option<FileFrequency>,
+    /// A PE larger than [`PE_MAX_BYTES`]: its summary was made from its first bytes only
+    /// (not in the record; counted as the anomaly `file.pe_too_large`).
+    #[serde(skip)]
+    pub pe_too_large: bool,
 }
 
 /// `file.frequency`: the local network's view of a file at the moment of its record.
@@ -119,6 +123,8 @@ pub struct FileTracker {
     truncated: Option<&'static str>,
     /// Whole-file buffer for the PE summary, see [`PeBuf`].
     pe: PeBuf,
+    /// The PE buffer passed [`PE_MAX_BYTES`] and was dropped.
+    pe_too_large: bool,
     /// The file's copy on its way to disk, when extraction is on in this thread.
     extract: Option<(extract::Shared, extract::ExtractSink)>,
 }
@@ -150,6 +156,7 @@ impl FileTracker {
             head_cap: HEAD_BYTES,
             truncated: None,
             pe: PeBuf::Undecided,
+            pe_too_large: false,
             extract: extract::begin(),
         }
     }
@@ -185,6 +192,7 @@ impl FileTracker {
             PeBuf::Buffering(buf) => {
                 if buf.len().saturating_add(bytes.len()) > PE_MAX_BYTES {
                     self.pe = PeBuf::No;
+                    self.pe_too_large = true;
                 } else {
                     buf.extend_from_slice(bytes);
                 }
@@ -278,7 +286,19 @@ impl FileTracker {
             truncated: self.truncated,
             extracted: None,
             frequency: None,
+            pe_too_large: self.pe_too_large,
         }
+    }
+}
+
+/// A file's kept start and PE buffer under the inspection memory cap (email attachments; an
+/// HTTP body's file is charged with its body).
+impl budget::Releasable for FileTracker {
+    fn held_bytes(&self) -> usize {
+        FileTracker::held_bytes(self)
+    }
+    fn release(&mut self) {
+        FileTracker::release(self);
     }
 }
 

@@ -77,6 +77,8 @@ pub struct ReplayOptions {
     pub pipes: Vec<usize>,
     /// Network statistics: the opened store (None: statistics off).
     pub stats: Option<crate::stats::Stats>,
+    /// Detection rules (`detect::load_sources`); None: no detection.
+    pub rules: Option<Arc<crate::detect::RuleSet>>,
 }
 
 /// The end-of-run summary.
@@ -95,6 +97,10 @@ pub struct Summary {
     pub capture_errors: Vec<String>,
     /// Highest resident memory of the process (Linux).
     pub peak_rss_bytes: Option<u64>,
+    /// Every configured cap and how often it was reached (as in the stop status record).
+    pub limits: Vec<crate::record::sensor_status::LimitHit>,
+    /// Detection counters, per rule too (with detection rules).
+    pub detect: Option<crate::record::detection::DetectStatus>,
 }
 
 impl Summary {
@@ -141,6 +147,7 @@ pub fn replay(
         }
         None => None,
     };
+    let correlate = super::output::correlator(opts.rules.take(), cfg, &mut ws, sink.run_id());
     let shared = Arc::new(ws);
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
     // Status sources: the workers, then the dispatcher (capture, fragments, tunnel carriers).
@@ -154,7 +161,7 @@ pub fn replay(
     let output = std::thread::Builder::new()
         .name("tapir-output".into())
         .stack_size(super::OUTPUT_STACK)
-        .spawn(move || output_loop(sink, rec_rx, reporter, &halt))
+        .spawn(move || output_loop(sink, rec_rx, reporter, &halt, correlate))
         .map_err(|e| PipelineError::Thread(format!("cannot start the output thread: {e}")))?;
 
     let (free_tx, free_rx) = unbounded::<Batch>();
@@ -310,10 +317,20 @@ pub fn replay(
         reason: reason.into(),
     })));
     drop(status_tx);
-    let output = match output.join() {
+    let (output, detect) = match output.join() {
         Ok(r) => r?,
         Err(_) => return Err(PipelineError::Thread("output thread panicked".into())),
     };
+    let gauges = shared.gauges();
+    let extract = gauges.extract_stats();
+    let mut limits = crate::status::limit_hits(
+        &crate::status::configured_limits(cfg),
+        &workers,
+        &defrag.stats(),
+        &gauges,
+        &extract.clone().unwrap_or_default(),
+    );
+    crate::status::set_detect_hits(&mut limits, detect.as_ref());
     Ok(Summary {
         capture,
         defrag: defrag.stats(),
@@ -321,9 +338,11 @@ pub fn replay(
         output,
         elapsed: started.elapsed(),
         worker_count: n,
-        extract: shared.gauges().extract_stats(),
+        extract,
         capture_errors,
         peak_rss_bytes: crate::status::memory_usage().map(|m| m.peak_rss_bytes),
+        limits,
+        detect,
     })
 }
 

@@ -25,6 +25,10 @@ pub struct LiveOptions {
     pub intel: Option<crate::enrich::intel::IntelHandle>,
     /// Network statistics: the opened store (None: statistics off).
     pub stats: Option<crate::stats::Stats>,
+    /// The capture interface's state, shared with the sources (status records show it).
+    pub link: Option<Arc<crate::capture::LinkHealth>>,
+    /// Detection rules (`detect::load_sources`); None: no detection.
+    pub rules: Option<Arc<crate::detect::RuleSet>>,
 }
 
 /// Opens one capture source per worker (`open(worker_index)`) and runs them until `stop`.
@@ -53,14 +57,17 @@ where
         }
         None => None,
     };
+    let correlate = super::output::correlator(opts.rules.take(), cfg, &mut ws, sink.run_id());
     let shared = Arc::new(ws);
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
-    let reporter = Reporter::new(cfg, shared.gauges(), n, "live");
+    let mut gauges = shared.gauges();
+    gauges.link = opts.link.clone();
+    let reporter = Reporter::new(cfg, gauges, n, "live");
     let halt = opts.stop.clone();
     let output = std::thread::Builder::new()
         .name("tapir-output".into())
         .stack_size(super::OUTPUT_STACK)
-        .spawn(move || output_loop(sink, rec_rx, reporter, &halt))
+        .spawn(move || output_loop(sink, rec_rx, reporter, &halt, correlate))
         .map_err(|e| LiveError::Thread(format!("cannot start the output thread: {e}")))?;
     let _ = rec_tx.send(OutMsg::Started { now_ns: wall_ns() });
     let mut handles = Vec::with_capacity(n);
@@ -126,11 +133,18 @@ where
     })));
     drop(rec_tx);
     summary.workers = workers;
-    summary.output = match output.join() {
+    (summary.output, summary.detect) = match output.join() {
         Ok(r) => r?,
         Err(_) => return Err(LiveError::Thread("output thread panicked".into())),
     };
     summary.extract = shared.gauges().extract_stats();
+    summary.limits = crate::status::limit_hits(
+        &crate::status::configured_limits(cfg),
+        &summary.workers,
+        &summary.defrag,
+        &shared.gauges(),
+        &summary.extract.clone().unwrap_or_default(),
+    );
     summary.elapsed = started.elapsed();
     summary.peak_rss_bytes = crate::status::memory_usage().map(|m| m.peak_rss_bytes);
     Ok(summary)

@@ -23,16 +23,13 @@ use crate::status::{FinalStatus, Snapshot};
 
 /// What the workers (and the replay dispatcher) send to the output stage.
 pub enum OutMsg {
-    Records(Vec<Record>),
+    /// A worker's records and the detection rules' hits on them (`Hit::record` indexes the
+    /// records).
+    Records(Vec<Record>, Vec<crate::detect::Hit>),
     /// The sensor's clock started (first packet in replay; start-up when live).
-    Started {
-        now_ns: u64,
-    },
+    Started { now_ns: u64 },
     /// A source's cumulative counters at the end of a status period.
-    Status {
-        source: usize,
-        snap: Box<Snapshot>,
-    },
+    Status { source: usize, snap: Box<Snapshot> },
     /// Shutdown: the final counters, after every record was sent.
     Final(Box<FinalStatus>),
 }

@@ -5,31 +5,62 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
+use crate::detect::correlate::Correlator;
 use crate::export::{NdjsonSink, OutputError, OutputStats};
 use crate::pipeline::OutMsg;
+use crate::record::detection::DetectStatus;
 use crate::status::Reporter;
 
 /// Buffered output is written out at least this often (wall time), whatever the status
 /// interval: a quiet sensor's records do not wait in the buffer.
 pub(crate) const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
+/// The correlation stage of a run with detection rules: hands the rules to the workers
+/// (`ws.rules`) and builds the stage the output thread runs. None without rules or with
+/// `detect.enabled = false`.
+pub(crate) fn correlator(
+    rules: Option<std::sync::Arc<crate::detect::RuleSet>>,
+    cfg: &crate::config::Config,
+    ws: &mut crate::pipeline::WorkerShared,
+    run_id: &str,
+) -> Option<Correlator> {
+    let rules = rules.filter(|_| cfg.detect.enabled)?;
+    ws.rules = Some(rules.clone());
+    let sources = crate::detect::correlate::Sources {
+        dns_cache: Some(ws.dns_cache.clone()),
+        stats: ws.stats.clone(),
+        intel: ws.intel.clone(),
+        home_net: cfg.home_net.clone(),
+    };
+    Some(Correlator::new(
+        rules,
+        crate::detect::correlate::CorrelateConfig::from_config(&cfg.detect),
+        sources,
+        run_id,
+    ))
+}
+
 /// Runs until every sender is gone (or a `Final` came and they went).
 ///
 /// A write error (disk full, closed pipe) or a record that cannot be serialised sets `halt`, so
 /// that the run stops instead of going on to lose everything after it; after a write error the
 /// rest is counted as lost and the error is returned at the end.
+///
+/// With detection rules, `correlate` turns the hits that come with each batch into
+/// `detection` records, written right after the batch (`detect::correlate`).
 pub(crate) fn output_loop(
     mut sink: NdjsonSink,
     rx: Receiver<OutMsg>,
     mut reporter: Reporter,
     halt: &AtomicBool,
-) -> Result<OutputStats, OutputError> {
+    mut correlate: Option<Correlator>,
+) -> Result<(OutputStats, Option<DetectStatus>), OutputError> {
     let mut last_flush = Instant::now();
     loop {
         let wait = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
         match rx.recv_timeout(wait) {
             Ok(msg) => {
-                if let Err(e) = handle(&mut sink, &mut reporter, msg) {
+                if let Err(e) = handle(&mut sink, &mut reporter, correlate.as_mut(), msg) {
                     tracing::error!("output stopped: {e}");
                     halt.store(true, Ordering::Relaxed);
                     return Err(e);
@@ -47,14 +78,33 @@ pub(crate) fn output_loop(
             halt.store(true, Ordering::Relaxed);
         }
     }
-    sink.finish()
+    let detect = correlate.as_ref().map(|c| c.status());
+    sink.finish().map(|s| (s, detect))
 }
 
-fn handle(sink: &mut NdjsonSink, reporter: &mut Reporter, msg: OutMsg) -> Result<(), OutputError> {
+fn handle(
+    sink: &mut NdjsonSink,
+    reporter: &mut Reporter,
+    correlate: Option<&mut Correlator>,
+    msg: OutMsg,
+) -> Result<(), OutputError> {
+    if let (Some(c), false) = (&correlate, matches!(msg, OutMsg::Records(..))) {
+        reporter.set_detect(c.status());
+    }
     match msg {
-        OutMsg::Records(batch) => {
+        OutMsg::Records(batch, hits) => {
             reporter.observe(&batch);
+            // The id the sink gives `batch[0]` (see `NdjsonSink::write_batch`).
+            let first_seq = sink.stats().records + 1;
             sink.write_batch(&batch)?;
+            if let (Some(c), false) = (correlate, hits.is_empty()) {
+                let mut detections = Vec::new();
+                c.batch(&batch, &hits, first_seq, &mut detections);
+                if !detections.is_empty() {
+                    reporter.observe(&detections);
+                    sink.write_batch(&detections)?;
+                }
+            }
         }
         OutMsg::Started { now_ns } => {
             if let Some(r) = reporter.started(now_ns, sink.stats()) {

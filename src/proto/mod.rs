@@ -55,6 +55,12 @@ pub struct ParseCtx<'a> {
 
 impl ParseCtx<'_> {
     pub fn emit(&mut self, body: AppBody) {
+        // The one cap a file meets whatever protocol carries it, counted here for all.
+        if let AppBody::File(f) = &body {
+            if f.pe_too_large {
+                self.anomaly("file.pe_too_large");
+            }
+        }
         self.out.push(Emitted {
             ts_ns: self.ts_ns,
             body,

@@ -53,6 +53,7 @@ pub enum Body {
     Ldap(crate::proto::ldap::LdapBody),
     Tls(crate::proto::tls::TlsBody),
     SensorStatus(Box<sensor_status::StatusBody>),
+    Detection(Box<detection::DetectionBody>),
 }
 
 impl From<crate::proto::AppBody> for Body {
@@ -82,6 +83,7 @@ impl Body {
             Body::Ldap(_) => "ldap",
             Body::Tls(_) => "tls",
             Body::SensorStatus(_) => "sensor_status",
+            Body::Detection(_) => "detection",
         }
     }
 }
@@ -168,6 +170,28 @@ pub fn proto_name(p: u8) -> &'static str {
 pub struct RecordView<'a> {
     pub record: &'a Record,
     pub sensor_id: &'a str,
+    /// The record's `id` (`docs/records.md`), when the output assigns one.
+    pub id: Option<RecordId<'a>>,
+}
+
+/// A record's `id`: `<run>-<seq>`, the output's run id and the record's 1-based position in
+/// the run's output. Written without an allocation.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordId<'a> {
+    pub run: &'a str,
+    pub seq: u64,
+}
+
+impl std::fmt::Display for RecordId<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.run, self.seq)
+    }
+}
+
+impl Serialize for RecordId<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl Serialize for RecordView<'_> {
@@ -177,6 +201,9 @@ impl Serialize for RecordView<'_> {
         m.serialize_entry("timestamp", &rfc3339_micros(r.ts_ns))?;
         m.serialize_entry("event_type", r.body.event_type())?;
         m.serialize_entry("sensor_id", self.sensor_id)?;
+        if let Some(id) = &self.id {
+            m.serialize_entry("id", id)?;
+        }
         if let Some(f) = &r.flow {
             m.serialize_entry("flow_id", &f.flow_id)?;
             m.serialize_entry("community_id", &f.community_id)?;
@@ -205,6 +232,7 @@ impl Serialize for RecordView<'_> {
             Body::Ldap(b) => m.serialize_entry(key, b)?,
             Body::Tls(b) => m.serialize_entry(key, b)?,
             Body::SensorStatus(b) => m.serialize_entry(key, b)?,
+            Body::Detection(b) => m.serialize_entry(key, b)?,
         }
         if !r.intel.is_empty() {
             m.serialize_entry("intel", &r.intel)?;
@@ -219,7 +247,24 @@ pub fn write_json_line(
     record: &Record,
     sensor_id: &str,
 ) -> serde_json::Result<()> {
-    serde_json::to_writer(&mut *out, &RecordView { record, sensor_id })?;
+    write_json_line_id(out, record, sensor_id, None)
+}
+
+/// [`write_json_line`] with the record's `id`.
+pub fn write_json_line_id(
+    out: &mut Vec<u8>,
+    record: &Record,
+    sensor_id: &str,
+    id: Option<RecordId<'_>>,
+) -> serde_json::Result<()> {
+    serde_json::to_writer(
+        &mut *out,
+        &RecordView {
+            record,
+            sensor_id,
+            id,
+        },
+    )?;
     out.push(b'\n');
     Ok(())
 }

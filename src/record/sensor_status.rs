@@ -46,6 +46,31 @@ pub struct StatusBody {
     /// Threat-intel feeds loaded (absent without feeds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intel: Option<crate::record::intel::IntelStatus>,
+    /// The live capture's interface (absent in replay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<InterfaceBlock>,
+    /// File extraction counters (absent when extraction is off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extract: Option<crate::files::ExtractStats>,
+    /// Detection: rules loaded, hits, detections, suppression (absent without rules).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detect: Option<crate::record::detection::DetectStatus>,
+}
+
+/// `sensor_status.interface`: the state of the interface a live capture reads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct InterfaceBlock {
+    pub name: String,
+    /// "up", or "down" while some capture socket waits for the interface to come back.
+    pub state: &'static str,
+    /// Times it went down, and times every socket captured again afterwards.
+    pub down_events: u64,
+    pub recoveries: u64,
+    /// Sockets opened again because the interface came back under a new index.
+    pub reopened: u64,
+    /// Why it went down the last time ("ENETDOWN", "no carrier", "interface gone", ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_down_reason: Option<String>,
 }
 
 /// `sensor_status.stats`: the statistics store's size and work so far.

@@ -148,6 +148,11 @@ impl StatsShared {
     pub fn file(&self, sha256: &[u8; 32]) -> Option<FileStats> {
         self.view()?.file(sha256)
     }
+
+    /// An internal host's names and accounts, as of the latest published snapshot.
+    pub fn host(&self, ip: &str) -> Option<HostStats> {
+        self.view()?.host(ip)
+    }
 }
 
 /// An opened statistics store, before its writer runs.

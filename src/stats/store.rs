@@ -375,6 +375,7 @@ impl Store {
         Ok(Snapshot {
             domains: r.open_table(DOMAINS).map_err(e)?,
             files: r.open_table(FILES).map_err(e)?,
+            hosts: r.open_table(HOSTS).map_err(e)?,
         })
     }
 }
@@ -386,6 +387,7 @@ impl Store {
 pub struct Snapshot {
     domains: ReadOnlyTable<&'static str, &'static [u8]>,
     files: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    hosts: ReadOnlyTable<&'static str, &'static [u8]>,
 }
 
 impl Snapshot {
@@ -398,5 +400,11 @@ impl Snapshot {
     pub fn file(&self, sha256: &[u8; 32]) -> Option<FileStats> {
         let v = self.files.get(sha256.as_slice()).ok()??;
         FileStats::decode(v.value())
+    }
+
+    /// An internal host's names and accounts, by its address as text.
+    pub fn host(&self, ip: &str) -> Option<HostStats> {
+        let v = self.hosts.get(ip).ok()??;
+        HostStats::decode(v.value())
     }
 }

@@ -37,6 +37,9 @@ pub struct WorkerStats {
     /// [`AppProto`] of the flow (`Unknown`: detection still running).
     pub app_time_ns: [u64; AppProto::COUNT],
     pub app_calls: [u64; AppProto::COUNT],
+    /// Time spent evaluating detection rules on the records (`detect`), and batches evaluated.
+    pub rules_time_ns: u64,
+    pub rules_calls: u64,
 }
 
 impl WorkerStats {
@@ -83,6 +86,8 @@ impl WorkerStats {
             app_anomalies,
             app_time_ns,
             app_calls,
+            rules_time_ns,
+            rules_calls,
         } = o;
         self.packets += packets;
         self.bytes += bytes;
@@ -100,6 +105,8 @@ impl WorkerStats {
         }
         add_each(&mut self.app_time_ns, app_time_ns);
         add_each(&mut self.app_calls, app_calls);
+        self.rules_time_ns += rules_time_ns;
+        self.rules_calls += rules_calls;
     }
 
     /// (name, count) of every non-zero anomaly counter, for summaries and status records.

@@ -137,6 +137,21 @@ pub fn render(sensor: &str, s: &StatusBody) -> String {
             &mut mem.iter().filter_map(|(k, v)| Some((*k, (*v)? as f64))),
         ),
     );
+    if let Some(i) = &s.interface {
+        let label = format!("interface=\"{}\"", escape(&i.name));
+        family(
+            "interface_up",
+            "gauge",
+            "1 while the capture interface is up, 0 while capture waits for it.",
+            &[(label.clone(), if i.state == "up" { 1.0 } else { 0.0 })],
+        );
+        family(
+            "interface_down_total",
+            "counter",
+            "Times the capture interface went down.",
+            &[(label, i.down_events as f64)],
+        );
+    }
     if let Some(f) = s.disk_free_bytes {
         family(
             "disk_free_bytes",

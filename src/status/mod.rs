@@ -23,8 +23,8 @@ use crate::enrich::DnsCache;
 use crate::export::OutputStats;
 use crate::files::extract::{self, ExtractStats};
 use crate::record::sensor_status::{
-    AlgorithmTime, DecodeBlock, FlowsBlock, LimitHit, MemoryBlock, RecordsBlock, StatsBlock,
-    StatusBody, TcpBlock,
+    AlgorithmTime, DecodeBlock, FlowsBlock, InterfaceBlock, LimitHit, MemoryBlock, RecordsBlock,
+    StatsBlock, StatusBody, TcpBlock,
 };
 use crate::record::{rfc3339_micros, Body, Record};
 use crate::vocab::AppProto;
@@ -49,6 +49,8 @@ pub struct SharedGauges {
     pub intel: Option<crate::enrich::intel::IntelHandle>,
     /// The statistics store writer's counters (when statistics are on).
     pub stats: Option<Arc<crate::stats::StatsGauges>>,
+    /// The live capture's interface (live AF_PACKET capture only).
+    pub link: Option<Arc<crate::capture::LinkHealth>>,
 }
 
 impl SharedGauges {
@@ -96,6 +98,83 @@ impl Snapshot {
     }
 }
 
+/// Every configured cap reported in `limits[]`, with its value.
+pub fn configured_limits(cfg: &Config) -> Vec<(&'static str, u64)> {
+    vec![
+        ("flow.max_flows", cfg.flow.max_flows as u64),
+        ("reassembly.memcap", cfg.reassembly.memcap as u64),
+        (
+            "reassembly.max_buffered_per_dir",
+            cfg.reassembly.max_buffered_per_dir as u64,
+        ),
+        ("reassembly.depth", cfg.reassembly.depth),
+        ("defrag.memcap", cfg.defrag.memcap as u64),
+        ("defrag.max_fragments", cfg.defrag.max_fragments as u64),
+        ("enrich.max_dns_names", cfg.enrich.max_dns_names as u64),
+        (
+            "enrich.max_learned_values",
+            cfg.enrich.max_learned_values as u64,
+        ),
+        ("files.extract_max_size", cfg.files.extract_max_size),
+        ("files.extract_disk_cap", cfg.files.extract_disk_cap),
+        ("files.inspect_memcap", cfg.files.inspect_memcap as u64),
+        ("detect.max_groups", cfg.detect.max_groups as u64),
+    ]
+}
+
+/// How often each configured cap was reached, from the workers' counters, the replay
+/// dispatcher's defragmenter, the shared DNS cache and the extractor: what status records and
+/// the end-of-run summary show.
+pub fn limit_hits(
+    limits: &[(&'static str, u64)],
+    w: &WorkerStats,
+    dispatcher_defrag: &DefragStats,
+    shared: &SharedGauges,
+    x: &ExtractStats,
+) -> Vec<LimitHit> {
+    let hits = |name: &str| -> u64 {
+        match name {
+            "flow.max_flows" => {
+                w.flow.cap_drops + w.flow.emergency_evictions + w.flow.evicted_idle_no_data
+            }
+            "reassembly.memcap" => w.reasm.memcap_drops,
+            "reassembly.max_buffered_per_dir" => w.reasm.buffer_cap_drops,
+            "reassembly.depth" => w.reasm.depth_reached,
+            "defrag.memcap" => dispatcher_defrag.memcap_drops + w.defrag.memcap_drops,
+            "defrag.max_fragments" => {
+                dispatcher_defrag.too_many_fragments + w.defrag.too_many_fragments
+            }
+            "enrich.max_dns_names" => shared.dns_cache.dropped(),
+            "enrich.max_learned_values" => w.learned.dropped,
+            "files.extract_max_size" => x.skipped_size,
+            "files.extract_disk_cap" => x.disk_cap_hits,
+            "files.inspect_memcap" => w.inspect_released,
+            _ => 0,
+        }
+    };
+    limits
+        .iter()
+        .map(|&(name, limit)| LimitHit {
+            name,
+            limit,
+            hits: hits(name),
+        })
+        .collect()
+}
+
+/// The correlation stage counts its own cap (`detect.max_groups`): set its hits.
+pub fn set_detect_hits(
+    limits: &mut [LimitHit],
+    detect: Option<&crate::record::detection::DetectStatus>,
+) {
+    if let (Some(l), Some(d)) = (
+        limits.iter_mut().find(|l| l.name == "detect.max_groups"),
+        detect,
+    ) {
+        l.hits = d.group_cap_hits;
+    }
+}
+
 /// Everything the stop record needs beyond what the reporter saw.
 #[derive(Debug, Default)]
 pub struct FinalStatus {
@@ -127,6 +206,10 @@ pub struct Reporter {
     /// Failures of the status machinery itself (metrics file), reported once each.
     pending_errors: Vec<String>,
     metrics_failed: bool,
+    /// The interface's down and recovery counts at the previous record (to name changes).
+    link_seen: (u64, u64),
+    /// The correlation stage's counters (with detection rules), as of the last update.
+    detect: Option<crate::record::detection::DetectStatus>,
 }
 
 impl Reporter {
@@ -141,21 +224,7 @@ impl Reporter {
             .and_then(|p| p.parent().map(|d| d.to_path_buf()))
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
-        let cfg_limits = vec![
-            ("flow.max_flows", cfg.flow.max_flows as u64),
-            ("reassembly.memcap", cfg.reassembly.memcap as u64),
-            (
-                "reassembly.max_buffered_per_dir",
-                cfg.reassembly.max_buffered_per_dir as u64,
-            ),
-            ("reassembly.depth", cfg.reassembly.depth),
-            ("defrag.memcap", cfg.defrag.memcap as u64),
-            ("defrag.max_fragments", cfg.defrag.max_fragments as u64),
-            ("enrich.max_dns_names", cfg.enrich.max_dns_names as u64),
-            ("files.extract_max_size", cfg.files.extract_max_size),
-            ("files.extract_disk_cap", cfg.files.extract_disk_cap),
-            ("files.inspect_memcap", cfg.files.inspect_memcap as u64),
-        ];
+        let cfg_limits = configured_limits(cfg);
         Reporter {
             shared,
             cfg_limits,
@@ -179,7 +248,14 @@ impl Reporter {
             sensor_id: cfg.sensor_id.clone(),
             pending_errors: Vec::new(),
             metrics_failed: false,
+            link_seen: (0, 0),
+            detect: None,
         }
+    }
+
+    /// The detection stage's counters for the next status record.
+    pub fn set_detect(&mut self, d: crate::record::detection::DetectStatus) {
+        self.detect = Some(d);
     }
 
     /// Notes the event times of records about to be written.
@@ -275,6 +351,51 @@ impl Reporter {
         recs
     }
 
+    /// The interface block of a live capture; a change since the previous record is named in
+    /// `errors` (went down) and `messages` (came back).
+    fn interface_block(
+        &mut self,
+        errors: &mut Vec<String>,
+        messages: &mut Vec<String>,
+    ) -> Option<InterfaceBlock> {
+        let l = self.shared.link.as_ref()?.status();
+        let (downs, ups) = self.link_seen;
+        if l.down_events > downs {
+            let times = l.down_events - downs;
+            errors.push(format!(
+                "capture interface {} went down ({}){}",
+                l.interface,
+                l.last_reason.as_deref().unwrap_or("unknown reason"),
+                if times > 1 {
+                    format!(", {times} times since the previous status record")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if l.recoveries > ups {
+            messages.push(format!(
+                "capture interface {} is up again: capture resumed",
+                l.interface
+            ));
+        }
+        if l.down {
+            messages.push(format!(
+                "capture interface {} is down: waiting for it to come back",
+                l.interface
+            ));
+        }
+        self.link_seen = (l.down_events, l.recoveries);
+        Some(InterfaceBlock {
+            name: l.interface,
+            state: if l.down { "down" } else { "up" },
+            down_events: l.down_events,
+            recoveries: l.recoveries,
+            reopened: l.reopened,
+            last_down_reason: l.last_reason,
+        })
+    }
+
     fn record(
         &mut self,
         kind: &'static str,
@@ -282,39 +403,17 @@ impl Reporter {
         s: &Snapshot,
         out: &OutputStats,
         mut errors: Vec<String>,
-        messages: Vec<String>,
+        mut messages: Vec<String>,
     ) -> Record {
         errors.append(&mut self.pending_errors);
+        let interface = self.interface_block(&mut errors, &mut messages);
         let w = &s.workers;
         let mem = memory_usage();
         let disk = disk_usage(&self.disk_path);
         let x = self.shared.extract_stats().unwrap_or_default();
-        let hits = |name: &str| -> u64 {
-            match name {
-                "flow.max_flows" => {
-                    w.flow.cap_drops + w.flow.emergency_evictions + w.flow.evicted_idle_no_data
-                }
-                "reassembly.memcap" => w.reasm.memcap_drops,
-                "reassembly.max_buffered_per_dir" => w.reasm.buffer_cap_drops,
-                "reassembly.depth" => w.reasm.depth_reached,
-                "defrag.memcap" => s.defrag.memcap_drops + w.defrag.memcap_drops,
-                "defrag.max_fragments" => s.defrag.too_many_fragments + w.defrag.too_many_fragments,
-                "enrich.max_dns_names" => self.shared.dns_cache.dropped(),
-                "files.extract_max_size" => x.skipped_size,
-                "files.extract_disk_cap" => x.disk_cap_hits,
-                "files.inspect_memcap" => w.inspect_released,
-                _ => 0,
-            }
-        };
-        let limits = self
-            .cfg_limits
-            .iter()
-            .map(|&(name, limit)| LimitHit {
-                name,
-                limit,
-                hits: hits(name),
-            })
-            .collect();
+        let limits = limit_hits(&self.cfg_limits, w, &s.defrag, &self.shared, &x);
+        let mut limits = limits;
+        set_detect_hits(&mut limits, self.detect.as_ref());
         let anomalies = w.all_anomalies(&s.defrag, &s.capture);
         let algorithms = AppProto::ALL
             .iter()
@@ -331,6 +430,21 @@ impl Reporter {
             })
             .collect();
         let mut algorithms: Vec<AlgorithmTime> = algorithms;
+        let ms = |ns: u64| (ns as f64 / 1e3).round() / 1e3;
+        if w.rules_calls > 0 {
+            algorithms.push(AlgorithmTime {
+                name: "detection_rules",
+                run_time_ms: ms(w.rules_time_ns),
+                calls: w.rules_calls,
+            });
+        }
+        if let Some(d) = self.detect.as_ref().filter(|d| d.correlate_calls > 0) {
+            algorithms.push(AlgorithmTime {
+                name: "detection_correlate",
+                run_time_ms: ms(d.correlate_ns),
+                calls: d.correlate_calls,
+            });
+        }
         let stats = self.shared.stats.as_ref().map(|g| {
             use std::sync::atomic::Ordering::Relaxed;
             let b = StatsBlock {
@@ -415,6 +529,9 @@ impl Reporter {
             errors,
             messages,
             intel: self.shared.intel.as_ref().map(|h| h.status()),
+            interface,
+            extract: self.shared.extract_stats(),
+            detect: self.detect.clone(),
         };
         if let Some(path) = &self.metrics_path {
             if let Err(e) = metrics::write(path, &self.sensor_id, &body) {

@@ -7,6 +7,7 @@
 //! reader ([`corpus`]) and the bodies of the fuzz targets ([`fuzz_harness`]).
 #![deny(unsafe_code)]
 
+pub mod attacks;
 pub mod corpus;
 pub mod fuzz_harness;
 pub mod hex;

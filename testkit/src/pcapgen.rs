@@ -1028,7 +1028,7 @@ fn handshake_record(msg_type: u8, body: &[u8], legacy_version: u8) -> Vec<u8> {
 
 /// A TLS 1.3-style ClientHello record with SNI, groups, signature algorithms, versions, key share
 /// and ALPN.
-fn client_hello(rng: &mut Rng, sni: &str) -> Vec<u8> {
+pub fn client_hello(rng: &mut Rng, sni: &str) -> Vec<u8> {
     let mut b = vec![0x03, 0x03];
     let mut random = [0u8; 32];
     rng.fill(&mut random);
@@ -1095,7 +1095,7 @@ fn client_hello(rng: &mut Rng, sni: &str) -> Vec<u8> {
 }
 
 /// A TLS 1.3 ServerHello record (TLS_AES_128_GCM_SHA256, x25519).
-fn server_hello(rng: &mut Rng) -> Vec<u8> {
+pub fn server_hello(rng: &mut Rng) -> Vec<u8> {
     let mut b = vec![0x03, 0x03];
     let mut random = [0u8; 32];
     rng.fill(&mut random);

@@ -256,7 +256,7 @@ impl IntelSet {
                     h.user(b, "ldap.bind_name");
                 }
             }
-            Body::Flow(_) | Body::SensorStatus(_) => {}
+            Body::Flow(_) | Body::SensorStatus(_) | Body::Detection(_) => {}
         }
         let n = (h.out.len() - before) as u64;
         if n > 0 {

@@ -67,7 +67,10 @@ impl Worker {
             table: FlowTable::new(&shared.flow, shared.max_flows_per_worker),
             defrag: Defragmenter::new(shared.defrag),
             mem: MemBudget::new(shared.reasm_memcap),
-            stats: WorkerStats::default(),
+            stats: WorkerStats {
+                learned: crate::enrich::Learned::new(shared.learned_caps),
+                ..WorkerStats::default()
+            },
             out: Vec::with_capacity(RECORD_BATCH),
             tx,
             shared,
@@ -339,10 +342,21 @@ impl Worker {
         if let Some(c) = self.collector.as_mut().filter(|c| c.full()) {
             c.send();
         }
+        // Detection rules, last: they read what enrichment, reputation and statistics added.
+        let mut hits = Vec::new();
+        if let Some(rules) = self.shared.rules.as_ref().filter(|r| !r.is_empty()) {
+            let started = std::time::Instant::now();
+            let ctx = crate::detect::EvalCtx {
+                stats: self.shared.stats.as_deref(),
+            };
+            rules.evaluate(&self.out, &ctx, &mut hits);
+            self.stats.rules_time_ns += started.elapsed().as_nanos() as u64;
+            self.stats.rules_calls += 1;
+        }
         self.stats.records += self.out.len() as u64;
         let batch = std::mem::replace(&mut self.out, Vec::with_capacity(RECORD_BATCH));
         // The output stage only goes away on a fatal output error, which it reports itself.
-        let _ = self.tx.send(OutMsg::Records(batch));
+        let _ = self.tx.send(OutMsg::Records(batch, hits));
     }
 
     /// After [`Worker::tick`]: whether a status period ended on this worker's clock (the first

@@ -33,6 +33,10 @@ pub struct WorkerShared {
     pub status_interval_ns: u64,
     /// Network statistics, when on (set by the caller after opening the store).
     pub stats: Option<Arc<crate::stats::StatsShared>>,
+    /// Caps of passive learning (`enrich.max_learned_values`).
+    pub learned_caps: crate::enrich::LearnedCaps,
+    /// Detection rules (`[detect]`, `--rules`), when any (set by the caller after loading).
+    pub rules: Option<Arc<crate::detect::RuleSet>>,
 }
 
 impl WorkerShared {
@@ -68,6 +72,11 @@ impl WorkerShared {
             status_interval_ns: cfg.output.status_interval.saturating_mul(1_000_000_000),
             intel,
             stats: None,
+            learned_caps: crate::enrich::LearnedCaps {
+                max_values: cfg.enrich.max_learned_values,
+                ..Default::default()
+            },
+            rules: None,
             extractor: cfg.files.extract_dir.as_ref().and_then(|_| {
                 match crate::files::extract::Extractor::new(cfg.files.extract_config()) {
                     Ok(x) => Some(std::sync::Arc::new(std::sync::Mutex::new(x))),
@@ -87,6 +96,7 @@ impl WorkerShared {
             extractor: self.extractor.clone(),
             intel: self.intel.clone(),
             stats: self.stats.as_ref().map(|s| s.gauges.clone()),
+            link: None,
         }
     }
 

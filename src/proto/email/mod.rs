@@ -16,6 +16,9 @@ crate::proto::anomaly::anomalies! {
     /// The anomalies the email parser reports.
     EmailAnomaly {
         MessageTooLarge = "email.message_too_large",
+        /// The file inspection memory cap (`files.inspect_memcap`) released the message's
+        /// bytes: only its start was parsed.
+        InspectMemcap = "email.inspect_memcap",
         MimeNestingTooDeep = "email.mime_nesting_too_deep",
         MimeTooComplex = "email.mime_too_complex",
         NestingTooDeep = "email.nesting_too_deep",

@@ -6,6 +6,7 @@ use crate::proto::email::EmailAnomaly;
 use base64::Engine;
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
+use crate::files::budget::{Held, Releasable};
 use crate::files::{FileMeta, FileTracker};
 use crate::proto::AppBody;
 use crate::proto::ParseCtx;
@@ -65,14 +66,50 @@ impl Default for MessageLimits {
     }
 }
 
+/// Bytes of a message's start still kept once the inspection memory cap released it (most
+/// messages' headers fit: the record keeps its addresses and subject).
+pub const MESSAGE_BYTES_RELEASED: usize = 16 << 10;
+
 /// Collects one message's bytes as they arrive (after SMTP dot-unstuffing, BDAT chunking, or
 /// an IMAP literal / POP3 multi-line response has been undone by the carrier).
+///
+/// The bytes kept are held under the worker's file inspection memory cap
+/// (`files.inspect_memcap`, [`crate::files::budget`]) with the HTTP bodies: when the cap
+/// releases the message, all but its first [`MESSAGE_BYTES_RELEASED`] bytes are freed, the
+/// rest is counted and not kept, the record says `truncated` and `email.inspect_memcap` is
+/// counted.
 #[derive(Debug)]
 pub struct MessageBuilder {
     limits: MessageLimits,
-    buf: Vec<u8>,
+    buf: Held<MessageBuf>,
     size: u64,
     cut: bool,
+}
+
+/// The kept bytes of a message.
+#[derive(Debug, Default)]
+struct MessageBuf {
+    bytes: Vec<u8>,
+    /// Most bytes kept: `max_message`, less once released.
+    cap: usize,
+    released: bool,
+}
+
+impl Releasable for MessageBuf {
+    fn held_bytes(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    fn release(&mut self) {
+        self.released = true;
+        self.cap = self.cap.min(MESSAGE_BYTES_RELEASED);
+        // A new small buffer, the old one freed whole.
+        self.bytes = self
+            .bytes
+            .get(..self.cap.min(self.bytes.len()))
+            .unwrap_or_default()
+            .to_vec();
+    }
 }
 
 impl MessageBuilder {
@@ -80,7 +117,11 @@ impl MessageBuilder {
     pub fn new(limits: MessageLimits) -> MessageBuilder {
         MessageBuilder {
             limits,
-            buf: Vec::new(),
+            buf: Held::new(MessageBuf {
+                bytes: Vec::new(),
+                cap: limits.max_message,
+                released: false,
+            }),
             size: 0,
             cut: false,
         }
@@ -89,9 +130,11 @@ impl MessageBuilder {
     /// The next bytes of the message.
     pub fn push(&mut self, bytes: &[u8]) {
         self.size += bytes.len() as u64;
-        let room = self.limits.max_message.saturating_sub(self.buf.len());
-        self.buf
-            .extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
+        self.buf.with(|b| {
+            let room = b.cap.saturating_sub(b.bytes.len());
+            b.bytes
+                .extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
+        });
     }
 
     /// Bytes seen so far (also those past the cap).
@@ -105,25 +148,33 @@ impl MessageBuilder {
         self.cut = true;
     }
 
-    /// Whether the message went past the size cap or was marked truncated.
-    pub fn is_truncated(&self) -> bool {
-        self.cut || self.size > self.buf.len() as u64
+    /// Whether the message went past the size cap, was released by the inspection memory cap
+    /// or was marked truncated.
+    pub fn is_truncated(&mut self) -> bool {
+        let kept = self.buf.with(|b| b.bytes.len());
+        self.cut || self.size > kept as u64
     }
 
     /// The message is complete: emits the `email` record and the attachments' `file` records.
-    pub fn finish(self, env: &Envelope, ctx: &mut ParseCtx<'_>) {
-        let over_cap = self.size > self.buf.len() as u64;
-        if over_cap {
+    pub fn finish(mut self, env: &Envelope, ctx: &mut ParseCtx<'_>) {
+        // The bytes leave the budget here: parsing is done before the next message's bytes.
+        let MessageBuf {
+            bytes: buf,
+            released,
+            ..
+        } = self.buf.with(std::mem::take);
+        drop(self.buf);
+        let over_cap = self.size > buf.len() as u64;
+        if released {
+            ctx.anomaly(EmailAnomaly::InspectMemcap.as_str());
+        } else if over_cap {
             ctx.anomaly(EmailAnomaly::MessageTooLarge.as_str());
         }
-        let cut = structure_cut(&self.buf, MAX_STRUCTURE_LINES);
+        let cut = structure_cut(&buf, MAX_STRUCTURE_LINES);
         if cut.is_some() {
             ctx.anomaly(EmailAnomaly::MimeTooComplex.as_str());
         }
-        let parsed = self
-            .buf
-            .get(..cut.unwrap_or(self.buf.len()))
-            .unwrap_or_default();
+        let parsed = buf.get(..cut.unwrap_or(buf.len())).unwrap_or_default();
         let truncated = over_cap || self.cut || cut.is_some();
         let mut rec = EmailBody {
             protocol: env.protocol,
@@ -138,7 +189,7 @@ impl MessageBuilder {
             truncated,
             ..EmailBody::default()
         };
-        let tag = fnv(self.buf.get(..4096.min(self.buf.len())).unwrap_or_default());
+        let tag = fnv(buf.get(..4096.min(buf.len())).unwrap_or_default());
         if let Some(msg) = MessageParser::default().parse(parsed) {
             headers(&msg, &mut rec);
             let mut walk = Walk {
@@ -153,7 +204,7 @@ impl MessageBuilder {
             };
             walk.message(&msg, 0);
             dismantle(msg);
-        } else if !self.buf.is_empty() {
+        } else if !buf.is_empty() {
             ctx.anomaly(EmailAnomaly::Unparsable.as_str());
         }
         rec.hashed = hashed(&rec);
@@ -424,17 +475,26 @@ impl Walk<'_, '_> {
             Some(s) => format!("{}/{}", ct.ctype(), s).to_ascii_lowercase(),
             None => ct.ctype().to_ascii_lowercase(),
         });
-        let mut file = FileTracker::new(FileMeta {
+        // Its kept start and PE buffer are charged to the inspection memory cap while it is
+        // hashed: past the cap, older holders (open messages, HTTP bodies) are released first.
+        let mut held = Held::new(Some(FileTracker::new(FileMeta {
             name: name.clone(),
             source: self.env.protocol,
             sender: self.env.mail_from.clone().or_else(|| self.rec.from.clone()),
             mime_type: content_type.clone(),
             ..FileMeta::default()
+        })));
+        let decoded = undecoded_base64(msg, part);
+        held.with(|f| {
+            if let Some(f) = f.as_mut() {
+                f.update(decoded.as_deref().unwrap_or_else(|| part.contents()));
+            }
         });
-        match undecoded_base64(msg, part) {
-            Some(decoded) => file.update(&decoded),
-            None => file.update(part.contents()),
-        }
+        drop(decoded);
+        let Some(file) = held.with(Option::take) else {
+            return;
+        };
+        drop(held);
         let id = format!("F{:x}-{:08x}-{}-email", self.ctx.ts_ns, self.tag, self.n);
         self.n += 1;
         let body = file.finish(id.clone(), !self.truncated);
