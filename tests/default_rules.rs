@@ -235,7 +235,7 @@ fn intel() {
 #[test]
 fn mixed_capture_finds_every_attack_on_its_host_and_nothing_else() {
     let run = replay(&attacks::mixed(SEED));
-    let mut got = detections(&run);
+    let got = detections(&run);
     let mut w: Vec<Det> = ATTACKS.iter().flat_map(|a| want(a.name, a.host)).collect();
     w.sort();
     let extra: BTreeSet<_> = got.iter().filter(|d| !w.contains(d)).collect();
