@@ -45,6 +45,8 @@ pub struct Config {
     pub intel: IntelConfig,
     pub stats: StatsSection,
     pub detect: DetectSection,
+    /// Spool, sinks and the data-provision policy.
+    pub export: crate::export::ExportSection,
 }
 
 impl Default for Config {
@@ -74,6 +76,7 @@ impl Default for Config {
             intel: Default::default(),
             stats: StatsSection::default(),
             detect: DetectSection::default(),
+            export: Default::default(),
         }
     }
 }

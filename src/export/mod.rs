@@ -5,3 +5,9 @@
 mod ndjson;
 
 pub use ndjson::{NdjsonSink, OutputError, OutputStats};
+
+pub mod config;
+pub mod transport;
+
+pub use config::{ExportSection, ProfileConfig, SinkConfig, SpoolConfig};
+pub use transport::{Line, SinkError, Transport};
