@@ -424,6 +424,9 @@ impl Config {
         if self.sensor_id.is_empty() {
             return bad("sensor_id must not be empty");
         }
+        self.export
+            .validate(&self.home_net)
+            .map_err(ConfigError::Invalid)?;
         if !matches!(self.capture.method.as_str(), "afpacket" | "libpcap") {
             return bad("capture.method must be \"afpacket\" or \"libpcap\"");
         }

@@ -41,6 +41,12 @@ pub fn run(args: &ReplayArgs) -> Result<Summary> {
     let out_path = cfg.output.path.clone().unwrap_or_else(|| "-".to_string());
     let sink_path = (out_path != "none").then_some(out_path.as_str());
     let sink = NdjsonSink::open(sink_path, &cfg.sensor_id)?;
+    let exporter = crate::export::Exporter::start(
+        &cfg.export,
+        &cfg.home_net,
+        cfg.stats.state_dir.as_deref().map(std::path::Path::new),
+    )?;
+    let sink = sink.with_exporter(exporter);
     let mut sources: Vec<Box<dyn PacketSource>> = Vec::new();
     let mut total = 0u64;
     for p in &args.pcaps {

@@ -16,6 +16,9 @@ pub struct ExportSection {
     /// Named region profiles (`[export.profile.NAME]`), besides the built-in ones
     /// (`clear`, `hashed`, `withheld`: see `export::policy`).
     pub profile: BTreeMap<String, ProfileConfig>,
+    /// At the end of a run, seconds the remote sinks may take to deliver what the spool holds
+    /// (the rest is sent at the next start).
+    pub drain_timeout_s: u64,
 }
 
 impl Default for ExportSection {
@@ -25,6 +28,7 @@ impl Default for ExportSection {
             sink: Vec::new(),
             allow_remote: false,
             profile: BTreeMap::new(),
+            drain_timeout_s: 30,
         }
     }
 }
@@ -160,4 +164,119 @@ pub struct ProfileConfig {
     pub drop: Vec<String>,
     /// Classes or field paths sent in clear (overrides the base).
     pub clear: Vec<String>,
+}
+
+impl ExportSection {
+    /// Checks the section at start; the message names the key.
+    pub fn validate(&self, home_net: &[ipnet::IpNet]) -> Result<(), String> {
+        let sp = &self.spool;
+        if sp.max_bytes < 1 << 20 {
+            return Err("export.spool.max_bytes must be at least 1 MiB".into());
+        }
+        if sp.segment_bytes < 4096 || sp.segment_bytes > sp.max_bytes {
+            return Err(
+                "export.spool.segment_bytes must be from 4096 to export.spool.max_bytes".into(),
+            );
+        }
+        if !matches!(sp.fsync.as_str(), "batch" | "none") {
+            return Err("export.spool.fsync must be \"batch\" or \"none\"".into());
+        }
+        if self.drain_timeout_s > 3600 {
+            return Err("export.drain_timeout_s must be at most 3600".into());
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for s in &self.sink {
+            let n = &s.name;
+            if n.is_empty()
+                || n.len() > 64
+                || n.starts_with('.')
+                || !n
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            {
+                return Err(format!(
+                    "export.sink.name {n:?}: 1 to 64 letters, digits, '-', '_' or '.'"
+                ));
+            }
+            if !names.insert(n.clone()) {
+                return Err(format!("export.sink.name {n:?} is used twice"));
+            }
+            let remote = crate::export::exporter::is_remote(&s.kind);
+            match s.kind.as_str() {
+                "file" => {
+                    if s.path.as_deref().is_none_or(str::is_empty) {
+                        return Err(format!("export.sink {n}: type \"file\" needs path"));
+                    }
+                    if crate::export::file::Compress::parse(&s.compress).is_none() {
+                        return Err(format!(
+                            "export.sink {n}: compress must be \"none\", \"gzip\" or \"zstd\""
+                        ));
+                    }
+                }
+                "https" => {
+                    if !s.url.as_deref().is_some_and(|u| u.starts_with("https://")) {
+                        return Err(format!(
+                            "export.sink {n}: type \"https\" needs url = \"https://...\""
+                        ));
+                    }
+                    if s.cert.is_some() != s.key.is_some() {
+                        return Err(format!("export.sink {n}: cert and key go together"));
+                    }
+                }
+                "kafka" => {
+                    if s.brokers.as_deref().is_none_or(str::is_empty) {
+                        return Err(format!("export.sink {n}: type \"kafka\" needs brokers"));
+                    }
+                    if !matches!(
+                        s.compression.as_str(),
+                        "none" | "gzip" | "snappy" | "lz4" | "zstd"
+                    ) {
+                        return Err(format!(
+                            "export.sink {n}: compression must be none, gzip, snappy, lz4 or zstd"
+                        ));
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "export.sink {n}: type {other:?} (\"file\", \"https\" or \"kafka\")"
+                    ))
+                }
+            }
+            if remote {
+                if !self.allow_remote {
+                    return Err(format!(
+                        "export.sink {n} sends off this machine: set export.allow_remote = true \
+                         to grant it (nothing leaves the sensor without it)"
+                    ));
+                }
+                if s.categories.is_empty() {
+                    return Err(format!(
+                        "export.sink {n}: list the categories it may receive (export.sink.categories: \
+                         network, files, detections, statistics, service)"
+                    ));
+                }
+                if s.batch_records == 0 || s.batch_records > 100_000 {
+                    return Err(format!(
+                        "export.sink {n}: batch_records must be 1 to 100000"
+                    ));
+                }
+                if s.batch_bytes < 1024 || s.batch_bytes > 256 << 20 {
+                    return Err(format!(
+                        "export.sink {n}: batch_bytes must be 1 KiB to 256 MiB"
+                    ));
+                }
+                if s.timeout_s == 0 || s.timeout_s > 600 {
+                    return Err(format!("export.sink {n}: timeout_s must be 1 to 600"));
+                }
+                if s.retry_initial_ms == 0 || s.retry_max_ms < s.retry_initial_ms {
+                    return Err(format!(
+                        "export.sink {n}: retry_initial_ms must be > 0 and <= retry_max_ms"
+                    ));
+                }
+            }
+            crate::export::policy::Policy::for_sink(s, &self.profile, home_net, remote)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
 }

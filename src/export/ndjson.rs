@@ -25,6 +25,8 @@ pub enum OutputError {
     },
     #[error("cannot serialise a record: {0}")]
     Serialise(#[from] serde_json::Error),
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
 }
 
 /// What the output stage did.
@@ -33,6 +35,8 @@ pub struct OutputStats {
     pub records: u64,
     pub by_type: BTreeMap<&'static str, u64>,
     pub bytes: u64,
+    /// The spool and sinks, as of the last status record.
+    pub export: Option<crate::record::sensor_status::ExportBlock>,
 }
 
 /// Counts records and, when a destination is set, writes them.
@@ -46,6 +50,10 @@ pub struct NdjsonSink {
     lost: u64,
     /// This run's id: the first part of every record's `id` (`<run>-<seq>`).
     run_id: String,
+    /// File sinks and the spool of the remote sinks (`[export]`).
+    exporter: Option<crate::export::Exporter>,
+    /// One serialised line when there is no main output to serialise into.
+    line: Vec<u8>,
 }
 
 /// A run id: 12 hex digits from the wall clock, the process id and a random hash key, so that
@@ -96,7 +104,21 @@ impl NdjsonSink {
             failed: None,
             lost: 0,
             run_id: new_run_id(),
+            exporter: None,
+            line: Vec::new(),
         }
+    }
+
+    /// Also hands every record to these sinks (`[export]`).
+    pub fn with_exporter(mut self, exporter: Option<crate::export::Exporter>) -> NdjsonSink {
+        self.exporter = exporter;
+        self.refresh_export_status();
+        self
+    }
+
+    /// Updates `stats().export` (before a status record is built).
+    pub fn refresh_export_status(&mut self) {
+        self.stats.export = self.exporter.as_ref().map(|e| e.status());
     }
 
     /// This run's id (`<run>` in every record's `id`).
@@ -119,20 +141,37 @@ impl NdjsonSink {
     /// detection rests on before they are written.
     pub fn write_batch(&mut self, batch: &[Record]) -> Result<(), OutputError> {
         for r in batch {
-            *self.stats.by_type.entry(r.body.event_type()).or_insert(0) += 1;
+            let event_type = r.body.event_type();
+            *self.stats.by_type.entry(event_type).or_insert(0) += 1;
             self.stats.records += 1;
-            if self.w.is_none() {
-                continue;
-            }
-            if self.failed.is_some() {
-                self.lost += 1;
-                continue;
-            }
             let id = RecordId {
                 run: &self.run_id,
                 seq: self.stats.records,
             };
-            write_json_line_id(&mut self.buf, r, &self.sensor_id, Some(id))?;
+            if let Some(ex) = self.exporter.as_mut() {
+                // Serialised once: into the main output's buffer when there is one.
+                let (buf, start) = if self.w.is_some() && self.failed.is_none() {
+                    let start = self.buf.len();
+                    (&mut self.buf, start)
+                } else {
+                    self.line.clear();
+                    (&mut self.line, 0)
+                };
+                write_json_line_id(buf, r, &self.sensor_id, Some(id))?;
+                ex.append(event_type, buf.get(start..).unwrap_or_default());
+                if self.w.is_some() && self.failed.is_some() {
+                    self.lost += 1;
+                }
+            } else {
+                if self.w.is_none() {
+                    continue;
+                }
+                if self.failed.is_some() {
+                    self.lost += 1;
+                    continue;
+                }
+                write_json_line_id(&mut self.buf, r, &self.sensor_id, Some(id))?;
+            }
             if self.buf.len() >= FLUSH_AT {
                 self.flush_buf();
             }
@@ -158,9 +197,10 @@ impl NdjsonSink {
         self.buf.clear();
     }
 
-    /// Whether a write failed (everything after it is counted as lost).
+    /// Whether a write failed (everything after it is counted as lost), in the main output or
+    /// in a sink.
     pub fn failed(&self) -> bool {
-        self.failed.is_some()
+        self.failed.is_some() || self.exporter.as_ref().is_some_and(|e| e.failed().is_some())
     }
 
     /// What was written so far.
@@ -172,11 +212,21 @@ impl NdjsonSink {
     /// should not wait in the buffer).
     pub fn flush(&mut self) {
         self.flush_buf();
+        if let Some(e) = self.exporter.as_mut() {
+            e.tick();
+        }
     }
 
     /// Writes out what is buffered; an error tells how many records were lost.
     pub fn finish(mut self) -> Result<OutputStats, OutputError> {
         self.flush_buf();
+        if let Some(ex) = self.exporter.take() {
+            let (status, err) = ex.finish();
+            self.stats.export = Some(status);
+            if let (Some(e), None) = (err, &self.failed) {
+                return Err(e.into());
+            }
+        }
         match self.failed.take() {
             None => Ok(self.stats),
             Some(source) => Err(OutputError::Write {

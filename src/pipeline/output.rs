@@ -91,6 +91,9 @@ fn handle(
     if let (Some(c), false) = (&correlate, matches!(msg, OutMsg::Records(..))) {
         reporter.set_detect(c.status());
     }
+    if !matches!(msg, OutMsg::Records(..)) {
+        sink.refresh_export_status();
+    }
     match msg {
         OutMsg::Records(batch, hits) => {
             reporter.observe(&batch);

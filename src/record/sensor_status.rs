@@ -55,6 +55,65 @@ pub struct StatusBody {
     /// Detection: rules loaded, hits, detections, suppression (absent without rules).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detect: Option<crate::record::detection::DetectStatus>,
+    /// Export: the spool and every sink (absent with no `[[export.sink]]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<ExportBlock>,
+}
+
+/// `sensor_status.export`: the spool and the sinks.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ExportBlock {
+    /// The spool (absent without remote sinks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spool: Option<SpoolBlock>,
+    pub sinks: Vec<SinkBlock>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SpoolBlock {
+    pub dir: String,
+    pub bytes: u64,
+    pub max_bytes: u64,
+    pub segments: u64,
+    /// Records appended (made durable) since start.
+    pub appended: u64,
+    /// Records the quota deleted before every sink had them (overflow policy: drop oldest).
+    pub dropped_records: u64,
+    pub dropped_segments: u64,
+    /// Damaged frames found (a torn tail after a crash) and skipped.
+    pub corrupt_frames: u64,
+    pub fsyncs: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SinkBlock {
+    pub name: String,
+    /// "file", "https" or "kafka".
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub target: String,
+    /// Records written (file) or acknowledged by the far end (remote).
+    pub records: u64,
+    /// Records the sink's grant (types, categories) left out.
+    pub filtered: u64,
+    /// Remote: records in the spool not yet acknowledged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batches: Option<u64>,
+    /// Remote: failed attempts, and records sent again after one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failures: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resent: Option<u64>,
+    /// Remote: "ok" or "failing".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// File: rotations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotations: Option<u64>,
 }
 
 /// `sensor_status.interface`: the state of the interface a live capture reads.

@@ -137,6 +137,46 @@ pub fn render(sensor: &str, s: &StatusBody) -> String {
             &mut mem.iter().filter_map(|(k, v)| Some((*k, (*v)? as f64))),
         ),
     );
+    if let Some(e) = &s.export {
+        let per_sink = |f: &dyn Fn(&crate::record::sensor_status::SinkBlock) -> Option<u64>| {
+            e.sinks
+                .iter()
+                .filter_map(|k| Some((format!("sink=\"{}\"", escape(&k.name)), f(k)? as f64)))
+                .collect::<Vec<_>>()
+        };
+        family(
+            "export_records_total",
+            "counter",
+            "Records written (file sinks) or acknowledged by the far end (remote sinks).",
+            &per_sink(&|k| Some(k.records)),
+        );
+        family(
+            "export_pending_records",
+            "gauge",
+            "Records in the spool a remote sink has not had acknowledged.",
+            &per_sink(&|k| k.pending),
+        );
+        family(
+            "export_failures_total",
+            "counter",
+            "Failed send attempts of a remote sink.",
+            &per_sink(&|k| k.failures),
+        );
+        if let Some(sp) = &e.spool {
+            family(
+                "spool_bytes",
+                "gauge",
+                "Bytes in the export spool.",
+                &one(sp.bytes as f64),
+            );
+            family(
+                "spool_dropped_records_total",
+                "counter",
+                "Records the spool quota deleted before every sink had them.",
+                &one(sp.dropped_records as f64),
+            );
+        }
+    }
     if let Some(i) = &s.interface {
         let label = format!("interface=\"{}\"", escape(&i.name));
         family(

@@ -414,6 +414,23 @@ impl Reporter {
         let limits = limit_hits(&self.cfg_limits, w, &s.defrag, &self.shared, &x);
         let mut limits = limits;
         set_detect_hits(&mut limits, self.detect.as_ref());
+        if let Some(sp) = out.export.as_ref().and_then(|e| e.spool.as_ref()) {
+            limits.push(crate::record::sensor_status::LimitHit {
+                name: "export.spool.max_bytes",
+                limit: sp.max_bytes,
+                hits: sp.dropped_records,
+            });
+        }
+        for s in out.export.iter().flat_map(|e| e.sinks.iter()) {
+            if s.state == Some("failing") {
+                errors.push(format!(
+                    "export sink {} ({}) failing: {}",
+                    s.name,
+                    s.target,
+                    s.last_error.as_deref().unwrap_or("?")
+                ));
+            }
+        }
         let anomalies = w.all_anomalies(&s.defrag, &s.capture);
         let algorithms = AppProto::ALL
             .iter()
@@ -532,6 +549,7 @@ impl Reporter {
             interface,
             extract: self.shared.extract_stats(),
             detect: self.detect.clone(),
+            export: out.export.clone(),
         };
         if let Some(path) = &self.metrics_path {
             if let Err(e) = metrics::write(path, &self.sensor_id, &body) {
