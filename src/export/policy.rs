@@ -312,7 +312,7 @@ impl Policy {
     }
 
     /// The action for a field by its path: an explicit path rule, else its class.
-    fn field_rule(&self, path: &str, value: &Value) -> Option<(Action, Option<Class>)> {
+    fn field_rule(&self, path: &str) -> Option<(Action, Option<Class>)> {
         if let Some(&a) = self.profile.paths.get(path) {
             return Some((a, None));
         }
@@ -321,11 +321,6 @@ impl Policy {
             .find(|(p, _)| *p == path)
             .map(|(_, c)| *c)
             .or_else(|| HOST_EXTRA.contains(&path).then_some(Class::Host))?;
-        // A login that is an address is an address.
-        let class = match (class, value) {
-            (Class::User, Value::String(s)) if s.contains('@') && !s.contains('/') => Class::Email,
-            _ => class,
-        };
         Some((self.profile.action(class), Some(class)))
     }
 
@@ -345,13 +340,10 @@ impl Policy {
                         path.push('.');
                     }
                     path.push_str(&k);
-                    let rule = map.get(&k).and_then(|val| {
-                        let r = self.field_rule(path, val);
-                        match (r, indicator_class, k.as_str()) {
-                            (None, Some(c), "value") => Some((self.profile.action(c), Some(c))),
-                            _ => r,
-                        }
-                    });
+                    let rule = match (self.field_rule(path), indicator_class, k.as_str()) {
+                        (None, Some(c), "value") => Some((self.profile.action(c), Some(c))),
+                        (r, _, _) => r,
+                    };
                     match rule {
                         Some((Action::Drop, _)) => {
                             map.remove(&k);
