@@ -7,7 +7,9 @@ mod ndjson;
 pub use ndjson::{NdjsonSink, OutputError, OutputStats};
 
 pub mod config;
+pub mod https;
 pub mod transport;
 
 pub use config::{ExportSection, ProfileConfig, SinkConfig, SpoolConfig};
+pub use https::HttpsTransport;
 pub use transport::{Line, SinkError, Transport};
