@@ -57,9 +57,8 @@ fn transport(cfg: &SinkConfig) -> Result<Box<dyn Transport>, SinkError> {
     }
 }
 
-fn https_transport(_cfg: &SinkConfig) -> Result<Box<dyn Transport>, SinkError> {
-    // MERGE: the https transport lands from its branch.
-    Err(SinkError::Config("https: not merged yet".into()))
+fn https_transport(cfg: &SinkConfig) -> Result<Box<dyn Transport>, SinkError> {
+    Ok(Box::new(crate::export::https::HttpsTransport::new(cfg)?))
 }
 
 pub struct Exporter {

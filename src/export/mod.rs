@@ -7,6 +7,9 @@
 pub mod config;
 pub mod exporter;
 pub mod file;
+pub mod https;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 mod ndjson;
 pub mod policy;
 pub mod remote;
@@ -15,5 +18,6 @@ pub mod transport;
 
 pub use config::{ExportSection, ProfileConfig, SinkConfig, SpoolConfig};
 pub use exporter::{ExportError, Exporter};
+pub use https::HttpsTransport;
 pub use ndjson::{NdjsonSink, OutputError, OutputStats};
 pub use transport::{Line, SinkError, Transport};

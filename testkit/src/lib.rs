@@ -4,13 +4,15 @@
 //! (`fuzz/`) and the `tapir-pcapgen` binary share: the synthetic capture generator
 //! ([`pcapgen`]), the pcap writer ([`pcap`]), packet builders ([`packets`]), the PRNG ([`rng`]),
 //! hex test vectors ([`hex`]), a hand-driven parser session ([`session`]), the public-corpus
-//! reader ([`corpus`]) and the bodies of the fuzz targets ([`fuzz_harness`]).
+//! reader ([`corpus`]), the bodies of the fuzz targets ([`fuzz_harness`]) and a mutual-TLS HTTPS
+//! backend with its test PKI for the export tests ([`https_receiver`]).
 #![deny(unsafe_code)]
 
 pub mod attacks;
 pub mod corpus;
 pub mod fuzz_harness;
 pub mod hex;
+pub mod https_receiver;
 pub mod packets;
 pub mod pcap;
 pub mod pcapgen;
