@@ -7,6 +7,8 @@ mod ndjson;
 pub use ndjson::{NdjsonSink, OutputError, OutputStats};
 
 pub mod config;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod transport;
 
 pub use config::{ExportSection, ProfileConfig, SinkConfig, SpoolConfig};

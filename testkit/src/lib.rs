@@ -4,13 +4,16 @@
 //! (`fuzz/`) and the `tapir-pcapgen` binary share: the synthetic capture generator
 //! ([`pcapgen`]), the pcap writer ([`pcap`]), packet builders ([`packets`]), the PRNG ([`rng`]),
 //! hex test vectors ([`hex`]), a hand-driven parser session ([`session`]), the public-corpus
-//! reader ([`corpus`]) and the bodies of the fuzz targets ([`fuzz_harness`]).
+//! reader ([`corpus`]), the bodies of the fuzz targets ([`fuzz_harness`]) and, with the feature
+//! `kafka`, a Kafka broker probe and topic reader (`kafka`).
 #![deny(unsafe_code)]
 
 pub mod attacks;
 pub mod corpus;
 pub mod fuzz_harness;
 pub mod hex;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod packets;
 pub mod pcap;
 pub mod pcapgen;
