@@ -49,7 +49,10 @@ fn main() {
         with_sigma.detect.rules.push(sigma.display().to_string());
         runs.push(("default + Sigma corpus", with_sigma));
     } else {
-        eprintln!("no Sigma corpus at {} (TAPIR_SIGMA): third run left out", sigma.display());
+        eprintln!(
+            "no Sigma corpus at {} (TAPIR_SIGMA): third run left out",
+            sigma.display()
+        );
     }
     let mut base = None;
     for (what, cfg) in &runs {
