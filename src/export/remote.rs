@@ -213,7 +213,7 @@ fn run(
                 }
                 Err(e) => {
                     c.failures.fetch_add(1, Ordering::Relaxed);
-                    if !c.failing.swap(true, Ordering::Relaxed) || attempt % 20 == 0 {
+                    if !c.failing.swap(true, Ordering::Relaxed) || attempt.is_multiple_of(20) {
                         tracing::warn!(
                             "export sink {sink}: sending {} records failed (attempt {}): {e}",
                             lines.len(),
