@@ -57,6 +57,16 @@ fn configured_output_paths_are_writable_under_the_unit() {
         let v = conf[table][key].as_str().expect("a path string");
         paths.push((format!("{table}.{key}"), v.to_string()));
     }
+    let export = &conf["export"];
+    paths.push((
+        "export.spool.dir/".into(),
+        format!("{}/x", export["spool"]["dir"].as_str().expect("spool dir")),
+    ));
+    for sink in export["sink"].as_array().expect("[[export.sink]]") {
+        if let Some(p) = sink.get("path").and_then(|p| p.as_str()) {
+            paths.push(("export.sink.path".into(), p.to_string()));
+        }
+    }
     // The commented example of `files.extract_dir` must work once uncommented.
     let extract = conf_text
         .lines()
