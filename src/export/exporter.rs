@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
-use crate::export::config::{ExportSection, SinkConfig};
+use crate::config::{ExportSection, SinkConfig};
 use crate::export::file::FileSink;
 use crate::export::policy::{Policy, PolicyError};
 use crate::export::remote::{RemoteOptions, RemoteSink, StopSignal};

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::export::config::SinkConfig;
+use crate::config::SinkConfig;
 use crate::export::policy::Policy;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

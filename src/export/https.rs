@@ -19,7 +19,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
-use super::config::SinkConfig;
+use crate::config::SinkConfig;
 use super::transport::{Line, SinkError, Transport};
 
 /// Largest response head (status line and headers; also the trailers of a chunked body).

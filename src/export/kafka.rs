@@ -14,7 +14,7 @@ use rdkafka::producer::PurgeConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientContext;
 
-use super::config::SinkConfig;
+use crate::config::SinkConfig;
 use super::transport::{Line, SinkError, Transport};
 
 /// The topic when the sink names none.

@@ -4,7 +4,6 @@
 //! remote sink (`remote`) sends it on through its transport (`https`, `kafka`) after the
 //! data-provision policy (`policy`) has decided what may leave, and in what form.
 
-pub mod config;
 pub mod exporter;
 pub mod file;
 pub mod https;
@@ -16,7 +15,7 @@ pub mod remote;
 pub mod spool;
 pub mod transport;
 
-pub use config::{ExportSection, ProfileConfig, SinkConfig, SpoolConfig};
+pub use crate::config::{ExportSection, ProfileConfig, SinkConfig, SpoolConfig};
 pub use exporter::{ExportError, Exporter};
 pub use https::HttpsTransport;
 pub use ndjson::{NdjsonSink, OutputError, OutputStats};

@@ -29,7 +29,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde_json::Value;
 
-use crate::export::config::{ProfileConfig, SinkConfig};
+use crate::config::{ProfileConfig, SinkConfig};
 use crate::util::hex::md5_hex;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,9 @@
 //! One typed configuration, read from TOML; every option can also be set on the command line
 //! (the CLI overrides the file). Defaults are what a Suricata or Zeek user would expect.
 
+mod export;
+pub use export::{ExportSection, ProfileConfig, SinkConfig, SpoolConfig};
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -46,7 +49,7 @@ pub struct Config {
     pub stats: StatsSection,
     pub detect: DetectSection,
     /// Spool, sinks and the data-provision policy.
-    pub export: crate::export::ExportSection,
+    pub export: ExportSection,
 }
 
 impl Default for Config {
@@ -424,9 +427,7 @@ impl Config {
         if self.sensor_id.is_empty() {
             return bad("sensor_id must not be empty");
         }
-        self.export
-            .validate(&self.home_net)
-            .map_err(ConfigError::Invalid)?;
+        self.export.validate().map_err(ConfigError::Invalid)?;
         if !matches!(self.capture.method.as_str(), "afpacket" | "libpcap") {
             return bad("capture.method must be \"afpacket\" or \"libpcap\"");
         }
@@ -696,7 +697,7 @@ mod tests {
 
     #[test]
     fn the_deployed_configuration_validates() {
-        let text = include_str!("../deploy/tapir.toml");
+        let text = include_str!("../../deploy/tapir.toml");
         Config::from_toml(text, "deploy/tapir.toml").unwrap();
     }
 }
