@@ -19,8 +19,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
-use crate::config::SinkConfig;
 use super::transport::{Line, SinkError, Transport};
+use crate::config::SinkConfig;
 
 /// Largest response head (status line and headers; also the trailers of a chunked body).
 const MAX_HEAD: usize = 16 << 10;

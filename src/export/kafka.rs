@@ -14,8 +14,8 @@ use rdkafka::producer::PurgeConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientContext;
 
-use crate::config::SinkConfig;
 use super::transport::{Line, SinkError, Transport};
+use crate::config::SinkConfig;
 
 /// The topic when the sink names none.
 pub const DEFAULT_TOPIC: &str = "tapir";
