@@ -183,6 +183,10 @@ pub struct KafkaTransport {
     timeout: Duration,
     /// The number of the batch in flight (delivery opaque of its messages).
     batch: usize,
+    /// Batches failed in a row. A producer whose broker came back empty can stay stuck in
+    /// its idempotence handshake without reporting a fatal error: after a few failures in a
+    /// row it is made anew.
+    failed_in_row: u32,
 }
 
 impl KafkaTransport {
@@ -229,6 +233,7 @@ impl KafkaTransport {
             topic_per_type: cfg.topic_per_type,
             timeout,
             batch: 0,
+            failed_in_row: 0,
         })
     }
 
@@ -357,6 +362,9 @@ impl KafkaTransport {
     }
 }
 
+/// Failed batches in a row after which the producer is made anew.
+const RENEW_AFTER_FAILURES: u32 = 3;
+
 impl Transport for KafkaTransport {
     fn send(&mut self, batch: &[Line<'_>]) -> Result<(), SinkError> {
         if let Some(text) = self.renew_if_fatal() {
@@ -368,8 +376,23 @@ impl Transport for KafkaTransport {
         let result = self.send_batch(batch);
         if result.is_err() {
             if let Some(text) = self.renew_if_fatal() {
+                self.failed_in_row = 0;
                 return Err(SinkError::Transient(text));
             }
+            self.failed_in_row += 1;
+            if self.failed_in_row >= RENEW_AFTER_FAILURES {
+                self.failed_in_row = 0;
+                tracing::warn!(
+                    sink = self.name.as_str(),
+                    "{RENEW_AFTER_FAILURES} batches failed in a row: making a new producer"
+                );
+                match make_producer(&self.config, &self.name, &self.totals) {
+                    Ok(producer) => self.producer = producer,
+                    Err(e) => tracing::error!(sink = self.name.as_str(), "{e}"),
+                }
+            }
+        } else {
+            self.failed_in_row = 0;
         }
         result
     }
