@@ -88,6 +88,28 @@ fn wait_until(max: Duration, mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// Starts `tapir replay -` and feeds it half of `cap`; once records of it reached the backend
+/// (the spool commits every second) the receiver is stopped and the rest is fed. Returns the
+/// running sensor once the replay has ended (its stop record written) while the backend is
+/// down: it keeps retrying from the spool.
+fn replay_through_an_outage(cfg: &Path, out: &Path, cap: &[u8], rx: &mut Receiver) -> Child {
+    let mut child = sensor(cfg, out, "-");
+    let mut stdin = child.stdin.take().unwrap();
+    let half = cap.len() / 2;
+    stdin.write_all(&cap[..half]).unwrap();
+    stdin.flush().unwrap();
+    assert!(
+        rx.wait_for_lines(1, Duration::from_secs(30)),
+        "nothing arrived"
+    );
+    rx.stop();
+    stdin.write_all(&cap[half..]).unwrap();
+    drop(stdin);
+    assert!(wait_until(Duration::from_secs(30), || last_record(out)
+        .is_some_and(|r| r["sensor_status"]["kind"] == "stop")));
+    child
+}
+
 #[test]
 fn receiver_down_in_the_middle_nothing_lost() {
     let dir = tempfile::tempdir().unwrap();
@@ -97,22 +119,7 @@ fn receiver_down_in_the_middle_nothing_lost() {
     let cfg = config(d, &rx.url(), "");
     let cap = testkit::attacks::mixed(5);
     let out = d.join("main.ndjson");
-    let mut child = sensor(&cfg, &out, "-");
-    let mut stdin = child.stdin.take().unwrap();
-    let half = cap.len() / 2;
-    stdin.write_all(&cap[..half]).unwrap();
-    stdin.flush().unwrap();
-    // Records of the first half reach the backend (the spool commits every second).
-    assert!(
-        rx.wait_for_lines(1, Duration::from_secs(30)),
-        "nothing arrived"
-    );
-    rx.stop();
-    stdin.write_all(&cap[half..]).unwrap();
-    drop(stdin);
-    // The replay ends while the backend is down: the sensor keeps retrying from the spool.
-    assert!(wait_until(Duration::from_secs(30), || last_record(&out)
-        .is_some_and(|r| r["sensor_status"]["kind"] == "stop")));
+    let mut child = replay_through_an_outage(&cfg, &out, &cap, &mut rx);
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         child.try_wait().unwrap().is_none(),
@@ -149,20 +156,7 @@ fn sigkill_during_export_then_restart_resends_what_was_not_acknowledged() {
     let cfg = config(d, &rx.url(), "");
     let cap = testkit::attacks::mixed(9);
     let out1 = d.join("run1.ndjson");
-    let mut child = sensor(&cfg, &out1, "-");
-    let mut stdin = child.stdin.take().unwrap();
-    let half = cap.len() / 2;
-    stdin.write_all(&cap[..half]).unwrap();
-    stdin.flush().unwrap();
-    assert!(
-        rx.wait_for_lines(1, Duration::from_secs(30)),
-        "nothing arrived"
-    );
-    rx.stop();
-    stdin.write_all(&cap[half..]).unwrap();
-    drop(stdin);
-    assert!(wait_until(Duration::from_secs(30), || last_record(&out1)
-        .is_some_and(|r| r["sensor_status"]["kind"] == "stop")));
+    let mut child = replay_through_an_outage(&cfg, &out1, &cap, &mut rx);
     // Everything is in the spool, part of it acknowledged; the sensor is retrying. Kill it.
     std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap(); // SIGKILL

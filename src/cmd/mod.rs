@@ -117,6 +117,23 @@ impl CommonOpts {
     }
 }
 
+/// The run's output: the main NDJSON destination (`output.path`, "-" = stdout, "none" = count
+/// only) with the `[export]` sinks; `state` is where the spool goes when `export.spool.dir` is
+/// not set (`--state`, else `stats.state_dir`).
+pub fn output_sink(
+    cfg: &Config,
+    state: Option<&std::path::Path>,
+) -> anyhow::Result<crate::export::NdjsonSink> {
+    let out_path = cfg.output.path.clone().unwrap_or_else(|| "-".to_string());
+    let sink = crate::export::NdjsonSink::open(
+        (out_path != "none").then_some(out_path.as_str()),
+        &cfg.sensor_id,
+    )?;
+    let state = state.or(cfg.stats.state_dir.as_deref().map(std::path::Path::new));
+    let exporter = crate::export::Exporter::start(&cfg.export, &cfg.home_net, state)?;
+    Ok(sink.with_exporter(exporter))
+}
+
 /// The detection rules of a run (`[detect]`, `--rules`, `--no-default-rules`): None when
 /// detection is off or no rule is loaded. Rules that cannot be run are logged (`tapir rules
 /// check` lists them with the reason) and left out; a path that cannot be read fails the run.

@@ -6,7 +6,6 @@ use anyhow::{Context, Result};
 
 use crate::capture::{pcap_file, PacketSource};
 use crate::cmd::CommonOpts;
-use crate::export::NdjsonSink;
 use crate::pipeline::{replay, ReplayOptions, Summary};
 
 #[derive(Debug, clap::Args)]
@@ -38,15 +37,7 @@ pub fn run(args: &ReplayArgs) -> Result<Summary> {
         // Fail now, clearly, rather than run without the extraction that was asked for.
         crate::files::extract::Extractor::new(cfg.files.extract_config())?;
     }
-    let out_path = cfg.output.path.clone().unwrap_or_else(|| "-".to_string());
-    let sink_path = (out_path != "none").then_some(out_path.as_str());
-    let sink = NdjsonSink::open(sink_path, &cfg.sensor_id)?;
-    let exporter = crate::export::Exporter::start(
-        &cfg.export,
-        &cfg.home_net,
-        cfg.stats.state_dir.as_deref().map(std::path::Path::new),
-    )?;
-    let sink = sink.with_exporter(exporter);
+    let sink = super::output_sink(&cfg, args.state.as_deref())?;
     let mut sources: Vec<Box<dyn PacketSource>> = Vec::new();
     let mut total = 0u64;
     for p in &args.pcaps {
@@ -57,7 +48,8 @@ pub fn run(args: &ReplayArgs) -> Result<Summary> {
         }
         sources.push(src);
     }
-    let progress = progress_bar(args, total, sink_path == Some("-"));
+    let to_stdout = cfg.output.path.as_deref().is_none_or(|p| p == "-");
+    let progress = progress_bar(args, total, to_stdout);
     let opts = ReplayOptions {
         stop: Some(super::stop_on_signals()?),
         pipes: args

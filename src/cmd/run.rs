@@ -55,17 +55,7 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
             stop.store(true, Ordering::Relaxed);
         });
     }
-    let out_path = cfg.output.path.clone().unwrap_or_else(|| "-".to_string());
-    let sink = NdjsonSink::open(
-        (out_path != "none").then_some(out_path.as_str()),
-        &cfg.sensor_id,
-    )?;
-    let exporter = crate::export::Exporter::start(
-        &cfg.export,
-        &cfg.home_net,
-        cfg.stats.state_dir.as_deref().map(std::path::Path::new),
-    )?;
-    let sink = sink.with_exporter(exporter);
+    let sink = super::output_sink(&cfg, None)?;
     tracing::info!(interface = %iface, method = %cfg.capture.method, "starting live capture");
     let summary = match cfg.capture.method.as_str() {
         "libpcap" => run_libpcap(&cfg, &iface, sink, stop)?,

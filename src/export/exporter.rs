@@ -52,13 +52,9 @@ fn transport(cfg: &SinkConfig) -> Result<Box<dyn Transport>, SinkError> {
         "kafka" => Err(SinkError::Config(
             "this build has no Kafka support (build with --features kafka)".into(),
         )),
-        "https" => https_transport(cfg),
+        "https" => Ok(Box::new(crate::export::https::HttpsTransport::new(cfg)?)),
         other => Err(SinkError::Config(format!("unknown sink type {other:?}"))),
     }
-}
-
-fn https_transport(cfg: &SinkConfig) -> Result<Box<dyn Transport>, SinkError> {
-    Ok(Box::new(crate::export::https::HttpsTransport::new(cfg)?))
 }
 
 pub struct Exporter {
