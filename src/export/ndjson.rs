@@ -210,15 +210,21 @@ impl NdjsonSink {
 
     /// Writes out what is buffered now (status records: a live sensor's trickle of records
     /// should not wait in the buffer).
+    ///
+    /// The spool is committed first: a record the main output shows is already durable in the
+    /// spool (what a crash right after leaves behind is consistent).
     pub fn flush(&mut self) {
-        self.flush_buf();
         if let Some(e) = self.exporter.as_mut() {
             e.tick();
         }
+        self.flush_buf();
     }
 
     /// Writes out what is buffered; an error tells how many records were lost.
     pub fn finish(mut self) -> Result<OutputStats, OutputError> {
+        if let Some(ex) = self.exporter.as_mut() {
+            ex.commit();
+        }
         self.flush_buf();
         if let Some(ex) = self.exporter.take() {
             let (status, err) = ex.finish();

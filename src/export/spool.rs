@@ -248,7 +248,14 @@ impl Spool {
             let p = dir.join(format!("cursor.{s}"));
             let c = match fs::read_to_string(&p) {
                 Ok(t) => t.trim().parse::<u64>().unwrap_or(oldest),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => next,
+                // A new sink: it starts at the end, and that is persisted at once, so that
+                // what is appended from now on is its to deliver even if the process dies
+                // before its first acknowledgement.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    write_cursor(dir, s, next)?;
+                    sync_dir(dir);
+                    next
+                }
                 Err(e) => return Err(io_err(&p)(e)),
             };
             cursors.insert(s.clone(), c.clamp(oldest, next));
@@ -530,6 +537,19 @@ impl SpoolWriter {
     }
 }
 
+/// Persists `cursor.<sink>` atomically: temporary file, fsync, rename (and the directory).
+fn write_cursor(dir: &Path, sink: &str, upto: u64) -> Result<(), SpoolError> {
+    let path = dir.join(format!("cursor.{sink}"));
+    let tmp = dir.join(format!(".cursor.{sink}.tmp"));
+    (|| -> io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        writeln!(f, "{upto}")?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)
+    })()
+    .map_err(io_err(&path))
+}
+
 fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
@@ -690,16 +710,7 @@ impl SpoolReader {
     /// Records everything before `upto` as delivered: persists the cursor (atomically), then
     /// lets the spool delete what every sink has.
     pub fn ack(&mut self, upto: u64) -> Result<(), SpoolError> {
-        let dir = self.spool.shared.dir.clone();
-        let path = dir.join(format!("cursor.{}", self.sink));
-        let tmp = dir.join(format!(".cursor.{}.tmp", self.sink));
-        (|| -> io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            writeln!(f, "{upto}")?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)
-        })()
-        .map_err(io_err(&path))?;
+        write_cursor(&self.spool.shared.dir, &self.sink, upto)?;
         let mut st = self.spool.shared.lock();
         if let Some(c) = st.cursors.get_mut(&self.sink) {
             *c = (*c).max(upto);
@@ -757,6 +768,24 @@ mod tests {
     }
 
     #[test]
+    fn a_new_sink_that_never_acked_resumes_where_it_was_registered() {
+        let d = tempfile::tempdir().unwrap();
+        let (spool, mut w) = Spool::open(d.path(), &sinks(&["a"]), 1 << 30).unwrap();
+        w.append(b"rec0").unwrap();
+        w.append(b"rec1").unwrap();
+        w.commit().unwrap();
+        assert_eq!(read_all(&mut spool.reader("a")).len(), 2);
+        // Dies before its first acknowledgement.
+        drop((w, spool));
+        let (spool, _w) = Spool::open(d.path(), &sinks(&["a", "b"]), 1 << 30).unwrap();
+        let got = read_all(&mut spool.reader("a"));
+        assert_eq!(got.first().map(|g| g.0), Some(0), "{got:?}");
+        assert_eq!(got.len(), 2);
+        // A sink added later starts at the end.
+        assert!(read_all(&mut spool.reader("b")).is_empty());
+    }
+
+    #[test]
     fn acked_segments_are_deleted_and_the_quota_drops_oldest_counted() {
         let d = tempfile::tempdir().unwrap();
         // 16-byte segments: every commit of a 10-byte record starts a new one.
@@ -805,9 +834,11 @@ mod tests {
         assert_eq!(spool.snapshot().corrupt_frames, 1);
         w.append(b"three").unwrap();
         w.commit().unwrap();
-        // The cursor file was never written: a new sink starts at the end (2).
+        // Nothing was acknowledged: the sink resumes where it was registered, the torn frame
+        // is gone and the next append follows the last whole frame.
         let got = read_all(&mut spool.reader("a"));
-        assert_eq!(got, [(2, "three".to_string())]);
+        let want = [(0, "one"), (1, "two"), (2, "three")].map(|(n, s)| (n, s.to_string()));
+        assert_eq!(got, want);
     }
 
     #[test]
