@@ -72,6 +72,7 @@ fn main() {
                     workers: 1,
                     progress: None,
                     rules: rules.clone(),
+                    link: None,
                     ..Default::default()
                 },
             )

@@ -512,9 +512,21 @@ fn start_run(
     out: &std::path::Path,
     log: &std::path::Path,
 ) -> std::process::Child {
+    start_run_with(iface, tag, out, log, &[])
+}
+
+/// [`start_run`] with more arguments (`--method libpcap`).
+fn start_run_with(
+    iface: &str,
+    tag: u16,
+    out: &std::path::Path,
+    log: &std::path::Path,
+    more: &[&str],
+) -> std::process::Child {
     let group = ((std::process::id() & 0xfff) as u16) * 16 + tag;
     Command::new(env!("CARGO_BIN_EXE_tapir"))
         .args(["run", "--interface", iface, "--workers", "2"])
+        .args(more)
         .args(["--set", &format!("capture.fanout_group={group}")])
         // Flows stay open until the stop (a busy machine may take a while).
         .args(["--set", "flow.udp_new_timeout=3600"])
@@ -626,16 +638,28 @@ fn send_until_counted(
 /// frames sent after the recovery are captured.
 #[test]
 fn tapir_run_waits_for_the_interface_and_resumes() {
+    waits_for_the_interface_and_resumes('d', &[], Some("ENETDOWN"));
+}
+
+/// The same through libpcap (one handle, opened again each time the interface comes back).
+#[cfg(feature = "libpcap")]
+#[test]
+fn libpcap_waits_for_the_interface_and_resumes() {
+    waits_for_the_interface_and_resumes('w', &["--method", "libpcap"], None);
+}
+
+/// `down_reason`: a text one of the "went down" errors must contain.
+fn waits_for_the_interface_and_resumes(tag: char, method: &[&str], down_reason: Option<&str>) {
     if !can_run() {
         return;
     }
-    let Some(veth) = Veth::create('d') else {
+    let Some(veth) = Veth::create(tag) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("records.ndjson");
     let log = dir.path().join("stderr.log");
-    let mut child = start_run(&veth.b, 1, &out, &log);
+    let mut child = start_run_with(&veth.b, 1, &out, &log, method);
     let mut seen = wait_status(&out, &mut child, 0, "the start record", |s| {
         s["kind"] == "start"
     });
@@ -710,10 +734,9 @@ fn tapir_run_waits_for_the_interface_and_resumes() {
     let errors = texts("errors");
     let went_down: Vec<&String> = errors.iter().filter(|e| e.contains("went down")).collect();
     assert_eq!(went_down.len(), 3, "{errors:#?}");
-    assert!(
-        went_down.iter().any(|e| e.contains("ENETDOWN")),
-        "{errors:#?}"
-    );
+    if let Some(reason) = down_reason {
+        assert!(went_down.iter().any(|e| e.contains(reason)), "{errors:#?}");
+    }
     let messages = texts("messages");
     let resumed = messages.iter().filter(|m| m.contains("up again")).count();
     assert_eq!(resumed, 3, "{messages:#?}");

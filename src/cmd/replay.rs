@@ -74,6 +74,7 @@ pub fn run(args: &ReplayArgs) -> Result<Summary> {
             None
         },
         rules: super::load_rules(&cfg)?,
+        link: None,
         ..Default::default()
     };
     let summary = replay(sources, &cfg, sink, opts)?;

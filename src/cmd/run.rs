@@ -149,13 +149,15 @@ fn run_libpcap(
 ) -> Result<Summary> {
     use crate::capture::libpcap::PcapLiveSource;
     use crate::pipeline::{replay, ReplayOptions};
+    let link = Arc::new(crate::capture::LinkHealth::new(iface));
     let src = PcapLiveSource::open(
         iface,
         cfg.capture.snaplen,
         cfg.capture.promiscuous,
         cfg.capture.bpf.as_deref(),
         stop.clone(),
-    )?;
+    )?
+    .with_health(link.clone());
     // One libpcap handle: the dispatcher spreads its packets over the workers.
     Ok(replay(
         vec![Box::new(src)],
@@ -170,6 +172,7 @@ fn run_libpcap(
             pipes: Vec::new(),
             stats: open_stats(cfg)?,
             rules: super::load_rules(cfg)?,
+            link: Some(link),
         },
     )?)
 }

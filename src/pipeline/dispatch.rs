@@ -79,6 +79,8 @@ pub struct ReplayOptions {
     pub stats: Option<crate::stats::Stats>,
     /// Detection rules (`detect::load_sources`); None: no detection.
     pub rules: Option<Arc<crate::detect::RuleSet>>,
+    /// A live capture's interface health (libpcap): the status records' `interface` block.
+    pub link: Option<Arc<crate::capture::LinkHealth>>,
 }
 
 /// The end-of-run summary.
@@ -151,9 +153,11 @@ pub fn replay(
     let shared = Arc::new(ws);
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
     // Status sources: the workers, then the dispatcher (capture, fragments, tunnel carriers).
+    let mut gauges = shared.gauges();
+    gauges.link = opts.link.clone();
     let reporter = Reporter::new(
         cfg,
-        shared.gauges(),
+        gauges,
         n + 1,
         if opts.live { "live" } else { "replay" },
     );
@@ -209,6 +213,14 @@ pub fn replay(
         last_tick_ns: 0,
         rr: 0,
     };
+    if opts.live {
+        // A live capture starts now, not at its first packet (a quiet interface still gets its
+        // start record, as with AF_PACKET).
+        d.started = true;
+        let _ = d.status_tx.send(OutMsg::Started {
+            now_ns: crate::status::wall_ns(),
+        });
+    }
     let mut capture = CaptureStats::default();
     let mut capture_errors = Vec::new();
     let mut read_bytes = 0u64;
@@ -237,8 +249,15 @@ pub fn replay(
             let pkt = match src.next() {
                 Ok(Next::Packet(p)) => p,
                 Ok(Next::Idle) => {
-                    // Live sources only: let time pass for the timers.
+                    // Live sources only: let time pass for the timers (and the status
+                    // periods: a quiet interface still reports its counters).
                     d.idle(wall_ns());
+                    if d.status_due {
+                        d.status_due = false;
+                        let mut c = capture;
+                        c.add(&src.stats());
+                        d.send_status(c);
+                    }
                     continue;
                 }
                 Ok(Next::End) => break,
