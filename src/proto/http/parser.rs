@@ -273,7 +273,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Head<RequestHead>, HeadError> {
 /// URI" or "METHOD URI VERSION" (any version text), then `Name: value` lines up to a blank
 /// line. The method must be an upper-case token ("GET", "CCM_POST"). "GET URI" alone is an
 /// HTTP/0.9 request (nginx and Apache read it so): its head is that one line. A stray token
-/// between the URI and a final "HTTP/x.y" belongs to the URI, as nginx reads it.
+/// between the URI and the version is read as Apache reads it: the URI is the first token.
 pub fn parse_request_lenient(buf: &[u8]) -> Result<Head<RequestHead>, HeadError> {
     let (lines, end, line_quirks) = head_lines(buf, false);
     if lines.len() > MAX_HEADERS + 1 {
@@ -302,23 +302,18 @@ pub fn parse_request_lenient(buf: &[u8]) -> Result<Head<RequestHead>, HeadError>
         1 => ("", ""),
         2 => (after_method, ""),
         _ => {
-            let last = toks.last().copied().unwrap_or_default();
-            if last.len() >= 5 && last[..5].eq_ignore_ascii_case("HTTP/") {
-                let uri = after_method[..after_method.len() - last.len()].trim_end();
-                if toks.len() > 3 {
-                    quirks |= Q_ODD_REQUEST_LINE;
-                }
-                (uri, last)
-            } else {
-                // Whatever follows the URI is the version ("Arkime HTTP/1.0 x").
-                let uri = toks.get(1).copied().unwrap_or_default();
-                let v = after_method[uri.len()..].trim();
-                if !v.contains("HTTP/") {
-                    return Err(HeadError::Malformed);
-                }
-                quirks |= Q_ODD_REQUEST_LINE;
-                (uri, v)
+            // Whatever follows the URI is the version ("Arkime HTTP/1.0"): the URI is the
+            // first token, as Apache and tshark read it (nginx would keep the stray token in
+            // the URI).
+            let uri = toks.get(1).copied().unwrap_or_default();
+            let v = after_method[uri.len()..].trim();
+            if !v.contains("HTTP/") {
+                return Err(HeadError::Malformed);
             }
+            if toks.len() > 3 {
+                quirks |= Q_ODD_REQUEST_LINE;
+            }
+            (uri, v)
         }
     };
     if text.contains("  ") || text.contains('\t') {
@@ -981,7 +976,7 @@ mod tests {
         assert_eq!(p(b"GET / HTTP/1.\nHost: h\n\n"), s("GET", "/", "HTTP/1."));
         assert_eq!(
             p(b"GET /a junk HTTP/1.1\nHost: h\n\n"),
-            s("GET", "/a junk", "HTTP/1.1")
+            s("GET", "/a", "junk HTTP/1.1")
         );
         assert_eq!(p(b"GET /x\r\n"), s("GET", "/x", "HTTP/0.9"));
         assert!(matches!(parse_request(b"GET /x"), Ok(Head::Partial)));

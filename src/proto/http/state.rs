@@ -730,13 +730,14 @@ impl HttpState {
             };
             let mut done = side.mode == Mode::Body(BodyMode::UntilClose);
             if let Mode::Body(BodyMode::Chunked(c)) = side.mode {
-                if c != Chunk::Trailers {
-                    // No last chunk: Firefox keeps a body cut at a chunk's end, Chromium
-                    // fails it.
-                    ctx.anomaly(HttpAnomaly::ChunkedUnterminatedAmbiguous.as_str());
-                    done = matches!(c, Chunk::Size | Chunk::DataEnd) && side.buf.is_empty();
-                } else {
+                if c == Chunk::Trailers {
+                    // The last chunk came; only its blank line is missing.
                     done = true;
+                } else {
+                    // No last chunk: Firefox keeps the bytes, Chromium fails the download. The
+                    // file holds what came (what Firefox saves) but is not complete: nothing
+                    // tells whether more was to come.
+                    ctx.anomaly(HttpAnomaly::ChunkedUnterminatedAmbiguous.as_str());
                 }
             }
             if side.body.is_some() || matches!(side.mode, Mode::Body(_)) {

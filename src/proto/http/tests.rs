@@ -517,9 +517,9 @@ fn odd_version_text() {
         (C, b"GET /Hello Arkime HTTP/1.0\r\n\r\n"),
         (S, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
     ]);
-    // A stray token before the version belongs to the URI, as nginx reads it.
-    assert_eq!(o.http[0].uri.as_deref(), Some("/Hello Arkime"));
-    assert_eq!(o.http[0].version.as_deref(), Some("HTTP/1.0"));
+    // A stray token before the version: the URI is the first token (Apache, tshark).
+    assert_eq!(o.http[0].uri.as_deref(), Some("/Hello"));
+    assert_eq!(o.http[0].version.as_deref(), Some("Arkime HTTP/1.0"));
     assert!(o.anomalies.contains(&"http.odd_request_line"));
     assert_eq!(o.http[0].status, Some(200));
 }
