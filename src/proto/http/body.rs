@@ -178,7 +178,7 @@ struct Inflate {
 
 /// The decoding chain: stages, each writing into the next, ending at the file.
 enum Dec {
-    Out(Out),
+    Out(Box<Out>),
     Inflate(Box<Inflate>),
     Brotli(Box<brotli::DecompressorWriter<Dec>>),
 }
@@ -416,7 +416,7 @@ impl Write for Dec {
 impl Dec {
     /// The chain undoing `codings` (applied in that order) into `out`.
     fn chain(codings: &[Coding], out: Out) -> Dec {
-        let mut d = Dec::Out(out);
+        let mut d = Dec::Out(Box::new(out));
         for c in codings {
             d = match c {
                 Coding::Identity => d,
@@ -429,7 +429,7 @@ impl Dec {
 
     fn out(&mut self) -> &mut Out {
         match self {
-            Dec::Out(o) => o,
+            Dec::Out(o) => o.as_mut(),
             Dec::Inflate(i) => i.next.out(),
             Dec::Brotli(d) => d.get_mut().out(),
         }
@@ -437,7 +437,7 @@ impl Dec {
 
     fn out_ref(&self) -> &Out {
         match self {
-            Dec::Out(o) => o,
+            Dec::Out(o) => o.as_ref(),
             Dec::Inflate(i) => i.next.out_ref(),
             Dec::Brotli(d) => d.get_ref().out_ref(),
         }
@@ -638,7 +638,7 @@ impl Body {
     /// Ends the decoders, if any, keeping the file (what they still hold is dropped).
     fn drop_decoder(&mut self) {
         if let Some(c) = self.chain.take() {
-            self.chain = Some(Dec::Out(c.into_out()));
+            self.chain = Some(Dec::Out(Box::new(c.into_out())));
         }
     }
 

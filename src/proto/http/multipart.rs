@@ -24,7 +24,7 @@ pub enum PartEvent {
     Done {
         /// The part's form field name.
         field: Option<String>,
-        file: FileBody,
+        file: Box<FileBody>,
         issues: Vec<BodyIssue>,
     },
     /// The body does not follow the multipart syntax (splitting stopped).
@@ -149,7 +149,7 @@ impl Multipart {
             let (file, issues) = p.sink.finish(p.id, complete);
             on(PartEvent::Done {
                 field: p.field,
-                file,
+                file: Box::new(file),
                 issues,
             });
         }

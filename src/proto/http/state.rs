@@ -931,7 +931,7 @@ fn part_event(ev: PartEvent, seq: u64, txs: &mut Txs, ctx: &mut ParseCtx<'_>) {
                     complete: file.complete,
                 });
             }
-            ctx.emit(AppBody::File(file));
+            ctx.emit(AppBody::File(*file));
         }
         PartEvent::Malformed => ctx.anomaly(HttpAnomaly::MultipartMalformed.as_str()),
     }
