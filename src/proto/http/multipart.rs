@@ -155,10 +155,10 @@ impl Multipart {
         }
     }
 
-    fn find_delim(&self) -> Option<usize> {
+    fn find_delim(&self, from: usize) -> Option<usize> {
         let d = &self.delim;
         let first = *d.first()?;
-        let mut from = 0;
+        let mut from = from;
         while let Some(i) = self
             .buf
             .get(from..)
@@ -178,36 +178,28 @@ impl Multipart {
             match self.state {
                 State::Done => return,
                 State::Preamble | State::Body => {
-                    let Some(i) = self.find_delim() else {
-                        // Keep what may be the start of a delimiter (and its CR).
-                        let keep = self.delim.len() + 1;
-                        if self.buf.len() > keep {
-                            let n = self.buf.len() - keep;
-                            if let Some(p) = self.part.as_mut() {
-                                p.sink.update(self.buf.get(..n).unwrap_or_default());
+                    let mut from = 0;
+                    let (i, kind) = loop {
+                        let Some(i) = self.find_delim(from) else {
+                            // Keep what may be the start of a delimiter (and its CR).
+                            let keep = self.delim.len() + 1;
+                            if self.buf.len() > keep {
+                                let n = self.buf.len() - keep;
+                                if let Some(p) = self.part.as_mut() {
+                                    p.sink.update(self.buf.get(..n).unwrap_or_default());
+                                }
+                                self.buf.drain(..n);
                             }
-                            self.buf.drain(..n);
-                        }
-                        return;
-                    };
-                    let after = i + self.delim.len();
-                    // "--" (the last delimiter) or the end of the delimiter's line.
-                    let tail = self.buf.get(after..).unwrap_or_default();
-                    let line_end = if tail.starts_with(b"--") {
-                        None
-                    } else {
-                        match tail.iter().position(|b| *b == b'\n') {
-                            Some(n) => Some(after + n + 1),
-                            None if tail.len() < 2 || tail.len() <= MAX_BOUNDARY => {
+                            return;
+                        };
+                        let tail = self.buf.get(i + self.delim.len()..).unwrap_or_default();
+                        match delim_kind(tail) {
+                            Delim::Not => from = i + 1,
+                            Delim::NeedMore => {
                                 self.flush_before(i);
                                 return;
                             }
-                            None => {
-                                on(PartEvent::Malformed);
-                                self.end_part(false, on);
-                                self.stop();
-                                return;
-                            }
+                            k => break (i, k),
                         }
                     };
                     let data_end = if i > 0 && self.buf.get(i - 1) == Some(&b'\r') {
@@ -219,14 +211,14 @@ impl Multipart {
                         p.sink.update(self.buf.get(..data_end).unwrap_or_default());
                     }
                     self.end_part(true, on);
-                    match line_end {
-                        None => {
+                    match kind {
+                        Delim::Line(n) => {
+                            self.buf.drain(..i + self.delim.len() + n);
+                            self.state = State::Head;
+                        }
+                        _ => {
                             self.stop();
                             return;
-                        }
-                        Some(n) => {
-                            self.buf.drain(..n);
-                            self.state = State::Head;
                         }
                     }
                 }
@@ -274,6 +266,38 @@ impl Multipart {
             }
             self.buf.drain(..n);
         }
+    }
+}
+
+/// What follows "\n--boundary".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delim {
+    /// "--": the closing delimiter.
+    Final,
+    /// Whitespace and the line's end, this many bytes: a delimiter.
+    Line(usize),
+    /// Not known yet.
+    NeedMore,
+    /// Something else: the boundary text inside the content, not a delimiter.
+    Not,
+}
+
+fn delim_kind(tail: &[u8]) -> Delim {
+    if tail.starts_with(b"--") {
+        return Delim::Final;
+    }
+    if tail == b"-" {
+        return Delim::NeedMore;
+    }
+    let ws = tail
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
+    match tail.get(ws..).unwrap_or_default() {
+        [] | [b'\r'] if tail.len() <= MAX_BOUNDARY => Delim::NeedMore,
+        [b'\r', b'\n', ..] => Delim::Line(ws + 2),
+        [b'\n', ..] => Delim::Line(ws + 1),
+        _ => Delim::Not,
     }
 }
 

@@ -297,7 +297,10 @@ pub fn parse_request_lenient(buf: &[u8]) -> Result<Head<RequestHead>, HeadError>
         return Err(HeadError::Malformed);
     }
     let mut quirks = line_quirks;
-    let after_method = text[method.len()..].trim();
+    let after_method = text
+        .get(method.len()..)
+        .unwrap_or_default()
+        .trim_matches(|c: char| c.is_ascii_whitespace());
     let (uri, version) = match toks.len() {
         1 => ("", ""),
         2 => (after_method, ""),
@@ -306,7 +309,10 @@ pub fn parse_request_lenient(buf: &[u8]) -> Result<Head<RequestHead>, HeadError>
             // first token, as Apache and tshark read it (nginx would keep the stray token in
             // the URI).
             let uri = toks.get(1).copied().unwrap_or_default();
-            let v = after_method[uri.len()..].trim();
+            let v = after_method
+                .get(uri.len()..)
+                .unwrap_or_default()
+                .trim_matches(|c: char| c.is_ascii_whitespace());
             if !v.contains("HTTP/") {
                 return Err(HeadError::Malformed);
             }

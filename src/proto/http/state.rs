@@ -336,6 +336,9 @@ impl HttpState {
                         Ok(Some(n)) => pos += n,
                         Ok(None) => return pos,
                         Err(e) => {
+                            // Bytes that are no head where one was due (a capture picked up
+                            // mid-response): no HTTP/0.9 reading from now on.
+                            side.seen_head = true;
                             ctx.anomaly(match (e, is_resp) {
                                 (HeadError::TooManyHeaders, _) => {
                                     HttpAnomaly::TooManyHeaders.as_str()
