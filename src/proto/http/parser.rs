@@ -4,6 +4,8 @@
 use base64::Engine;
 use md5::{Digest, Md5};
 
+use super::HttpAnomaly;
+
 /// Most header lines accepted in one head.
 pub const MAX_HEADERS: usize = 128;
 /// Largest head (start line and headers) accepted; longer heads stop the direction.
@@ -37,6 +39,8 @@ pub struct RequestHead {
     pub version: String,
     /// Header names and values (values trimmed, lossily decoded as UTF-8).
     pub headers: Vec<(String, String)>,
+    /// Deviations from the standard framing ([`Q_BARE_LF`], ...).
+    pub quirks: u16,
 }
 
 /// A response head.
@@ -46,7 +50,24 @@ pub struct ResponseHead {
     pub status: u16,
     pub reason: String,
     pub headers: Vec<(String, String)>,
+    /// Deviations from the standard framing ([`Q_BARE_LF`], ...).
+    pub quirks: u16,
 }
+
+/// A line of the head ends in a bare LF.
+pub const Q_BARE_LF: u16 = 1;
+/// A line of the head ends in a bare CR.
+pub const Q_BARE_CR: u16 = 2;
+/// A header line folded onto the next (obsolete line folding).
+pub const Q_FOLDED: u16 = 4;
+/// A header line without a colon (skipped, as browsers skip it).
+pub const Q_BAD_LINE: u16 = 8;
+/// The version of the start line is not in upper case ("http/1.1").
+pub const Q_LOWER_VERSION: u16 = 16;
+/// The request line has extra spaces or a stray token before the version.
+pub const Q_ODD_REQUEST_LINE: u16 = 32;
+/// An HTTP/0.9 request (a request line without a version, no headers).
+pub const Q_HTTP09: u16 = 64;
 
 /// How a message body is delimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,20 +104,136 @@ fn version(v: Option<u8>) -> String {
 
 fn headers(h: &[httparse::Header<'_>]) -> Vec<(String, String)> {
     h.iter()
-        .map(|h| {
-            (
-                h.name.to_string(),
-                String::from_utf8_lossy(h.value).trim().to_string(),
-            )
-        })
+        .map(|h| (h.name.to_string(), header_value(h.value)))
         .collect()
 }
 
-fn map_err(e: httparse::Error) -> HeadError {
-    match e {
-        httparse::Error::TooManyHeaders => HeadError::TooManyHeaders,
-        _ => HeadError::Malformed,
+/// A header value as browsers read it: trimmed, folded lines joined by one space.
+fn header_value(v: &[u8]) -> String {
+    let s = String::from_utf8_lossy(v);
+    if !s.contains(['\r', '\n']) {
+        return s.trim().to_string();
     }
+    let mut out = String::with_capacity(s.len());
+    for part in s.split(['\r', '\n']) {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(part);
+    }
+    out
+}
+
+/// The lines of a head up to its blank line: a line ends at CRLF, LF, or (when `bare_cr`) a CR
+/// not followed by LF. Returns the lines, the offset after the blank line (None when the head
+/// is not complete) and the line-end quirks seen.
+fn head_lines(buf: &[u8], bare_cr: bool) -> (Vec<&[u8]>, Option<usize>, u16) {
+    let mut lines = Vec::new();
+    let mut quirks = 0;
+    let mut start = 0;
+    let mut i = 0;
+    while i < buf.len() {
+        let b = buf[i];
+        let end = match b {
+            b'\n' => {
+                if i == 0 || buf[i - 1] != b'\r' {
+                    quirks |= Q_BARE_LF;
+                }
+                Some((i, i + 1))
+            }
+            b'\r' if bare_cr => match buf.get(i + 1) {
+                Some(b'\n') => None,
+                Some(_) => {
+                    quirks |= Q_BARE_CR;
+                    Some((i, i + 1))
+                }
+                // Not known yet whether an LF follows.
+                None => return (lines, None, quirks),
+            },
+            _ => None,
+        };
+        i += 1;
+        if let Some((e, next)) = end {
+            let line = &buf[start..e];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            start = next;
+            if line.is_empty() {
+                if lines.is_empty() {
+                    continue;
+                }
+                return (lines, Some(next), quirks);
+            }
+            lines.push(line);
+            if lines.len() > MAX_HEADERS + 2 {
+                return (lines, None, quirks);
+            }
+        }
+    }
+    if start < buf.len() {
+        lines.push(&buf[start..]);
+    }
+    (lines, None, quirks)
+}
+
+/// Header lines (after the start line): `Name: value`, folded lines joined to the previous
+/// value, lines without a colon skipped. Returns the headers and the quirks seen.
+fn header_lines(lines: &[&[u8]]) -> (Vec<(String, String)>, u16) {
+    let mut quirks = 0;
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for l in lines {
+        if l.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            quirks |= Q_FOLDED;
+            if let Some(last) = headers.last_mut() {
+                let more = String::from_utf8_lossy(l);
+                let more = more.trim();
+                if !more.is_empty() {
+                    if !last.1.is_empty() {
+                        last.1.push(' ');
+                    }
+                    last.1.push_str(more);
+                }
+            }
+            continue;
+        }
+        match l.iter().position(|b| *b == b':') {
+            Some(i) if i > 0 => {
+                let name = String::from_utf8_lossy(&l[..i]).trim().to_string();
+                let value = String::from_utf8_lossy(&l[i + 1..]).trim().to_string();
+                headers.push((name, value));
+            }
+            _ => quirks |= Q_BAD_LINE,
+        }
+    }
+    (headers, quirks)
+}
+
+/// The quirks of a head that httparse accepted (bare LF line ends, folded or skipped lines):
+/// one pass over its bytes.
+fn accepted_head_quirks(head: &[u8], n_headers: usize) -> u16 {
+    let mut q = 0;
+    let mut lines = 0usize;
+    let mut prev = 0u8;
+    for (i, b) in head.iter().enumerate() {
+        if *b == b'\n' {
+            lines += 1;
+            if prev != b'\r' {
+                q |= Q_BARE_LF;
+            }
+            if matches!(head.get(i + 1), Some(b' ' | b'\t')) && lines > 1 {
+                q |= Q_FOLDED;
+            }
+        }
+        prev = *b;
+    }
+    // Start line and blank line aside, every line should be one header.
+    if q & Q_FOLDED == 0 && lines.saturating_sub(2) > n_headers {
+        q |= Q_BAD_LINE;
+    }
+    q
 }
 
 /// Parses a request head at the start of `buf`.
@@ -110,37 +247,37 @@ pub fn parse_request(buf: &[u8]) -> Result<Head<RequestHead>, HeadError> {
     };
     match status {
         httparse::Status::Partial => Ok(Head::Partial),
-        httparse::Status::Complete(n) => Ok(Head::Complete(
-            RequestHead {
-                method: req.method.unwrap_or_default().to_string(),
-                uri: req.path.unwrap_or_default().to_string(),
-                version: version(req.version),
-                headers: headers(req.headers),
-            },
-            n,
-        )),
+        httparse::Status::Complete(n) => {
+            let line_end = buf.iter().position(|b| *b == b'\n').unwrap_or(0);
+            let line = buf.get(..line_end).unwrap_or_default();
+            let mut quirks =
+                accepted_head_quirks(buf.get(..n).unwrap_or_default(), req.headers.len());
+            if line.windows(2).any(|w| w == b"  ") || line.contains(&b'\t') {
+                quirks |= Q_ODD_REQUEST_LINE;
+            }
+            Ok(Head::Complete(
+                RequestHead {
+                    method: req.method.unwrap_or_default().to_string(),
+                    uri: req.path.unwrap_or_default().to_string(),
+                    version: version(req.version),
+                    headers: headers(req.headers),
+                    quirks,
+                },
+                n,
+            ))
+        }
     }
 }
 
-/// Parses a request head that httparse refuses, the way tshark reads it: "METHOD", "METHOD
+/// Parses a request head that httparse refuses, the way servers read it: "METHOD", "METHOD
 /// URI" or "METHOD URI VERSION" (any version text), then `Name: value` lines up to a blank
-/// line. The method must be an upper-case token ("GET", "CCM_POST").
+/// line. The method must be an upper-case token ("GET", "CCM_POST"). "GET URI" alone is an
+/// HTTP/0.9 request (nginx and Apache read it so): its head is that one line. A stray token
+/// between the URI and the version is read as Apache reads it: the URI is the first token.
 pub fn parse_request_lenient(buf: &[u8]) -> Result<Head<RequestHead>, HeadError> {
-    let mut lines = Vec::new();
-    let mut start = 0;
-    let mut end = None;
-    while let Some(nl) = buf[start..].iter().position(|b| *b == b'\n') {
-        let line = &buf[start..start + nl];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        start += nl + 1;
-        if line.is_empty() {
-            end = Some(start);
-            break;
-        }
-        lines.push(line);
-        if lines.len() > MAX_HEADERS + 1 {
-            return Err(HeadError::TooManyHeaders);
-        }
+    let (lines, end, line_quirks) = head_lines(buf, false);
+    if lines.len() > MAX_HEADERS + 1 {
+        return Err(HeadError::TooManyHeaders);
     }
     let first = match lines.first() {
         Some(l) => *l,
@@ -148,9 +285,10 @@ pub fn parse_request_lenient(buf: &[u8]) -> Result<Head<RequestHead>, HeadError>
         // The start line itself is not complete: judge what there is.
         None => buf,
     };
+    let first_end = buf.iter().position(|b| *b == b'\n').map(|i| i + 1);
     let text = std::str::from_utf8(first).map_err(|_| HeadError::Malformed)?;
-    let mut toks = text.split_ascii_whitespace();
-    let method = toks.next().ok_or(HeadError::Malformed)?;
+    let toks: Vec<&str> = text.split_ascii_whitespace().collect();
+    let method = *toks.first().ok_or(HeadError::Malformed)?;
     let method_ok = (3..=20).contains(&method.len())
         && method
             .bytes()
@@ -158,38 +296,62 @@ pub fn parse_request_lenient(buf: &[u8]) -> Result<Head<RequestHead>, HeadError>
     if !method_ok || !text.starts_with(method) {
         return Err(HeadError::Malformed);
     }
-    let uri = toks.next().unwrap_or("");
-    // Whatever follows the URI is the version as tshark shows it ("Arkime HTTP/1.0").
-    let version = toks
-        .next()
-        .and_then(|v| text.find(v).map(|i| text[i..].trim_end()));
-    if version.is_some_and(|v| !v.contains("HTTP/")) {
-        return Err(HeadError::Malformed);
+    let mut quirks = line_quirks;
+    let after_method = text
+        .get(method.len()..)
+        .unwrap_or_default()
+        .trim_matches(|c: char| c.is_ascii_whitespace());
+    let (uri, version) = match toks.len() {
+        1 => ("", ""),
+        2 => (after_method, ""),
+        _ => {
+            // Whatever follows the URI is the version ("Arkime HTTP/1.0"): the URI is the
+            // first token, as Apache and tshark read it (nginx would keep the stray token in
+            // the URI).
+            let uri = toks.get(1).copied().unwrap_or_default();
+            let v = after_method
+                .get(uri.len()..)
+                .unwrap_or_default()
+                .trim_matches(|c: char| c.is_ascii_whitespace());
+            if !v.contains("HTTP/") {
+                return Err(HeadError::Malformed);
+            }
+            if toks.len() > 3 {
+                quirks |= Q_ODD_REQUEST_LINE;
+            }
+            (uri, v)
+        }
+    };
+    if text.contains("  ") || text.contains('\t') {
+        quirks |= Q_ODD_REQUEST_LINE;
+    }
+    // HTTP/0.9: "GET URI" and the line's end; what follows is the next request.
+    if method == "GET" && toks.len() == 2 && !uri.contains("HTTP/") {
+        let Some(n) = first_end else {
+            return Ok(Head::Partial);
+        };
+        return Ok(Head::Complete(
+            RequestHead {
+                method: method.to_string(),
+                uri: uri.to_string(),
+                version: "HTTP/0.9".to_string(),
+                headers: Vec::new(),
+                quirks: quirks | Q_HTTP09,
+            },
+            n,
+        ));
     }
     let Some(n) = end else {
         return Ok(Head::Partial);
     };
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for l in lines.iter().skip(1) {
-        if l.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
-            if let Some(last) = headers.last_mut() {
-                last.1.push(' ');
-                last.1.push_str(String::from_utf8_lossy(l).trim());
-            }
-            continue;
-        }
-        if let Some(i) = l.iter().position(|b| *b == b':') {
-            let name = String::from_utf8_lossy(&l[..i]).trim().to_string();
-            let value = String::from_utf8_lossy(&l[i + 1..]).trim().to_string();
-            headers.push((name, value));
-        }
-    }
+    let (headers, hq) = header_lines(lines.get(1..).unwrap_or_default());
     Ok(Head::Complete(
         RequestHead {
             method: method.to_string(),
             uri: uri.to_string(),
-            version: version.unwrap_or("").to_string(),
+            version: version.to_string(),
             headers,
+            quirks: quirks | hq,
         },
         n,
     ))
@@ -199,18 +361,81 @@ pub fn parse_request_lenient(buf: &[u8]) -> Result<Head<RequestHead>, HeadError>
 pub fn parse_response(buf: &[u8]) -> Result<Head<ResponseHead>, HeadError> {
     let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut hs);
-    match config().parse_response(&mut resp, buf).map_err(map_err)? {
-        httparse::Status::Partial => Ok(Head::Partial),
-        httparse::Status::Complete(n) => Ok(Head::Complete(
+    match config().parse_response(&mut resp, buf) {
+        Err(httparse::Error::TooManyHeaders) => Err(HeadError::TooManyHeaders),
+        Err(_) => parse_response_lenient(buf),
+        // A head whose lines end in bare CRs never completes for httparse.
+        Ok(httparse::Status::Partial) => match parse_response_lenient(buf) {
+            Ok(Head::Complete(h, n)) if h.quirks & Q_BARE_CR != 0 => Ok(Head::Complete(h, n)),
+            _ => Ok(Head::Partial),
+        },
+        Ok(httparse::Status::Complete(n)) => Ok(Head::Complete(
             ResponseHead {
                 version: version(resp.version),
                 status: resp.code.unwrap_or_default(),
                 reason: resp.reason.unwrap_or_default().to_string(),
+                quirks: accepted_head_quirks(buf.get(..n).unwrap_or_default(), resp.headers.len()),
                 headers: headers(resp.headers),
             },
             n,
         )),
     }
+}
+
+/// Parses a response head that httparse refuses, as browsers read it: the version in any
+/// case ("http/1.1"), lines ending in CRLF, LF or a bare CR, folded lines joined, lines
+/// without a colon skipped.
+pub fn parse_response_lenient(buf: &[u8]) -> Result<Head<ResponseHead>, HeadError> {
+    let (lines, end, mut quirks) = head_lines(buf, true);
+    if lines.len() > MAX_HEADERS + 1 {
+        return Err(HeadError::TooManyHeaders);
+    }
+    let first = lines.first().copied().unwrap_or(buf);
+    let Some(prefix) = first.get(..5) else {
+        return if end.is_none()
+            && b"HTTP/"
+                .get(..first.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(first))
+        {
+            Ok(Head::Partial)
+        } else {
+            Err(HeadError::Malformed)
+        };
+    };
+    if !prefix.eq_ignore_ascii_case(b"HTTP/") {
+        return Err(HeadError::Malformed);
+    }
+    if prefix != b"HTTP/" {
+        quirks |= Q_LOWER_VERSION;
+    }
+    let text = String::from_utf8_lossy(first);
+    let mut toks = text.splitn(2, [' ', '\t']);
+    let ver = toks.next().unwrap_or_default();
+    let rest = toks.next().unwrap_or_default().trim_start();
+    let (code, reason) = rest.split_at(rest.find([' ', '\t']).unwrap_or(rest.len()));
+    let status = match code.parse::<u16>() {
+        Ok(s) if code.len() == 3 => s,
+        _ if end.is_none() && lines.len() <= 1 => return Ok(Head::Partial),
+        _ => return Err(HeadError::Malformed),
+    };
+    let Some(n) = end else {
+        return Ok(Head::Partial);
+    };
+    let (headers, hq) = header_lines(lines.get(1..).unwrap_or_default());
+    Ok(Head::Complete(
+        ResponseHead {
+            version: if ver.ends_with("1.0") {
+                "HTTP/1.0".to_string()
+            } else {
+                "HTTP/1.1".to_string()
+            },
+            status,
+            reason: reason.trim().to_string(),
+            headers,
+            quirks: quirks | hq,
+        },
+        n,
+    ))
 }
 
 /// The first value of header `name` (case-insensitive).
@@ -221,18 +446,50 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
         .map(|(_, v)| v.as_str())
 }
 
-/// How the body of a message with these headers is delimited, ignoring method and status;
-/// `Err` when Content-Length is unusable.
-pub fn framing(headers: &[(String, String)], is_response: bool) -> Result<Framing, ()> {
-    let chunked = headers
+/// All values of header `name` (case-insensitive), in order.
+pub fn header_all<'a>(
+    headers: &'a [(String, String)],
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    headers
         .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
-        .any(|(_, v)| {
-            v.rsplit(',')
-                .next()
-                .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"))
-        });
-    if chunked {
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// How the body of a message with these headers is delimited, ignoring method and status;
+/// `Err` when Content-Length is unusable. Deviations go to `note`. As browsers read it:
+/// "chunked" anywhere in Transfer-Encoding makes the body chunked (Chromium and Firefox test
+/// for the token, not its place) and wins over Content-Length; other transfer codings are not
+/// undone; Content-Length values that differ are reported and the first is used.
+pub fn framing(
+    headers: &[(String, String)],
+    is_response: bool,
+    mut note: impl FnMut(HttpAnomaly),
+) -> Result<Framing, ()> {
+    let (mut chunked, mut last_chunked, mut other) = (0, false, false);
+    for v in header_all(headers, "transfer-encoding") {
+        for t in v.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if t.eq_ignore_ascii_case("chunked") {
+                chunked += 1;
+                last_chunked = true;
+            } else {
+                other = true;
+                last_chunked = false;
+            }
+        }
+    }
+    if other {
+        note(HttpAnomaly::TransferCodingIgnored);
+    }
+    let has_cl = header(headers, "content-length").is_some();
+    if chunked > 0 {
+        if chunked > 1 || !last_chunked {
+            note(HttpAnomaly::ChunkedNotLast);
+        }
+        if has_cl {
+            note(HttpAnomaly::ChunkedWithContentLength);
+        }
         return Ok(Framing::Chunked);
     }
     let fallback = if is_response {
@@ -240,18 +497,37 @@ pub fn framing(headers: &[(String, String)], is_response: bool) -> Result<Framin
     } else {
         Framing::None
     };
-    match header(headers, "content-length") {
-        Some(v) => {
-            // "5, 5" (duplicated by a proxy) counts as 5.
-            let first = v.split(',').next().unwrap_or("").trim();
-            match first.parse::<u64>() {
-                Ok(0) => Ok(Framing::None),
-                Ok(n) => Ok(Framing::Length(n)),
-                Err(_) => Err(()),
+    let (mut first, mut values, mut conflict, mut bad) = (None, 0, false, false);
+    for v in header_all(headers, "content-length") {
+        // "5, 5" (duplicated by a proxy) counts as 5.
+        for t in v.split(',').map(str::trim) {
+            values += 1;
+            let n = (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| t.parse::<u64>().ok())
+                .flatten();
+            match (n, first) {
+                (None, _) => bad = true,
+                (Some(n), None) => first = Some(n),
+                (Some(n), Some(f)) => conflict |= n != f,
             }
         }
-        None => Ok(fallback),
     }
+    if !has_cl {
+        return Ok(fallback);
+    }
+    let Some(n) = first else {
+        return Err(());
+    };
+    if conflict || bad {
+        note(HttpAnomaly::ConflictingContentLength);
+    } else if values > 1 {
+        note(HttpAnomaly::DuplicateContentLength);
+    }
+    Ok(if n == 0 {
+        Framing::None
+    } else {
+        Framing::Length(n)
+    })
 }
 
 /// What the Authorization header tells.
@@ -489,25 +765,87 @@ pub fn looks_like_request_line(line: &[u8]) -> bool {
         && line.windows(6).any(|w| w == b" HTTP/")
 }
 
-/// Whether a line looks like a status line.
+/// Whether a line looks like a status line ("HTTP/1." in any case).
 pub fn looks_like_status_line(line: &[u8]) -> bool {
-    line.starts_with(b"HTTP/1.")
+    line.get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP/1."))
 }
 
-/// Parses a chunk-size line (extensions and whitespace allowed).
-pub(super) fn chunk_size(line: &[u8]) -> Option<u64> {
+/// Offset of the first "HTTP/1." (any case) in `buf`, where a status line after junk starts.
+pub(super) fn find_status_anywhere(buf: &[u8]) -> Option<usize> {
+    buf.windows(7)
+        .position(|w| w.eq_ignore_ascii_case(b"HTTP/1."))
+}
+
+/// A chunk-size line as read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct ChunkLine {
+    pub size: u64,
+    /// A chunk extension (";name=value") follows.
+    pub ext: bool,
+    /// Whitespace, "0x" or other bytes around the hex digits (ignored, as Firefox reads it).
+    pub junk: bool,
+    /// The size has leading zeros.
+    pub zeros: bool,
+}
+
+/// Parses a chunk-size line as Firefox reads it (`strtoul(line, 16)`): leading whitespace and
+/// "0x" allowed, the hex digits in any case and with any number of leading zeros, whatever
+/// follows them ignored. `None` without a hex digit or above 2^60.
+pub(super) fn chunk_size(line: &[u8]) -> Option<ChunkLine> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let s = line.split(|b| *b == b';').next().unwrap_or_default();
-    let s = s.trim_ascii();
-    if s.is_empty() || s.len() > 16 {
+    let mut c = ChunkLine::default();
+    let s = match line.iter().position(|b| *b == b';') {
+        Some(i) => {
+            c.ext = true;
+            line.get(..i).unwrap_or_default()
+        }
+        None => line,
+    };
+    let lead = s.iter().take_while(|b| matches!(b, b' ' | b'\t')).count();
+    let mut s = s.get(lead..).unwrap_or_default();
+    c.junk = lead > 0;
+    if s.len() > 2 && (s.starts_with(b"0x") || s.starts_with(b"0X")) && s[2].is_ascii_hexdigit() {
+        s = &s[2..];
+        c.junk = true;
+    }
+    let digits = s.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 {
         return None;
     }
-    let s = std::str::from_utf8(s).ok()?;
-    u64::from_str_radix(s, 16).ok()
+    let (num, tail) = s.split_at(digits);
+    let zeros = num
+        .iter()
+        .take_while(|b| **b == b'0')
+        .count()
+        .min(digits - 1);
+    c.zeros = zeros > 0;
+    let sig = num.get(zeros..).unwrap_or_default();
+    if sig.len() > 15 {
+        return None;
+    }
+    for b in sig {
+        let d = (*b as char).to_digit(16)?;
+        c.size = c.size << 4 | u64::from(d);
+    }
+    // Whitespace before an extension is allowed (BWS); anything else is junk.
+    if !tail.iter().all(|b| matches!(b, b' ' | b'\t')) || (!c.ext && !tail.is_empty()) {
+        c.junk = true;
+    }
+    Some(c)
 }
 
-/// Whether `buf` holds the blank line that ends a head, looking from `from` on.
-pub(super) fn has_head_end(buf: &[u8], from: usize) -> bool {
+/// Whether `buf` holds the blank line that ends a head, looking from `from` on; with
+/// `bare_cr`, a lone CR ends a line too (response heads, see [`parse_response_lenient`]).
+pub(super) fn has_head_end(buf: &[u8], from: usize, bare_cr: bool) -> bool {
+    if bare_cr
+        && buf
+            .get(from..)
+            .is_some_and(|r| r.windows(2).any(|w| w == b"\r\r"))
+        && head_lines(buf, true).1.is_some()
+    {
+        return true;
+    }
     let mut i = from;
     while let Some(nl) = buf
         .get(i..)
@@ -642,6 +980,12 @@ mod tests {
         );
         assert_eq!(p(b"OPTIONS\nHost: h\n\n"), s("OPTIONS", "", ""));
         assert_eq!(p(b"GET / HTTP/1.\nHost: h\n\n"), s("GET", "/", "HTTP/1."));
+        assert_eq!(
+            p(b"GET /a junk HTTP/1.1\nHost: h\n\n"),
+            s("GET", "/a", "junk HTTP/1.1")
+        );
+        assert_eq!(p(b"GET /x\r\n"), s("GET", "/x", "HTTP/0.9"));
+        assert!(matches!(parse_request(b"GET /x"), Ok(Head::Partial)));
         assert_eq!(p(b"GET /HTTP/1.1\n\n"), s("GET", "/HTTP/1.1", ""));
         assert_eq!(p(b"GET/ HTTP/1.1\nHost: h\n\n"), None);
         assert_eq!(p(b"junk here\n\n"), None);
@@ -669,16 +1013,45 @@ mod tests {
     #[test]
     fn framing_rules() {
         let h = |n: &str, v: &str| vec![(n.to_string(), v.to_string())];
+        let f = |hs: &[(String, String)], resp: bool| framing(hs, resp, |_| {});
+        assert_eq!(f(&h("Content-Length", "5"), false), Ok(Framing::Length(5)));
         assert_eq!(
-            framing(&h("Content-Length", "5"), false),
-            Ok(Framing::Length(5))
-        );
-        assert_eq!(
-            framing(&h("Transfer-Encoding", "gzip, chunked"), true),
+            f(&h("Transfer-Encoding", "gzip, chunked"), true),
             Ok(Framing::Chunked)
         );
-        assert_eq!(framing(&[], true), Ok(Framing::UntilClose));
-        assert_eq!(framing(&[], false), Ok(Framing::None));
-        assert_eq!(framing(&h("Content-Length", "x"), true), Err(()));
+        assert_eq!(
+            f(&h("Transfer-Encoding", "chunked, identity"), true),
+            Ok(Framing::Chunked)
+        );
+        assert_eq!(f(&[], true), Ok(Framing::UntilClose));
+        assert_eq!(f(&[], false), Ok(Framing::None));
+        assert_eq!(f(&h("Content-Length", "x"), true), Err(()));
+        assert_eq!(f(&h("Content-Length", "+5"), true), Err(()));
+        let mut seen = Vec::new();
+        let two = [h("Content-Length", "5"), h("Content-Length", "7")].concat();
+        assert_eq!(
+            framing(&two, true, |a| seen.push(a)),
+            Ok(Framing::Length(5))
+        );
+        assert_eq!(seen, vec![HttpAnomaly::ConflictingContentLength]);
+    }
+
+    #[test]
+    fn chunk_sizes() {
+        let c = |s: &[u8]| chunk_size(s).map(|c| (c.size, c.ext, c.junk, c.zeros));
+        assert_eq!(c(b"1a\r"), Some((26, false, false, false)));
+        assert_eq!(c(b"1A"), Some((26, false, false, false)));
+        assert_eq!(
+            c(b"0000000000000000000001a"),
+            Some((26, false, false, true))
+        );
+        assert_eq!(c(b"1a;name=v"), Some((26, true, false, false)));
+        assert_eq!(c(b"1a ;x"), Some((26, true, false, false)));
+        assert_eq!(c(b"1axyz"), Some((26, false, true, false)));
+        assert_eq!(c(b" 0x1a"), Some((26, false, true, false)));
+        assert_eq!(c(b"0"), Some((0, false, false, false)));
+        assert_eq!(c(b"xyz"), None);
+        assert_eq!(c(b""), None);
+        assert_eq!(c(b"1000000000000000"), None);
     }
 }

@@ -57,7 +57,29 @@ pub struct HttpBody {
     /// IPs the sensor saw DNS resolve for `host` (filled by the worker from DNS answers; an
     /// IP-literal host gives itself).
     pub target_ips: Vec<String>,
+    /// `multipart/form-data` request: its file parts, each also a `file` record (listed in
+    /// `file_ids`); absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub form_parts: Vec<FormPart>,
     /// Whether the response body ended as declared (false: cut by a gap, a limit or the end
     /// of the capture; absent when no response was seen).
     pub response_complete: Option<bool>,
+}
+
+/// One file part of a `multipart/form-data` upload (`http.form_parts[]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FormPart {
+    /// The form field's name (Content-Disposition `name`).
+    pub field: Option<String>,
+    /// The file name the client sent (Content-Disposition `filename`).
+    pub name: Option<String>,
+    /// Bytes of the part's content.
+    pub size: u64,
+    pub md5: String,
+    pub sha256: String,
+    /// Id of the part's `file` record.
+    pub file_id: String,
+    /// The part ended with its delimiter (false: cut by a gap, a limit or the end of the
+    /// body).
+    pub complete: bool,
 }

@@ -14,18 +14,25 @@ use crate::files::FileMeta;
 use crate::proto::AppBody;
 use crate::proto::{AppParser, Direction, ParseCtx, Transport};
 
-use super::body::{BodyIssue, BodySink, Coding};
-use super::parser::{chunk_size, find_start, has_head_end};
+use super::body::{BodyIssue, BodySink, Codings};
+use super::multipart::{form_boundary, Multipart, PartEvent};
+use super::parser::{chunk_size, find_start, find_status_anywhere, has_head_end, header_all};
 use super::parser::{
     disposition_filename, framing, header, parse_auth, parse_request, parse_response,
     strip_url_password, uri_filename, Framing, Head, HeadError, MAX_HEAD,
 };
-use super::record::HttpBody;
+use super::parser::{
+    Q_BAD_LINE, Q_BARE_CR, Q_BARE_LF, Q_FOLDED, Q_HTTP09, Q_LOWER_VERSION, Q_ODD_REQUEST_LINE,
+};
+use super::record::{FormPart, HttpBody};
 
 /// Longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 8 << 10;
 /// Most requests waiting for their responses; older ones are reported unanswered.
 const MAX_PENDING: usize = 256;
+/// Most bytes searched for the status line of a connection's first response ("junk before the
+/// status line"); a response without one within them is read as HTTP/0.9.
+const MAX_JUNK: usize = 4096;
 
 /// Where a chunked body is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,10 +73,16 @@ struct ActiveBody {
     seq: u64,
     /// Metadata for the file, taken when its first byte arrives.
     meta: Option<FileMeta>,
-    coding: Coding,
+    codings: Codings,
     sink: Option<BodySink>,
     file_id: String,
     len: u64,
+    /// A `multipart/form-data` request body being split into its parts.
+    multipart: Option<Box<Multipart>>,
+    /// Parts cut by a gap, emitted when the body ends.
+    pending_parts: Vec<PartEvent>,
+    /// Chunk-line anomalies already reported for this body (bits).
+    noted: u8,
 }
 
 /// One direction.
@@ -85,6 +98,9 @@ struct Side {
     head_scan: usize,
     /// Head mode: the start line of the partial head was checked.
     line_checked: bool,
+    /// A head was parsed on this side (responses: junk and HTTP/0.9 are looked for only
+    /// before the first).
+    seen_head: bool,
 }
 
 impl Side {
@@ -96,6 +112,7 @@ impl Side {
             is_response,
             head_scan: 0,
             line_checked: false,
+            seen_head: false,
         }
     }
 }
@@ -107,6 +124,8 @@ struct Tx {
     rec: HttpBody,
     head_request: bool,
     connect: bool,
+    /// An HTTP/0.9 request: its response has no head.
+    http09: bool,
 }
 
 /// The transactions of a connection.
@@ -257,8 +276,28 @@ impl HttpState {
                     if rest.is_empty() {
                         return pos;
                     }
+                    if is_resp {
+                        match self.response_prelude(rest) {
+                            Prelude::Go => {}
+                            Prelude::Wait => return pos,
+                            Prelude::Skip(n) => {
+                                ctx.anomaly(HttpAnomaly::JunkBeforeStatusAmbiguous.as_str());
+                                pos += n;
+                                continue;
+                            }
+                            Prelude::Http09 => {
+                                self.http09_response(ctx);
+                                continue;
+                            }
+                        }
+                    }
+                    let side = if is_resp {
+                        &mut self.resp
+                    } else {
+                        &mut self.req
+                    };
                     let from = side.head_scan.min(rest.len()).saturating_sub(2);
-                    let complete = has_head_end(rest, from);
+                    let complete = has_head_end(rest, from, is_resp);
                     let check_line =
                         !complete && !side.line_checked && rest[from..].contains(&b'\n');
                     if !complete && !check_line {
@@ -297,6 +336,9 @@ impl HttpState {
                         Ok(Some(n)) => pos += n,
                         Ok(None) => return pos,
                         Err(e) => {
+                            // Bytes that are no head where one was due (a capture picked up
+                            // mid-response): no HTTP/0.9 reading from now on.
+                            side.seen_head = true;
                             ctx.anomaly(match (e, is_resp) {
                                 (HeadError::TooManyHeaders, _) => {
                                     HttpAnomaly::TooManyHeaders.as_str()
@@ -343,6 +385,7 @@ impl HttpState {
             Head::Partial => return Ok(None),
             Head::Complete(h, n) => (h, n),
         };
+        report_quirks(h.quirks, ctx);
         let seq = self.txs.next_seq;
         self.txs.next_seq += 1;
         let host = header(&h.headers, "host").map(str::to_string);
@@ -375,7 +418,7 @@ impl HttpState {
             rec.auth_user = a.user;
             rec.auth_blob_md5 = a.blob_md5;
         }
-        let fr = framing(&h.headers, false).unwrap_or_else(|()| {
+        let fr = framing(&h.headers, false, |a| ctx.anomaly(a.as_str())).unwrap_or_else(|()| {
             ctx.anomaly(HttpAnomaly::BadContentLength.as_str());
             Framing::None
         });
@@ -389,9 +432,21 @@ impl HttpState {
             sender: None,
             mime_type: rec.request_content_type.clone(),
         };
-        let coding =
-            header(&h.headers, "content-encoding").map_or(Coding::Identity, Coding::from_header);
-        self.req.mode = start_body(&mut self.req, fr, seq, meta, coding, &mut self.txs, ctx);
+        let codings = Codings::parse(header_all(&h.headers, "content-encoding"));
+        let boundary = rec
+            .request_content_type
+            .as_deref()
+            .filter(|_| codings.is_identity())
+            .and_then(form_boundary);
+        let part_meta = boundary.as_ref().map(|_| FileMeta {
+            name: None,
+            mime_type: None,
+            ..meta.clone()
+        });
+        self.req.mode = start_body(&mut self.req, fr, seq, meta, codings, &mut self.txs, ctx);
+        if let (Some(b), Some(m), Some(body)) = (boundary, part_meta, self.req.body.as_mut()) {
+            body.multipart = Some(Box::new(Multipart::new(&b, m, body.file_id.clone())));
+        }
         if connect && self.req.mode == Mode::Head {
             self.req.mode = Mode::ConnectWait;
         }
@@ -406,6 +461,7 @@ impl HttpState {
             rec,
             head_request: h.method.eq_ignore_ascii_case("HEAD"),
             connect,
+            http09: h.quirks & Q_HTTP09 != 0,
         });
         Ok(Some(n))
     }
@@ -420,6 +476,8 @@ impl HttpState {
             Head::Partial => return Ok(None),
             Head::Complete(h, n) => (h, n),
         };
+        self.resp.seen_head = true;
+        report_quirks(h.quirks, ctx);
         if (100..200).contains(&h.status) && h.status != 101 {
             // Interim response (100 Continue, 102, 103): not paired.
             return Ok(Some(n));
@@ -445,7 +503,16 @@ impl HttpState {
         rec.response_content_type = header(&h.headers, "content-type").map(str::to_string);
         rec.server = header(&h.headers, "server").map(str::to_string);
         rec.location = header(&h.headers, "location").map(|l| strip_url_password(l).into_owned());
-        rec.content_encoding = header(&h.headers, "content-encoding").map(str::to_string);
+        let codings = Codings::parse(header_all(&h.headers, "content-encoding"));
+        rec.content_encoding = match header_all(&h.headers, "content-encoding").count() {
+            0 => None,
+            1 => header(&h.headers, "content-encoding").map(str::to_string),
+            _ => Some(
+                header_all(&h.headers, "content-encoding")
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        };
         rec.content_disposition = header(&h.headers, "content-disposition").map(str::to_string);
         let tunnel = h.status == 101 || (tx.connect && (200..300).contains(&h.status));
         if tunnel {
@@ -466,7 +533,7 @@ impl HttpState {
         let fr = if tx.head_request || h.status == 204 || h.status == 304 {
             Framing::None
         } else {
-            framing(&h.headers, true).unwrap_or_else(|()| {
+            framing(&h.headers, true, |a| ctx.anomaly(a.as_str())).unwrap_or_else(|()| {
                 ctx.anomaly(HttpAnomaly::BadContentLength.as_str());
                 Framing::UntilClose
             })
@@ -483,10 +550,9 @@ impl HttpState {
             sender: None,
             mime_type: rec.response_content_type.clone(),
         };
-        let coding = rec
-            .content_encoding
-            .as_deref()
-            .map_or(Coding::Identity, Coding::from_header);
+        if codings.list.len() > 1 {
+            ctx.anomaly(HttpAnomaly::StackedCodings.as_str());
+        }
         let seq = tx.seq;
         if fr == Framing::None {
             tx.rec.response_complete = Some(true);
@@ -494,7 +560,7 @@ impl HttpState {
             self.resp.mode = Mode::Head;
         } else {
             self.txs.current = Some(tx);
-            self.resp.mode = start_body(&mut self.resp, fr, seq, meta, coding, &mut self.txs, ctx);
+            self.resp.mode = start_body(&mut self.resp, fr, seq, meta, codings, &mut self.txs, ctx);
         }
         Ok(Some(n))
     }
@@ -568,9 +634,29 @@ impl HttpState {
                     }
                     return None;
                 };
-                match chunk_size(&rest[..nl]) {
-                    Some(0) => side.mode = Mode::Body(BodyMode::Chunked(Chunk::Trailers)),
-                    Some(n) => side.mode = Mode::Body(BodyMode::Chunked(Chunk::Data(n))),
+                let line = &rest[..nl];
+                if line.is_empty() || line == b"\r" {
+                    // Firefox skips a blank line where a chunk size is due (Chromium fails).
+                    note_once(side, NOTE_JUNK, HttpAnomaly::ChunkSizeJunkAmbiguous, ctx);
+                    return Some(nl + 1);
+                }
+                match chunk_size(line) {
+                    Some(c) => {
+                        if c.ext {
+                            note_once(side, NOTE_EXT, HttpAnomaly::ChunkExtension, ctx);
+                        }
+                        if c.junk {
+                            note_once(side, NOTE_JUNK, HttpAnomaly::ChunkSizeJunkAmbiguous, ctx);
+                        }
+                        if c.zeros {
+                            note_once(side, NOTE_ZEROS, HttpAnomaly::ChunkSizeLeadingZeros, ctx);
+                        }
+                        side.mode = Mode::Body(BodyMode::Chunked(if c.size == 0 {
+                            Chunk::Trailers
+                        } else {
+                            Chunk::Data(c.size)
+                        }));
+                    }
                     None => {
                         ctx.anomaly(HttpAnomaly::BadChunkSize.as_str());
                         stop_side(side, txs, ctx, false);
@@ -638,13 +724,25 @@ impl HttpState {
     }
 
     fn close(&mut self, ctx: &mut ParseCtx<'_>) {
+        self.close_partial_heads(ctx);
         for is_resp in [false, true] {
             let side = if is_resp {
                 &mut self.resp
             } else {
                 &mut self.req
             };
-            let done = side.mode == Mode::Body(BodyMode::UntilClose);
+            let mut done = side.mode == Mode::Body(BodyMode::UntilClose);
+            if let Mode::Body(BodyMode::Chunked(c)) = side.mode {
+                if c == Chunk::Trailers {
+                    // The last chunk came; only its blank line is missing.
+                    done = true;
+                } else {
+                    // No last chunk: Firefox keeps the bytes, Chromium fails the download. The
+                    // file holds what came (what Firefox saves) but is not complete: nothing
+                    // tells whether more was to come.
+                    ctx.anomaly(HttpAnomaly::ChunkedUnterminatedAmbiguous.as_str());
+                }
+            }
             if side.body.is_some() || matches!(side.mode, Mode::Body(_)) {
                 end_body(side, &mut self.txs, ctx, done);
             }
@@ -659,13 +757,196 @@ impl HttpState {
     }
 }
 
+/// What the response side does with bytes where a head is due.
+enum Prelude {
+    /// Parse a head.
+    Go,
+    /// Wait for more bytes.
+    Wait,
+    /// Junk of this many bytes before the status line.
+    Skip(usize),
+    /// No head: an HTTP/0.9 response.
+    Http09,
+}
+
+impl HttpState {
+    /// Junk before the status line and HTTP/0.9 responses: looked for before a connection's
+    /// first response head, when a request is waiting for it.
+    fn response_prelude(&self, rest: &[u8]) -> Prelude {
+        let Some(front) = self.txs.pending.front() else {
+            return Prelude::Go;
+        };
+        if front.http09 {
+            return Prelude::Http09;
+        }
+        let n = rest.len().min(5);
+        let prefix_ok = rest
+            .get(..n)
+            .zip(b"HTTP/".get(..n))
+            .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b));
+        if prefix_ok || self.resp.seen_head {
+            return Prelude::Go;
+        }
+        match find_status_anywhere(rest.get(..rest.len().min(MAX_JUNK)).unwrap_or_default()) {
+            Some(i) => Prelude::Skip(i),
+            None if rest.len() >= MAX_JUNK => Prelude::Http09,
+            None => Prelude::Wait,
+        }
+    }
+
+    /// The response to the oldest request has no head (HTTP/0.9): its bytes up to the
+    /// connection's end are the body.
+    fn http09_response(&mut self, ctx: &mut ParseCtx<'_>) {
+        ctx.anomaly(HttpAnomaly::Http09Response.as_str());
+        let tx = match self.txs.pending.pop_front() {
+            Some(t) => t,
+            None => {
+                let seq = self.txs.next_seq;
+                self.txs.next_seq += 1;
+                Tx {
+                    seq,
+                    ..Tx::default()
+                }
+            }
+        };
+        let meta = FileMeta {
+            name: tx.rec.uri.as_deref().and_then(uri_filename),
+            source: "http",
+            url: tx.rec.url.clone(),
+            referrer: tx.rec.referrer.clone(),
+            sender: None,
+            mime_type: None,
+        };
+        let seq = tx.seq;
+        self.txs.current = Some(tx);
+        self.resp.seen_head = true;
+        self.resp.mode = start_body(
+            &mut self.resp,
+            Framing::UntilClose,
+            seq,
+            meta,
+            Codings::default(),
+            &mut self.txs,
+            ctx,
+        );
+    }
+
+    /// At the connection's end: a request head cut short is still reported with what was
+    /// seen; so is a response head cut short, and a first response without a head is an
+    /// HTTP/0.9 body.
+    fn close_partial_heads(&mut self, ctx: &mut ParseCtx<'_>) {
+        if self.req.mode == Mode::Head && self.req.buf.iter().any(|b| !b.is_ascii_whitespace()) {
+            let mut b = std::mem::take(&mut self.req.buf);
+            let blank = b.iter().take_while(|c| c.is_ascii_whitespace()).count();
+            b.drain(..blank);
+            b.extend_from_slice(b"\r\n\r\n");
+            if let Ok(Some(_)) = self.request_head(&b, ctx) {
+                ctx.anomaly(HttpAnomaly::RequestTruncated.as_str());
+            }
+        }
+        if self.resp.mode == Mode::Head && self.resp.buf.iter().any(|b| !b.is_ascii_whitespace()) {
+            let mut b = std::mem::take(&mut self.resp.buf);
+            let blank = b.iter().take_while(|c| c.is_ascii_whitespace()).count();
+            b.drain(..blank);
+            let mut rest: &[u8] = &b;
+            if !self.resp.seen_head && !self.txs.pending.is_empty() {
+                match find_status_anywhere(rest) {
+                    Some(0) => {}
+                    Some(i) => {
+                        ctx.anomaly(HttpAnomaly::JunkBeforeStatusAmbiguous.as_str());
+                        rest = rest.get(i..).unwrap_or_default();
+                    }
+                    None => {
+                        self.http09_response(ctx);
+                        body_data(&mut self.resp, &mut self.txs, rest, ctx);
+                        return;
+                    }
+                }
+            }
+            let mut head = rest.to_vec();
+            head.extend_from_slice(b"\r\n\r\n");
+            if let Ok(Some(_)) = self.response_head(&head, ctx) {
+                ctx.anomaly(HttpAnomaly::ResponseHeadTruncated.as_str());
+            }
+        }
+    }
+}
+
+const NOTE_EXT: u8 = 1;
+const NOTE_JUNK: u8 = 2;
+const NOTE_ZEROS: u8 = 4;
+
+/// Reports a chunk-line anomaly once per body.
+fn note_once(side: &mut Side, bit: u8, a: HttpAnomaly, ctx: &mut ParseCtx<'_>) {
+    if let Some(b) = side.body.as_mut() {
+        if b.noted & bit != 0 {
+            return;
+        }
+        b.noted |= bit;
+    }
+    ctx.anomaly(a.as_str());
+}
+
+/// The anomalies of a head's deviations.
+fn report_quirks(q: u16, ctx: &mut ParseCtx<'_>) {
+    if q == 0 {
+        return;
+    }
+    for (bit, a) in [
+        (Q_BARE_LF, HttpAnomaly::BareLf),
+        (Q_BARE_CR, HttpAnomaly::BareCrAmbiguous),
+        (Q_FOLDED, HttpAnomaly::FoldedHeader),
+        (Q_BAD_LINE, HttpAnomaly::InvalidHeaderLine),
+        (Q_LOWER_VERSION, HttpAnomaly::LowercaseVersion),
+        (Q_ODD_REQUEST_LINE, HttpAnomaly::OddRequestLine),
+        (Q_HTTP09, HttpAnomaly::Http09Request),
+    ] {
+        if q & bit != 0 {
+            ctx.anomaly(a.as_str());
+        }
+    }
+}
+
+/// A multipart splitter's event: part files listed in the transaction and emitted.
+fn part_event(ev: PartEvent, seq: u64, txs: &mut Txs, ctx: &mut ParseCtx<'_>) {
+    match ev {
+        PartEvent::Started(id) => {
+            if let Some(t) = txs.get_mut(seq) {
+                t.rec.file_ids.push(id);
+            }
+        }
+        PartEvent::Done {
+            field,
+            file,
+            issues,
+        } => {
+            for i in issues {
+                report(i, ctx);
+            }
+            if let Some(t) = txs.get_mut(seq) {
+                t.rec.form_parts.push(FormPart {
+                    field,
+                    name: file.name.clone(),
+                    size: file.size,
+                    md5: file.md5.clone(),
+                    sha256: file.sha256.clone(),
+                    file_id: file.id.clone(),
+                    complete: file.complete,
+                });
+            }
+            ctx.emit(AppBody::File(*file));
+        }
+        PartEvent::Malformed => ctx.anomaly(HttpAnomaly::MultipartMalformed.as_str()),
+    }
+}
+
 /// The mode a side enters after a head with this framing.
 fn start_body(
     side: &mut Side,
     fr: Framing,
     seq: u64,
     meta: FileMeta,
-    coding: Coding,
+    codings: Codings,
     txs: &mut Txs,
     ctx: &mut ParseCtx<'_>,
 ) -> Mode {
@@ -687,17 +968,20 @@ fn start_body(
     side.body = Some(ActiveBody {
         seq,
         meta: Some(meta),
-        coding,
+        codings,
         sink: None,
         file_id,
         len: 0,
+        multipart: None,
+        pending_parts: Vec::new(),
+        noted: 0,
     });
     Mode::Body(mode)
 }
 
 /// The body's sink, opened (and its file id listed) on first use.
 fn sink<'a>(body: &'a mut ActiveBody, txs: &mut Txs) -> &'a mut BodySink {
-    let coding = body.coding;
+    let codings = &body.codings;
     let meta = &mut body.meta;
     let id = &body.file_id;
     let seq = body.seq;
@@ -705,7 +989,7 @@ fn sink<'a>(body: &'a mut ActiveBody, txs: &mut Txs) -> &'a mut BodySink {
         if let Some(t) = txs.get_mut(seq) {
             t.rec.file_ids.push(id.clone());
         }
-        BodySink::new(meta.take().unwrap_or_default(), coding)
+        BodySink::new(meta.take().unwrap_or_default(), codings)
     })
 }
 
@@ -719,8 +1003,12 @@ fn body_data(side: &mut Side, txs: &mut Txs, data: &[u8], ctx: &mut ParseCtx<'_>
     body.len += data.len() as u64;
     let s = sink(body, txs);
     s.update(data);
-    if let Some(issue) = s.take_issue() {
+    while let Some(issue) = s.take_issue() {
         report(issue, ctx);
+    }
+    let seq = body.seq;
+    if let Some(mp) = body.multipart.as_mut() {
+        mp.update(data, &mut |ev| part_event(ev, seq, txs, ctx));
     }
 }
 
@@ -733,6 +1021,12 @@ fn body_gap(side: &mut Side, txs: &mut Txs, len: u64) {
     };
     body.len += len;
     sink(body, txs).gap(len);
+    if let Some(mut mp) = body.multipart.take() {
+        // No context here: the cut part is emitted when the body ends.
+        let mut done = Vec::new();
+        mp.gap(len, &mut |ev| done.push(ev));
+        body.pending_parts = done;
+    }
 }
 
 fn report(issue: BodyIssue, ctx: &mut ParseCtx<'_>) {
@@ -740,6 +1034,10 @@ fn report(issue: BodyIssue, ctx: &mut ParseCtx<'_>) {
         BodyIssue::Bomb => HttpAnomaly::DecompressionBomb.as_str(),
         BodyIssue::DecodeError => HttpAnomaly::DecodeError.as_str(),
         BodyIssue::Memcap => HttpAnomaly::InspectMemcap.as_str(),
+        BodyIssue::BadTrailer => HttpAnomaly::GzipBadTrailer.as_str(),
+        BodyIssue::TrailingData => HttpAnomaly::CodingTrailingData.as_str(),
+        BodyIssue::UnknownCoding => HttpAnomaly::UnknownCoding.as_str(),
+        BodyIssue::TooManyCodings => HttpAnomaly::TooManyCodings.as_str(),
     });
 }
 
@@ -754,9 +1052,15 @@ fn end_body(side: &mut Side, txs: &mut Txs, ctx: &mut ParseCtx<'_>, complete: bo
                 t.rec.request_body_len = body.len;
             }
         }
+        for ev in body.pending_parts {
+            part_event(ev, body.seq, txs, ctx);
+        }
+        if let Some(mp) = body.multipart {
+            mp.finish(complete, &mut |ev| part_event(ev, body.seq, txs, ctx));
+        }
         if let Some(s) = body.sink {
-            let (file, issue) = s.finish(body.file_id, complete);
-            if let Some(issue) = issue {
+            let (file, issues) = s.finish(body.file_id, complete);
+            for issue in issues {
                 report(issue, ctx);
             }
             ctx.emit(AppBody::File(file));

@@ -127,7 +127,8 @@ fn chunked_with_trailers() {
     assert_eq!(o.http[0].response_body_len, 11);
     assert_eq!(o.http[0].response_complete, Some(true));
     assert_eq!(o.files[0].sha256, sha(b"hello world"));
-    assert!(o.anomalies.is_empty(), "{:?}", o.anomalies);
+    // A chunk extension is legal but rare: reported.
+    assert_eq!(o.anomalies, vec!["http.chunk_extension"]);
 }
 
 #[test]
@@ -516,7 +517,10 @@ fn odd_version_text() {
         (C, b"GET /Hello Arkime HTTP/1.0\r\n\r\n"),
         (S, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
     ]);
+    // A stray token before the version: the URI is the first token (Apache, tshark).
     assert_eq!(o.http[0].uri.as_deref(), Some("/Hello"));
+    assert_eq!(o.http[0].version.as_deref(), Some("Arkime HTTP/1.0"));
+    assert!(o.anomalies.contains(&"http.odd_request_line"));
     assert_eq!(o.http[0].status, Some(200));
 }
 
@@ -607,4 +611,72 @@ fn lenient_heads() {
     assert_eq!(o.http[0].status, Some(200));
     assert_eq!(o.http[1].status, Some(404));
     assert_eq!(o.http[1].server.as_deref(), Some("s"));
+}
+
+#[test]
+fn http09_response_longer_than_the_junk_window() {
+    let body = vec![b'z'; 5000];
+    for chunk in [1000, usize::MAX] {
+        let o = run_steps(
+            &[(C, b"GET /long HTTP/1.1\r\nHost: h\r\n\r\n"), (S, &body)],
+            chunk,
+        );
+        assert_eq!(o.http.len(), 1);
+        assert_eq!(o.http[0].status, None);
+        assert_eq!(o.files.len(), 1);
+        assert_eq!(o.files[0].sha256, sha(&body));
+        assert!(o.files[0].complete);
+        assert_eq!(o.anomalies, vec!["http.http09_response"]);
+    }
+}
+
+#[test]
+fn midstream_response_bytes_are_not_http09() {
+    // A capture picked up inside a response: its bytes come before any request; a request
+    // then waits while the old body goes on. The next status line still pairs with it.
+    let tail = vec![b'x'; 5000];
+    let o = run(&[
+        (S, b"rest of an earlier body\r\n"),
+        (C, b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n"),
+        (S, &tail),
+        (S, b"\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    ]);
+    assert_eq!(o.http.len(), 1, "{:?}", o.anomalies);
+    assert_eq!(o.http[0].uri.as_deref(), Some("/next"));
+    assert_eq!(o.http[0].status, Some(200));
+    assert_eq!(o.files[0].sha256, sha(b"ok"));
+    assert!(!o.anomalies.contains(&"http.http09_response"));
+}
+
+#[test]
+fn multipart_split_anywhere() {
+    let body = b"preamble\r\n--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\nline one\r\n--b-not\r\nend\r\n--b\r\nContent-Disposition: form-data; name=\"t\"\r\n\r\ntext\r\n--b--\r\nepilogue";
+    let mut req = format!(
+        "POST /u HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=\"b\"\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    for chunk in [1, 2, 3, 5, 7, 64, usize::MAX] {
+        let o = run_steps(
+            &[
+                (C, &req),
+                (S, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+            ],
+            chunk,
+        );
+        let h = &o.http[0];
+        assert_eq!(h.form_parts.len(), 1, "chunk {chunk}: {:?}", o.anomalies);
+        let p = &h.form_parts[0];
+        assert_eq!(p.field.as_deref(), Some("f"));
+        assert_eq!(p.name.as_deref(), Some("a.txt"));
+        assert_eq!(
+            p.sha256,
+            sha(b"line one\r\n--b-not\r\nend"),
+            "chunk {chunk}"
+        );
+        assert!(p.complete);
+        assert_eq!(h.file_ids.len(), 2);
+        assert!(o.anomalies.is_empty(), "{:?}", o.anomalies);
+    }
 }
