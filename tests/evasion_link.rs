@@ -149,7 +149,8 @@ fn cisco_hdlc() {
     let run = run(&cap);
     let flow = assert_download(&run, &body, "10.20.0.5");
     assert!(flow["flow"].get("tunnel").is_none(), "{flow}");
-    assert_eq!(run.stop()["packets"]["non_ip"], 0);
+    assert_eq!(run.stop()["decode"]["non_ip"], 0);
+    assert_eq!(run.stop()["decode"]["malformed"], 0);
 }
 
 #[test]

@@ -763,6 +763,11 @@ fn random_bytes_never_panic() {
     }
 }
 
+/// Keeps a test frame alive for the rest of the test (the decoded view borrows it).
+fn keep(v: Vec<u8>) -> &'static [u8] {
+    Box::leak(v.into_boxed_slice())
+}
+
 #[test]
 fn cisco_hdlc_pppoe_pfc_and_nsh() {
     let inner = tcp4(b"x");
@@ -781,7 +786,7 @@ fn cisco_hdlc_pppoe_pfc_and_nsh() {
         s.extend_from_slice(&((inner.len() + proto.len()) as u16).to_be_bytes());
         s.extend_from_slice(proto);
         s.extend_from_slice(&inner);
-        let d = decode(LinkType::ETHERNET, &eth(0x8864, &s), &cfg()).unwrap();
+        let d = decode(LinkType::ETHERNET, keep(eth(0x8864, &s)), &cfg()).unwrap();
         assert_eq!(d.ip_offset, 14 + 6 + proto.len());
         assert_eq!(d.src, ip(A4));
     }
@@ -797,19 +802,24 @@ fn cisco_hdlc_pppoe_pfc_and_nsh() {
         n.extend_from_slice(rest);
         n
     };
-    let d = decode(LinkType::ETHERNET, &eth(0x894f, &nsh(1, &inner)), &cfg()).unwrap();
+    let d = decode(
+        LinkType::ETHERNET,
+        keep(eth(0x894f, &nsh(1, &inner))),
+        &cfg(),
+    )
+    .unwrap();
     assert_eq!((d.ip_offset, d.tunnel.depth), (22, 0));
     let e = eth(0x0800, &inner);
-    let d = decode(LinkType::ETHERNET, &eth(0x894f, &nsh(3, &e)), &cfg()).unwrap();
+    let d = decode(LinkType::ETHERNET, keep(eth(0x894f, &nsh(3, &e))), &cfg()).unwrap();
     assert_eq!(d.ip_offset, 14 + 8 + 14);
     let twice = nsh(4, &nsh(1, &inner));
-    let d = decode(LinkType::ETHERNET, &eth(0x894f, &twice), &cfg()).unwrap();
+    let d = decode(LinkType::ETHERNET, keep(eth(0x894f, &twice)), &cfg()).unwrap();
     assert_eq!(d.ip_offset, 30);
     // A length shorter than the fixed headers, or version 1: broken.
     let mut bad = nsh(1, &inner);
     bad[1] = 0xc1;
     assert_eq!(
-        decode(LinkType::ETHERNET, &eth(0x894f, &bad), &cfg()).unwrap_err(),
+        decode(LinkType::ETHERNET, keep(eth(0x894f, &bad)), &cfg()).unwrap_err(),
         NotIp::Malformed(Anomaly::BadTunnel)
     );
     // NSH nested past the hop limit stops.
@@ -817,7 +827,7 @@ fn cisco_hdlc_pppoe_pfc_and_nsh() {
     for _ in 0..20 {
         deep = nsh(4, &deep);
     }
-    assert!(decode(LinkType::ETHERNET, &eth(0x894f, &deep), &cfg()).is_err());
+    assert!(decode(LinkType::ETHERNET, keep(eth(0x894f, &deep)), &cfg()).is_err());
 }
 
 #[test]
@@ -837,7 +847,7 @@ fn geneve_and_teredo() {
     g4.extend_from_slice(&inner);
     let d = decode(
         LinkType::ETHERNET,
-        &eth(0x0800, &udp4(C4, D4, 1, 6081, &g4)),
+        keep(eth(0x0800, &udp4(C4, D4, 1, 6081, &g4))),
         &cfg(),
     );
     assert_eq!(d.unwrap().src, ip(A4));
@@ -845,7 +855,7 @@ fn geneve_and_teredo() {
     g4[0] = 0x40;
     let d = decode(
         LinkType::ETHERNET,
-        &eth(0x0800, &udp4(C4, D4, 1, 6081, &g4)),
+        keep(eth(0x0800, &udp4(C4, D4, 1, 6081, &g4))),
         &cfg(),
     );
     assert_eq!(d.unwrap().src, ip(C4));
@@ -854,7 +864,7 @@ fn geneve_and_teredo() {
     let v6 = udp6(b"abc");
     let d = decode(
         LinkType::ETHERNET,
-        &eth(0x0800, &udp4(C4, D4, 40001, 3544, &v6)),
+        keep(eth(0x0800, &udp4(C4, D4, 40001, 3544, &v6))),
         &cfg(),
     );
     let d = d.unwrap();
@@ -864,7 +874,7 @@ fn geneve_and_teredo() {
     oi.extend_from_slice(&v6);
     let d = decode(
         LinkType::ETHERNET,
-        &eth(0x0800, &udp4(D4, C4, 3544, 40001, &oi)),
+        keep(eth(0x0800, &udp4(D4, C4, 3544, 40001, &oi))),
         &cfg(),
     );
     assert_eq!(d.unwrap().dst, IpAddr::from(B6));
@@ -873,7 +883,7 @@ fn geneve_and_teredo() {
     junk.push(0);
     let d = decode(
         LinkType::ETHERNET,
-        &eth(0x0800, &udp4(C4, D4, 40001, 3544, &junk)),
+        keep(eth(0x0800, &udp4(C4, D4, 40001, 3544, &junk))),
         &cfg(),
     );
     assert_eq!(d.unwrap().src, ip(C4));
@@ -884,7 +894,7 @@ fn geneve_and_teredo() {
     };
     let d = decode(
         LinkType::ETHERNET,
-        &eth(0x0800, &udp4(C4, D4, 40001, 3544, &v6)),
+        keep(eth(0x0800, &udp4(C4, D4, 40001, 3544, &v6))),
         &off,
     );
     assert_eq!(d.unwrap().src, ip(C4));

@@ -597,9 +597,10 @@ fn client_is_src(d: &Decoded<'_>, flags: u8, is_tcp: bool) -> bool {
         return true;
     }
     // DNS between two hosts on the same DNS port (53, mDNS 5353, LLMNR 5355): the client is
-    // who sent the query, told by the QR bit of the header, not by the ports.
+    // who sent the query, told by the QR bit of the header, not by the ports. A datagram to a
+    // multicast group (an mDNS announcement) is sent by the flow's only speaker: its client.
     if let L4::Udp { payload, .. } = d.l4 {
-        if sp == dp && matches!(sp, 53 | 5353 | 5355) {
+        if sp == dp && matches!(sp, 53 | 5353 | 5355) && !d.dst.is_multicast() {
             if let Some(&b) = payload.get(2) {
                 if payload.len() >= 12 {
                     return b & 0x80 == 0;
