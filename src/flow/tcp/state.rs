@@ -13,7 +13,8 @@
 //!   nothing new on that connection again.
 //! - A FIN (or an RST) seen after a SYN but before the handshake completed, when the handshake
 //!   then completes, was dropped by its receiver (a host in LISTEN or SYN-SENT drops a FIN, and
-//!   a completed handshake shows the RST was not taken): it leaves no trace in the state.
+//!   a completed handshake shows the RST was not taken): it leaves no trace in the state. The
+//!   server's FIN after its own SYN-ACK is not one of those (the client takes it).
 
 use crate::decode::tcp_flags::{ACK, FIN, RST, SYN};
 
@@ -261,9 +262,11 @@ impl TcpTrack {
             *st = TcpState::Established;
         }
         if flags & FIN != 0 {
-            if handshake && !self.established {
-                // Before the handshake completed: the receiver drops it (LISTEN, SYN-SENT);
-                // seen (conn_state `SH`) until the handshake completes.
+            // The receiver drops a FIN while it is in LISTEN or SYN-SENT, or in SYN-RECEIVED
+            // without an ACK (a client FIN|ACK there completed the handshake above); a server
+            // that sent its SYN-ACK may close before the client's ACK is seen.
+            if handshake && !self.established && !(side == 1 && self.synack) {
+                // Seen (conn_state `SH`) until the handshake completes.
                 self.fin[side] = true;
                 self.early_fin[side] = true;
                 return Verdict::FinIgnored;
@@ -459,5 +462,8 @@ mod tests {
         // An unanswered SYN then a FIN stays SH; a SYN answered by RST stays REJ.
         assert_eq!(run(&[(0, SYN), (0, FIN)]).conn_state(), "SH");
         assert_eq!(run(&[(0, SYN), (1, RST | ACK)]).conn_state(), "REJ");
+        // A server may close right after its SYN-ACK: that FIN stands.
+        let t = run(&[(0, SYN), (1, SYN | ACK), (1, FIN | ACK), (0, ACK)]);
+        assert_eq!((t.state, t.conn_state()), (TcpState::Closing, "S3"));
     }
 }
