@@ -26,11 +26,15 @@ pub enum AppProto {
     Quic,
     /// A VXLAN tunnel's own (outer UDP) flow.
     Vxlan,
+    /// A Geneve tunnel's own (outer UDP) flow.
+    Geneve,
+    /// A Teredo tunnel's own (outer UDP) flow.
+    Teredo,
 }
 
 impl AppProto {
     /// Number of variants (for per-protocol counter arrays indexed by `p as usize`).
-    pub const COUNT: usize = AppProto::Vxlan as usize + 1;
+    pub const COUNT: usize = AppProto::Teredo as usize + 1;
 
     /// Every variant, in declaration order (`ALL[p as usize] == p`).
     pub const ALL: [AppProto; AppProto::COUNT] = [
@@ -51,6 +55,8 @@ impl AppProto {
         AppProto::Ftp,
         AppProto::Quic,
         AppProto::Vxlan,
+        AppProto::Geneve,
+        AppProto::Teredo,
     ];
 
     /// Stable lower-case name, as it appears in records.
@@ -70,6 +76,8 @@ impl AppProto {
             AppProto::Dhcp => "dhcp",
             AppProto::Ntp => "ntp",
             AppProto::Vxlan => "vxlan",
+            AppProto::Geneve => "geneve",
+            AppProto::Teredo => "teredo",
             AppProto::Smb => "smb",
             AppProto::Ftp => "ftp",
             AppProto::Quic => "quic",

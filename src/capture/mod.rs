@@ -30,6 +30,8 @@ impl LinkType {
     pub const ETHERNET: LinkType = LinkType(1);
     /// Raw IP (v4 or v6, told by the version nibble).
     pub const RAW: LinkType = LinkType(101);
+    /// Cisco HDLC: address, control, then an ethertype.
+    pub const C_HDLC: LinkType = LinkType(104);
     pub const IEEE802_11: LinkType = LinkType(105);
     /// OpenBSD loopback: 4-byte address family in network byte order.
     pub const LOOP: LinkType = LinkType(108);

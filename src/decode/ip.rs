@@ -1,15 +1,20 @@
 //! IPv4 / IPv6 (with extension headers), TCP / UDP / ICMP, and the tunnels found above IP:
-//! IP-in-IP, 6in4, 4in6, GRE (incl. ERSPAN II/III, transparent Ethernet bridging) and VXLAN.
+//! IP-in-IP, 6in4, 4in6, GRE (incl. ERSPAN II/III, transparent Ethernet bridging), VXLAN,
+//! VXLAN-GPE, Geneve and Teredo.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::layers::{be16, be32, byte, ether, ethertype};
-use super::{Anomaly, Carrier, DecodeConfig, Decoded, Frag, NotIp, Tunnel, Vlans, L4};
+use super::{Anomaly, Carrier, DecodeConfig, Decoded, Frag, NotIp, Tunnel, UdpTunnel, Vlans, L4};
 
 const TRUNC: NotIp = NotIp::Malformed(Anomaly::Truncated);
 
 /// IANA port of VXLAN-GPE (followed besides [`DecodeConfig::vxlan_port`]).
 const VXLAN_GPE_PORT: u16 = 4790;
+/// IANA port of Geneve (RFC 8926).
+const GENEVE_PORT: u16 = 6081;
+/// IANA port of Teredo (RFC 4380): a server's or relay's port, either side of the datagram.
+const TEREDO_PORT: u16 = 3544;
 
 /// Most IPv6 extension headers walked before giving up on finding the upper layer.
 const MAX_EXT_HEADERS: usize = 16;
@@ -247,6 +252,18 @@ fn transport<'a>(ctx: &mut Ctx<'a, '_>, proto: u8, v6: bool, seg: &'a [u8]) -> L
                 payload,
             }
         }
+        132 => match seg.get(..12) {
+            // SCTP common header: ports, verification tag, checksum; then the chunks.
+            Some(h) => L4::Sctp {
+                src_port: u16::from_be_bytes([h[0], h[1]]),
+                dst_port: u16::from_be_bytes([h[2], h[3]]),
+                payload: seg.get(12..).unwrap_or_default(),
+            },
+            None => {
+                ctx.set_anomaly(Anomaly::Truncated);
+                L4::Other { payload: seg }
+            }
+        },
         1 | 58 if (proto == 58) == v6 => match seg.get(..4) {
             Some(h) => L4::Icmp {
                 v6,
@@ -274,23 +291,10 @@ fn tunnel<'a>(ctx: &mut Ctx<'a, '_>, layer: &IpLayer<'a>) -> Result<Option<Decod
             Some(k) => k,
             None => return Ok(None),
         },
-        17 => {
-            let (Some(dport), Some(ulen)) = (be16(data, off + 2), be16(data, off + 4)) else {
-                return Ok(None);
-            };
-            let flags = byte(data, off + 8).unwrap_or(0);
-            let gpe = dport == VXLAN_GPE_PORT && dport != ctx.cfg.vxlan_port;
-            if (dport != ctx.cfg.vxlan_port && !gpe) || flags & 0x08 == 0 || ulen < 16 {
-                return Ok(None);
-            }
-            let meta = Meta::Vni(be32(data, off + 12).unwrap_or(0) >> 8);
-            // VXLAN-GPE with the P bit names the next protocol: 1 IPv4, 2 IPv6, 3 Ethernet.
-            match (gpe && flags & 0x04 != 0, byte(data, off + 11).unwrap_or(0)) {
-                (false, _) | (true, 3) => Inner::Ether(off + 16, meta),
-                (true, 1 | 2) => Inner::Ip(off + 16, meta),
-                _ => return Ok(None),
-            }
-        }
+        17 => match udp_tunnel(ctx, off) {
+            Some(k) => k,
+            None => return Ok(None),
+        },
         _ => return Ok(None),
     };
     if ctx.tunnel.depth >= ctx.cfg.max_tunnel_depth {
@@ -304,12 +308,16 @@ fn tunnel<'a>(ctx: &mut Ctx<'a, '_>, layer: &IpLayer<'a>) -> Result<Option<Decod
     let mut inner = *ctx;
     inner.tunnel.depth += 1;
     if layer.proto == 17 {
+        let kind = match kind {
+            Inner::Ip(_, m) | Inner::Ether(_, m) | Inner::Ethertype(_, _, m) => m.udp_kind(),
+        };
         if let (Some(sp), Some(dp)) = (be16(data, off), be16(data, off + 2)) {
             inner.tunnel.udp_carrier = Some(Carrier {
                 src: layer.src,
                 dst: layer.dst,
                 src_port: sp,
                 dst_port: dp,
+                kind,
             });
         }
     }
@@ -351,12 +359,24 @@ enum Meta {
     Vni(u32),
     Key(u32),
     Erspan(Option<u32>, u16),
+    /// Geneve (its VNI is not a VXLAN one: not reported as such).
+    Geneve,
+    Teredo,
 }
 
 impl Meta {
+    /// The kind of UDP tunnel these identifiers come from.
+    fn udp_kind(self) -> UdpTunnel {
+        match self {
+            Meta::Geneve => UdpTunnel::Geneve,
+            Meta::Teredo => UdpTunnel::Teredo,
+            _ => UdpTunnel::Vxlan,
+        }
+    }
+
     fn apply(self, t: &mut Tunnel) {
         match self {
-            Meta::None => {}
+            Meta::None | Meta::Geneve | Meta::Teredo => {}
             Meta::Vni(v) => t.vxlan_vni = Some(v),
             Meta::Key(k) => t.gre_key = Some(k),
             Meta::Erspan(k, id) => {
@@ -409,4 +429,66 @@ fn gre(g: &[u8], off: usize) -> Option<Inner> {
         }
         _ => Some(Inner::Ethertype(ptype, off + hlen, key_meta)),
     }
+}
+
+/// The UDP tunnels: VXLAN (configured port), VXLAN-GPE, Geneve, Teredo. `off`: the UDP header.
+fn udp_tunnel(ctx: &Ctx<'_, '_>, off: usize) -> Option<Inner> {
+    let data = ctx.data;
+    let sport = be16(data, off)?;
+    let dport = be16(data, off + 2)?;
+    let ulen = usize::from(be16(data, off + 4)?);
+    let p = off + 8;
+    if dport == ctx.cfg.vxlan_port || dport == VXLAN_GPE_PORT {
+        let flags = byte(data, p).unwrap_or(0);
+        let gpe = dport == VXLAN_GPE_PORT && dport != ctx.cfg.vxlan_port;
+        if flags & 0x08 == 0 || ulen < 16 {
+            return None;
+        }
+        let meta = Meta::Vni(be32(data, p + 4).unwrap_or(0) >> 8);
+        // VXLAN-GPE with the P bit names the next protocol: 1 IPv4, 2 IPv6, 3 Ethernet, 4 NSH.
+        return match (gpe && flags & 0x04 != 0, byte(data, p + 3).unwrap_or(0)) {
+            (false, _) | (true, 3) => Some(Inner::Ether(p + 8, meta)),
+            (true, 1 | 2) => Some(Inner::Ip(p + 8, meta)),
+            (true, 4) => Some(Inner::Ethertype(0x894F, p + 8, meta)),
+            _ => None,
+        };
+    }
+    if dport == GENEVE_PORT {
+        // RFC 8926: version (2 bits, 0), options length in 4-byte words, flags, protocol
+        // type (an ethertype: 0x6558 Ethernet), VNI, then the options.
+        let b0 = byte(data, p)?;
+        if b0 >> 6 != 0 {
+            return None;
+        }
+        let hlen = 8 + usize::from(b0 & 0x3f) * 4;
+        if ulen < 8 + hlen {
+            return None;
+        }
+        let ptype = be16(data, p + 2)?;
+        return Some(Inner::Ethertype(ptype, p + hlen, Meta::Geneve));
+    }
+    if sport == TEREDO_PORT || dport == TEREDO_PORT {
+        // RFC 4380: an IPv6 packet, maybe after an authentication (type 1) and/or an origin
+        // indication (type 0) header. Followed only when the IPv6 header fills the datagram
+        // exactly (UDP 3544 may carry anything else).
+        let end = off.checked_add(ulen)?;
+        let mut q = p;
+        if be16(data, q)? == 1 {
+            let id_len = usize::from(byte(data, q + 2)?);
+            let au_len = usize::from(byte(data, q + 3)?);
+            q += 4 + id_len + au_len + 9;
+        }
+        if be16(data, q)? == 0 {
+            q += 8;
+        }
+        if byte(data, q)? >> 4 != 6 {
+            return None;
+        }
+        let plen = usize::from(be16(data, q + 4)?);
+        if q + 40 + plen != end {
+            return None;
+        }
+        return Some(Inner::Ip(q, Meta::Teredo));
+    }
+    None
 }

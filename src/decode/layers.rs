@@ -1,5 +1,5 @@
-//! Link layers (Ethernet, VLAN, MPLS, PPPoE, SLL/SLL2, loopback, NFLOG, 802.11/radiotap) and
-//! the dispatch to the IP layer.
+//! Link layers (Ethernet, VLAN, MPLS, PPPoE, NSH, Cisco HDLC, SLL/SLL2, loopback, NFLOG,
+//! 802.11/radiotap) and the dispatch to the IP layer.
 //!
 //! All parsers here are small hand-written readers over `&[u8]` with bounds-checked accessors:
 //! they are simpler and faster than a generic slicer for these fixed layouts. The IP and
@@ -93,6 +93,11 @@ pub fn decode<'a>(
             ethertype(&mut ctx, proto, 20)
         }
         LinkType::NFLOG => nflog(&mut ctx),
+        LinkType::C_HDLC => {
+            // Address (0x0F unicast, 0x8F broadcast), control (0), then an ethertype.
+            let proto = be16(data, 2).ok_or(TRUNC)?;
+            ethertype(&mut ctx, proto, 4)
+        }
         LinkType::IEEE802_11 => wifi(&mut ctx, 0),
         LinkType::IEEE802_11_RADIOTAP => {
             let len = le16(data, 2).ok_or(TRUNC)? as usize;
@@ -141,12 +146,47 @@ pub(super) fn ethertype<'a>(
             }
             0x8847 | 0x8848 => return mpls(ctx, off),
             0x8864 => {
-                // PPPoE session: ver/type, code, session id, length, then the PPP protocol.
-                let proto = be16(data, off + 6).ok_or(TRUNC)?;
+                // PPPoE session: ver/type, code, session id, length, then the PPP protocol:
+                // two bytes, or one when compressed (RFC 1661 PFC: an odd first byte).
+                let first = byte(data, off + 6).ok_or(TRUNC)?;
+                let (proto, at) = if first & 1 == 1 {
+                    (u16::from(first), off + 7)
+                } else {
+                    (be16(data, off + 6).ok_or(TRUNC)?, off + 8)
+                };
                 return match proto {
-                    0x0021 | 0x0057 => ip(ctx, off + 8),
+                    0x0021 | 0x0057 => ip(ctx, at),
                     _ => Err(NotIp::NonIp),
                 };
+            }
+            0x894F => {
+                // NSH (RFC 8300): version 0, length in 4-byte words (at least the 8-byte base
+                // and service path headers), next protocol 1 IPv4, 2 IPv6, 3 Ethernet, 4 NSH,
+                // 5 MPLS.
+                ctx.link_hops += 1;
+                if ctx.link_hops > MAX_LINK_HOPS {
+                    return Err(NotIp::Malformed(Anomaly::BadTunnel));
+                }
+                let b0 = byte(data, off).ok_or(TRUNC)?;
+                let len = usize::from(be16(data, off).ok_or(TRUNC)? & 0x3f) * 4;
+                let next = byte(data, off + 3).ok_or(TRUNC)?;
+                if b0 >> 6 != 0 || len < 8 {
+                    return Err(NotIp::Malformed(Anomaly::BadTunnel));
+                }
+                if data.len() < off + len {
+                    return Err(TRUNC);
+                }
+                let inner = off + len;
+                match next {
+                    1 | 2 => return ip(ctx, inner),
+                    3 => return ether(ctx, inner),
+                    4 => {
+                        et = 0x894F;
+                        off = inner;
+                    }
+                    5 => return mpls(ctx, inner),
+                    _ => return Err(NotIp::NonIp),
+                }
             }
             0x6558 => return ether(ctx, off),
             // 802.3 length field: LLC, maybe SNAP with an ethertype.

@@ -1,10 +1,11 @@
 //! Decode: captured bytes → a borrowed [`Decoded`] view of the innermost IP packet and its
 //! transport header, with the VLAN ids and tunnels it was found inside. No allocation.
 //!
-//! Layers: Ethernet, 802.1Q/802.1ad (QinQ), MPLS, Linux SLL/SLL2, BSD/OpenBSD loopback, NFLOG,
-//! raw IP, IPv4, IPv6 (extension headers), TCP, UDP, ICMP/ICMPv6; tunnels GRE (incl. ERSPAN
-//! types I/II/III and transparent Ethernet bridging), VXLAN (UDP/4789) and VXLAN-GPE (UDP/4790),
-//! IP-in-IP, 6in4, 4in6.
+//! Layers: Ethernet, 802.1Q/802.1ad (QinQ), MPLS, PPPoE (PPP protocol field full or
+//! compressed), NSH (0x894F), Cisco HDLC, Linux SLL/SLL2, BSD/OpenBSD loopback, NFLOG,
+//! raw IP, IPv4, IPv6 (extension headers), TCP, UDP, SCTP (ports), ICMP/ICMPv6; tunnels GRE
+//! (incl. ERSPAN types I/II/III and transparent Ethernet bridging), VXLAN (UDP/4789),
+//! VXLAN-GPE (UDP/4790), Geneve (UDP/6081), Teredo (UDP/3544), IP-in-IP, 6in4, 4in6.
 //! IP fragments are reported as such ([`Decoded::frag`]); [`defrag`] puts them back together.
 
 use std::net::IpAddr;
@@ -19,7 +20,7 @@ pub use layers::decode;
 
 /// Every link type [`decode`] reads (others are counted as not decoded): the fuzz target picks
 /// among them and the corpus test checks each capture uses one.
-pub const LINKTYPES: [LinkType; 11] = [
+pub const LINKTYPES: [LinkType; 12] = [
     LinkType::NULL,
     LinkType::ETHERNET,
     LinkType::RAW,
@@ -31,6 +32,7 @@ pub const LINKTYPES: [LinkType; 11] = [
     LinkType::IPV6,
     LinkType::NFLOG,
     LinkType::LINUX_SLL2,
+    LinkType::C_HDLC,
 ];
 
 /// Most VLAN tags kept per packet (outer first); deeper stacks are counted as an anomaly.
@@ -74,9 +76,18 @@ pub struct Tunnel {
     pub gre_key: Option<u32>,
     /// ERSPAN session id, when mirrored through ERSPAN.
     pub erspan_id: Option<u16>,
-    /// The innermost UDP header that carried the tunnel (VXLAN): the carrier is a flow of its
-    /// own, as Zeek and Suricata (and tshark's conversations) count it.
+    /// The innermost UDP header that carried the tunnel (VXLAN, Geneve, Teredo): the carrier is
+    /// a flow of its own, as Zeek and Suricata (and tshark's conversations) count it.
     pub udp_carrier: Option<Carrier>,
+}
+
+/// Which UDP tunnel a [`Carrier`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UdpTunnel {
+    /// VXLAN and VXLAN-GPE.
+    Vxlan,
+    Geneve,
+    Teredo,
 }
 
 /// The outer UDP endpoints of a UDP-borne tunnel.
@@ -86,6 +97,7 @@ pub struct Carrier {
     pub dst: IpAddr,
     pub src_port: u16,
     pub dst_port: u16,
+    pub kind: UdpTunnel,
 }
 
 /// Fragment information of the innermost IP header.
@@ -112,6 +124,12 @@ pub enum L4<'a> {
         payload: &'a [u8],
     },
     Udp {
+        src_port: u16,
+        dst_port: u16,
+        payload: &'a [u8],
+    },
+    /// SCTP: its common header's ports; `payload` is the chunks.
+    Sctp {
         src_port: u16,
         dst_port: u16,
         payload: &'a [u8],

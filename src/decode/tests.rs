@@ -762,3 +762,167 @@ fn random_bytes_never_panic() {
         let _ = decode(LinkType(lt), &buf[..n - (x as usize % 16)], &cfg());
     }
 }
+
+/// Keeps a test frame alive for the rest of the test (the decoded view borrows it).
+fn keep(v: Vec<u8>) -> &'static [u8] {
+    Box::leak(v.into_boxed_slice())
+}
+
+#[test]
+fn cisco_hdlc_pppoe_pfc_and_nsh() {
+    let inner = tcp4(b"x");
+    let mut hdlc = vec![0x0f, 0x00, 0x08, 0x00];
+    hdlc.extend_from_slice(&inner);
+    let d = decode(LinkType::C_HDLC, &hdlc, &cfg()).unwrap();
+    assert_eq!((d.src, d.dst, d.ip_offset), (ip(A4), ip(B4), 4));
+    assert!(matches!(d.l4, L4::Tcp { dst_port: 80, .. }));
+    assert_eq!(
+        decode(LinkType::C_HDLC, &[0x8f, 0, 0x80], &cfg()).unwrap_err(),
+        NotIp::Malformed(Anomaly::Truncated)
+    );
+    // PPPoE: one-byte (compressed) and two-byte protocol fields.
+    for proto in [&[0x21u8][..], &[0x00, 0x21][..]] {
+        let mut s = vec![0x11, 0x00, 0x12, 0x34];
+        s.extend_from_slice(&((inner.len() + proto.len()) as u16).to_be_bytes());
+        s.extend_from_slice(proto);
+        s.extend_from_slice(&inner);
+        let d = decode(LinkType::ETHERNET, keep(eth(0x8864, &s)), &cfg()).unwrap();
+        assert_eq!(d.ip_offset, 14 + 6 + proto.len());
+        assert_eq!(d.src, ip(A4));
+    }
+    // PPP LCP (0xc021) is no IP.
+    let lcp = eth(0x8864, &[0x11, 0, 0, 1, 0, 4, 0xc0, 0x21, 1, 1]);
+    assert_eq!(
+        decode(LinkType::ETHERNET, &lcp, &cfg()).unwrap_err(),
+        NotIp::NonIp
+    );
+    // NSH: next protocol IPv4, Ethernet, and NSH in NSH.
+    let nsh = |next: u8, rest: &[u8]| {
+        let mut n = vec![0x0f, 0xc2, 0x02, next, 0, 0, 1, 255];
+        n.extend_from_slice(rest);
+        n
+    };
+    let d = decode(
+        LinkType::ETHERNET,
+        keep(eth(0x894f, &nsh(1, &inner))),
+        &cfg(),
+    )
+    .unwrap();
+    assert_eq!((d.ip_offset, d.tunnel.depth), (22, 0));
+    let e = eth(0x0800, &inner);
+    let d = decode(LinkType::ETHERNET, keep(eth(0x894f, &nsh(3, &e))), &cfg()).unwrap();
+    assert_eq!(d.ip_offset, 14 + 8 + 14);
+    let twice = nsh(4, &nsh(1, &inner));
+    let d = decode(LinkType::ETHERNET, keep(eth(0x894f, &twice)), &cfg()).unwrap();
+    assert_eq!(d.ip_offset, 30);
+    // A length shorter than the fixed headers, or version 1: broken.
+    let mut bad = nsh(1, &inner);
+    bad[1] = 0xc1;
+    assert_eq!(
+        decode(LinkType::ETHERNET, keep(eth(0x894f, &bad)), &cfg()).unwrap_err(),
+        NotIp::Malformed(Anomaly::BadTunnel)
+    );
+    // NSH nested past the hop limit stops.
+    let mut deep = inner.clone();
+    for _ in 0..20 {
+        deep = nsh(4, &deep);
+    }
+    assert!(decode(LinkType::ETHERNET, keep(eth(0x894f, &deep)), &cfg()).is_err());
+}
+
+#[test]
+fn geneve_and_teredo() {
+    let inner = tcp4(b"hello");
+    let mut g = vec![0x02, 0x00, 0x65, 0x58, 0x12, 0x34, 0x56, 0x00];
+    g.extend_from_slice(&[0x01, 0x03, 0x80, 0x01, 0xde, 0xad, 0xbe, 0xef]);
+    g.extend(eth(0x0800, &inner));
+    let outer = eth(0x0800, &udp4(C4, D4, 49152, 6081, &g));
+    let d = decode(LinkType::ETHERNET, &outer, &cfg()).unwrap();
+    assert_eq!((d.src, d.dst, d.tunnel.depth), (ip(A4), ip(B4), 1));
+    assert_eq!(d.tunnel.vxlan_vni, None);
+    let c = d.tunnel.udp_carrier.unwrap();
+    assert_eq!((c.dst_port, c.kind), (6081, UdpTunnel::Geneve));
+    // Geneve straight to IPv4 (protocol type 0x0800).
+    let mut g4 = vec![0x00, 0x00, 0x08, 0x00, 0, 0, 1, 0];
+    g4.extend_from_slice(&inner);
+    let d = decode(
+        LinkType::ETHERNET,
+        keep(eth(0x0800, &udp4(C4, D4, 1, 6081, &g4))),
+        &cfg(),
+    );
+    assert_eq!(d.unwrap().src, ip(A4));
+    // Version 1: not followed, the outer UDP is the flow.
+    g4[0] = 0x40;
+    let d = decode(
+        LinkType::ETHERNET,
+        keep(eth(0x0800, &udp4(C4, D4, 1, 6081, &g4))),
+        &cfg(),
+    );
+    assert_eq!(d.unwrap().src, ip(C4));
+
+    // Teredo: bare IPv6, and after an origin indication.
+    let v6 = udp6(b"abc");
+    let d = decode(
+        LinkType::ETHERNET,
+        keep(eth(0x0800, &udp4(C4, D4, 40001, 3544, &v6))),
+        &cfg(),
+    );
+    let d = d.unwrap();
+    assert_eq!((d.src, d.tunnel.depth), (IpAddr::from(A6), 1));
+    assert_eq!(d.tunnel.udp_carrier.unwrap().kind, UdpTunnel::Teredo);
+    let mut oi = vec![0, 0, 0x63, 0xbe, 0x3f, 0xff, 0xfd, 0xd2];
+    oi.extend_from_slice(&v6);
+    let d = decode(
+        LinkType::ETHERNET,
+        keep(eth(0x0800, &udp4(D4, C4, 3544, 40001, &oi))),
+        &cfg(),
+    );
+    assert_eq!(d.unwrap().dst, IpAddr::from(B6));
+    // Something else on port 3544 (the IPv6 length does not fill the datagram): not Teredo.
+    let mut junk = v6.clone();
+    junk.push(0);
+    let d = decode(
+        LinkType::ETHERNET,
+        keep(eth(0x0800, &udp4(C4, D4, 40001, 3544, &junk))),
+        &cfg(),
+    );
+    assert_eq!(d.unwrap().src, ip(C4));
+    // Tunnels off: the carrier is the flow.
+    let off = DecodeConfig {
+        decap_tunnels: false,
+        ..cfg()
+    };
+    let d = decode(
+        LinkType::ETHERNET,
+        keep(eth(0x0800, &udp4(C4, D4, 40001, 3544, &v6))),
+        &off,
+    );
+    assert_eq!(d.unwrap().src, ip(C4));
+}
+
+#[test]
+fn sctp_ports() {
+    let mut s = vec![0x8e, 0x3c, 0x0b, 0x5a, 0, 0, 0, 1, 0, 0, 0, 0];
+    s.extend_from_slice(&[1, 0, 0, 4]);
+    let mut v = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, 132, 0, 0];
+    v[2..4].copy_from_slice(&((20 + s.len()) as u16).to_be_bytes());
+    v.extend_from_slice(&A4);
+    v.extend_from_slice(&B4);
+    v.extend_from_slice(&s);
+    let d = decode(LinkType::RAW, &v, &cfg()).unwrap();
+    assert_eq!(d.proto, 132);
+    assert_eq!(
+        d.l4,
+        L4::Sctp {
+            src_port: 36412,
+            dst_port: 2906,
+            payload: &[1, 0, 0, 4]
+        }
+    );
+    // Cut inside the common header.
+    v.truncate(28);
+    v[2..4].copy_from_slice(&28u16.to_be_bytes());
+    let d = decode(LinkType::RAW, &v, &cfg()).unwrap();
+    assert!(matches!(d.l4, L4::Other { .. }));
+    assert_eq!(d.anomaly, Some(Anomaly::Truncated));
+}

@@ -24,6 +24,7 @@
 //! | `gzip`    | gzip                                                        | application/gzip |
 //! | `7z`      | 7-Zip                                                       | application/x-7z-compressed |
 //! | `rar`     | RAR (v4 and v5)                                             | application/vnd.rar |
+//! | `iso`     | ISO 9660 image (`CD001` at 0x8001, the first volume descriptor) | application/x-iso9660-image |
 //! | other     | `infer`'s extension (`png`, `jpg`, `mp4`, ...)              | `infer`'s media type |
 //! | `unknown` | nothing matched                                             | none |
 //!
@@ -49,6 +50,9 @@ pub fn detect(head: &[u8]) -> (String, Option<String>) {
 
 type Found = Option<(String, Option<String>)>;
 
+/// Offset of the first ISO 9660 volume descriptor's standard identifier (sector 16, byte 1).
+const ISO_MAGIC_AT: usize = 0x8001;
+
 fn found(name: &str, mime: &str) -> Found {
     Some((name.to_string(), Some(mime.to_string())))
 }
@@ -65,6 +69,12 @@ fn own(h: &[u8]) -> Found {
             Some(_) => found("exe", PE_MIME),
             None => found("pe", "application/x-dosexec"),
         };
+    }
+    // ISO 9660: 32 KiB of system area (zeros, or a hybrid image's boot code), then volume
+    // descriptors of 2 KiB, each a type byte and "CD001". A disk image is how malware
+    // delivered by mail and download slips past mark-of-the-web.
+    if h.get(ISO_MAGIC_AT..ISO_MAGIC_AT + 5) == Some(b"CD001".as_slice()) {
+        return found("iso", "application/x-iso9660-image");
     }
     if h.starts_with(b"\x7fELF") {
         return found("elf", "application/x-executable");
@@ -190,4 +200,28 @@ fn from_infer(h: &[u8]) -> Found {
         other => other,
     };
     Some((name.to_string(), Some(t.mime_type().to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso9660_by_its_volume_descriptor() {
+        let mut iso = vec![0u8; 0x8800];
+        iso[0x8000] = 1; // primary volume descriptor
+        iso[0x8001..0x8006].copy_from_slice(b"CD001");
+        iso[0x8006] = 1;
+        assert_eq!(
+            detect(&iso),
+            (
+                "iso".to_string(),
+                Some("application/x-iso9660-image".to_string())
+            )
+        );
+        // Cut before the identifier, or another identifier: not an ISO image.
+        assert_ne!(detect(&iso[..0x8004]).0, "iso");
+        iso[0x8001..0x8006].copy_from_slice(b"BEA01");
+        assert_ne!(detect(&iso).0, "iso");
+    }
 }

@@ -93,6 +93,9 @@ pub fn ports(l4: &L4<'_>) -> (u16, u16) {
         }
         | L4::Udp {
             src_port, dst_port, ..
+        }
+        | L4::Sctp {
+            src_port, dst_port, ..
         } => (src_port, dst_port),
         _ => (0, 0),
     }

@@ -14,7 +14,7 @@ use hashbrown::hash_map::{Entry, HashMap};
 use crate::config::FlowSection;
 use crate::decode::{tcp_flags, Decoded, Tunnel, Vlans, L4};
 use crate::flow::key::FlowKey;
-use crate::flow::tcp::state::TcpTrack;
+use crate::flow::tcp::state::{Seg, TcpTrack, Verdict};
 use crate::vocab::{AppProto, Direction};
 
 const NS: u64 = 1_000_000_000;
@@ -159,6 +159,8 @@ pub struct Tracked<'t, S> {
     pub dir: Direction,
     /// This packet created the flow.
     pub new: bool,
+    /// What this packet's RST or FIN did to the connection (TCP), for the streams.
+    pub verdict: Verdict,
 }
 
 impl<S: Default> FlowTable<S> {
@@ -214,15 +216,16 @@ impl<S: Default> FlowTable<S> {
         ended: &mut impl FnMut(FlowKey, Flow<S>, EndReason),
     ) -> Option<Tracked<'t, S>> {
         let (key, from_lo) = FlowKey::of(d, self.vlan_in_key);
-        let (flags, is_tcp) = match d.l4 {
-            L4::Tcp { flags, .. } => (flags, true),
-            _ => (0, false),
+        let (flags, seq, is_tcp) = match d.l4 {
+            L4::Tcp { flags, seq, .. } => (flags, seq, true),
+            _ => (0, 0, false),
         };
         let app_data = match d.l4 {
             L4::Tcp { flags, payload, .. } => !payload.is_empty() && flags & tcp_flags::SYN == 0,
-            L4::Udp { payload, .. } | L4::Icmp { payload, .. } | L4::Other { payload } => {
-                !payload.is_empty()
-            }
+            L4::Udp { payload, .. }
+            | L4::Sctp { payload, .. }
+            | L4::Icmp { payload, .. }
+            | L4::Other { payload } => !payload.is_empty(),
         };
         // Is the existing flow finished (timed out, or a new connection on a closed 5-tuple)?
         let mut replace = None;
@@ -236,6 +239,7 @@ impl<S: Default> FlowTable<S> {
             } else if is_tcp
                 && flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN
                 && f.tcp.is_closed()
+                && !(from_lo == f.client_is_lo && f.tcp.is_syn_repeat(seq))
             {
                 replace = Some(EndReason::Reuse);
             }
@@ -312,14 +316,32 @@ impl<S: Default> FlowTable<S> {
         flow.bytes[i] += u64::from(wire_len);
         flow.last_ns = flow.last_ns.max(ts_ns);
         flow.app_data |= app_data;
-        if is_tcp {
-            flow.tcp.update(i, flags);
-        }
+        let verdict = match d.l4 {
+            L4::Tcp {
+                flags,
+                seq,
+                ack,
+                window,
+                payload,
+                ..
+            } => {
+                let seg = Seg {
+                    flags,
+                    seq,
+                    ack,
+                    window,
+                    len: u32::try_from(payload.len()).unwrap_or(u32::MAX),
+                };
+                flow.tcp.segment(i, &seg, true)
+            }
+            _ => Verdict::None,
+        };
         Some(Tracked {
             key,
             flow,
             dir,
             new: created,
+            verdict,
         })
     }
 
@@ -574,6 +596,18 @@ fn client_is_src(d: &Decoded<'_>, flags: u8, is_tcp: bool) -> bool {
     if sp == 0 && dp == 0 {
         return true;
     }
+    // DNS between two hosts on the same DNS port (53, mDNS 5353, LLMNR 5355): the client is
+    // who sent the query, told by the QR bit of the header, not by the ports. A datagram to a
+    // multicast group (an mDNS announcement) is sent by the flow's only speaker: its client.
+    if let L4::Udp { payload, .. } = d.l4 {
+        if sp == dp && matches!(sp, 53 | 5353 | 5355) && !d.dst.is_multicast() {
+            if let Some(&b) = payload.get(2) {
+                if payload.len() >= 12 {
+                    return b & 0x80 == 0;
+                }
+            }
+        }
+    }
     // Without a handshake: the side on the well-known (lower, < 1024) port is the server.
     !(sp < 1024 && dp >= 1024)
 }
@@ -658,14 +692,20 @@ mod tests {
         assert_eq!(t.len(), 2);
         t.expire(31 * NS, &mut e);
         assert_eq!(t.len(), 0);
-        // A SYN on a closed 5-tuple starts a new flow.
+        // A SYN on a closed 5-tuple starts a new flow; the same SYN again is a retransmission.
         t.track(&tcp(1, 4001, 2, 80, SYN), 40 * NS, 60, &mut e)
             .unwrap();
         t.track(&tcp(2, 80, 1, 4001, RST | ACK), 40 * NS, 60, &mut e)
             .unwrap();
         let tr = t
-            .track(&tcp(1, 4001, 2, 80, SYN), 41 * NS, 60, &mut e)
+            .track(&tcp(1, 4001, 2, 80, SYN), 40 * NS, 60, &mut e)
             .unwrap();
+        assert!(!tr.new);
+        let mut syn2 = tcp(1, 4001, 2, 80, SYN);
+        if let L4::Tcp { seq, .. } = &mut syn2.l4 {
+            *seq = 7777;
+        }
+        let tr = t.track(&syn2, 41 * NS, 60, &mut e).unwrap();
         assert!(tr.new);
         let _ = e;
         assert_eq!(ended.len(), 3);

@@ -53,6 +53,8 @@ fn port_proto(transport: Transport, port: u16) -> AppProto {
         (_, 88) => AppProto::Kerberos,
         (_, 389) => AppProto::Ldap,
         (Transport::Udp, 5353) => AppProto::Mdns,
+        // LLMNR (RFC 4795): DNS messages on UDP 5355.
+        (Transport::Udp, 5355) => AppProto::Dns,
         (Transport::Udp, 67 | 68) => AppProto::Dhcp,
         (Transport::Udp, 123) => AppProto::Ntp,
         (Transport::Udp, 443) => AppProto::Quic,

@@ -46,7 +46,7 @@ impl Cap {
         }
     }
 
-    /// Any TCP segment; `flags` letters: S(YN) A(CK) F(IN) P(SH).
+    /// Any TCP segment; `flags` letters: S(YN) A(CK) F(IN) P(SH) R(ST).
     #[allow(clippy::too_many_arguments)]
     pub fn tcp(
         &mut self,
@@ -73,6 +73,9 @@ impl Cap {
         }
         if flags.contains('P') {
             b = b.psh();
+        }
+        if flags.contains('R') {
+            b = b.rst();
         }
         let mut pkt = Vec::new();
         b.write(&mut pkt, payload).expect("a valid TCP segment");

@@ -43,8 +43,17 @@
 //! [`StreamEvent::DepthReached`] is emitted once, the buffer is released and further data is
 //! dropped (`depth_dropped_bytes`); FIN and RST are still reported. `Fin` is emitted once all data
 //! before the FIN's sequence number has been delivered (the FIN consumes one sequence number;
-//! bytes after it are discarded). `Rst` is emitted immediately and discards what is buffered.
+//! bytes after it are discarded). An RST puts the stream *on hold* (the flow layer has judged it
+//! in the window; see `flow::tcp::state`): data after it is buffered (bounded as any other), not
+//! delivered, until the flow layer says the RST was withdrawn ([`DirStream::rst_withdrawn`]: the
+//! hosts went on, the held data is delivered) or the stream closes (`Rst` is emitted, what is
+//! buffered is discarded). A hold that would exceed a buffer cap confirms the RST at once.
 //! After `Fin`, `Rst` or [`DirStream::close`] the stream ignores further segments.
+//!
+//! # Several SYNs
+//! A stream synchronised on a SYN that has delivered nothing yet follows the SYN that the peer
+//! acknowledges ([`DirStream::resync`], from the SYN-ACK): decoy SYNs with other ISNs on the same
+//! 5-tuple do not shift the stream.
 //!
 //! A `DirStream` does not release its memory when dropped (it does not own the budget): call
 //! [`DirStream::close`] first.
@@ -91,6 +100,10 @@ pub struct DirStream {
     fin_off: Option<u64>,
     depth_done: bool,
     ended: bool,
+    /// An RST is pending: nothing is delivered until it is withdrawn or the stream closes.
+    held: bool,
+    /// `base` came from a SYN.
+    from_syn: bool,
 }
 
 impl DirStream {
@@ -125,9 +138,7 @@ impl DirStream {
             return;
         }
         if flags & tcp_flags::RST != 0 {
-            out(StreamEvent::Rst);
-            stats.discarded_bytes += self.release_all(mem) as u64;
-            self.ended = true;
+            self.held = true;
             return;
         }
         let syn = flags & tcp_flags::SYN != 0;
@@ -136,6 +147,7 @@ impl DirStream {
         if self.base.is_none() {
             if syn || !payload.is_empty() {
                 self.base = Some(data_seq);
+                self.from_syn = syn;
             } else {
                 // Nothing to synchronise on: a bare FIN still ends the direction.
                 if fin {
@@ -172,7 +184,7 @@ impl DirStream {
         stats: &mut ReassemblyStats,
         out: &mut impl FnMut(StreamEvent<'_>),
     ) {
-        if self.ended || self.depth_done || self.base.is_none() {
+        if self.ended || self.depth_done || self.held || self.base.is_none() {
             return;
         }
         let a = self.rel(ack);
@@ -200,8 +212,53 @@ impl DirStream {
         }
     }
 
+    /// The peer acknowledged the SYN that ends at `ack` (its SYN-ACK): a stream synchronised on
+    /// another SYN (several SYNs with other ISNs on the 5-tuple) that has delivered and buffered
+    /// nothing yet starts at `ack` instead. True when it moved.
+    pub fn resync(&mut self, ack: u32) -> bool {
+        let idle = self.next == 0 && self.buf.is_empty() && self.fin_off.is_none();
+        match self.base {
+            Some(b) if self.from_syn && idle && !self.ended && b != ack => {
+                self.base = Some(ack);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The flow layer withdrew the RST that put this stream on hold (the hosts went on): the
+    /// held data is delivered.
+    pub fn rst_withdrawn(
+        &mut self,
+        cfg: &ReassemblyConfig,
+        mem: &mut MemBudget,
+        stats: &mut ReassemblyStats,
+        out: &mut impl FnMut(StreamEvent<'_>),
+    ) {
+        if !self.held || self.ended {
+            return;
+        }
+        self.held = false;
+        self.drain(cfg, mem, stats, out);
+        self.check_fin(mem, stats, out);
+    }
+
+    /// The RST that put this stream on hold stands: `Rst`, and what is buffered is discarded.
+    fn confirm_rst(
+        &mut self,
+        mem: &mut MemBudget,
+        stats: &mut ReassemblyStats,
+        out: &mut impl FnMut(StreamEvent<'_>),
+    ) {
+        out(StreamEvent::Rst);
+        stats.discarded_bytes += self.release_all(mem) as u64;
+        self.held = false;
+        self.ended = true;
+    }
+
     /// Flow end or timeout: delivers everything buffered, reporting the holes as gaps (and a FIN
-    /// seen ahead), releases the memory and ends the stream.
+    /// seen ahead), releases the memory and ends the stream. A stream on hold for an RST
+    /// ends with `Rst` instead, and what it held is discarded.
     pub fn close(
         &mut self,
         cfg: &ReassemblyConfig,
@@ -209,6 +266,10 @@ impl DirStream {
         stats: &mut ReassemblyStats,
         out: &mut impl FnMut(StreamEvent<'_>),
     ) {
+        if self.held && !self.ended {
+            self.confirm_rst(mem, stats, out);
+            return;
+        }
         if !self.ended && !self.depth_done && self.base.is_some() {
             while let Some(k) = self.first_key() {
                 self.skip_to(k, stats, out);
@@ -299,7 +360,7 @@ impl DirStream {
                 data = &data[(self.next - off) as usize..];
                 off = self.next;
             }
-            if off == self.next {
+            if off == self.next && !self.held {
                 // In order: hand over the part before the first buffered segment straight from
                 // the packet; buffered bytes win over the rest (first wins).
                 let lim = match self.first_key() {
@@ -329,6 +390,11 @@ impl DirStream {
                 stats.memcap_drops += 1;
             } else {
                 stats.buffer_cap_drops += 1;
+            }
+            if self.held {
+                // No room to hold more behind an RST: it stands.
+                self.confirm_rst(mem, stats, out);
+                return;
             }
             // No room: give up on the first hole, then retry.
             let hole_end = self.first_key().map_or(off, |k| k.min(off));
@@ -456,7 +522,7 @@ impl DirStream {
         stats: &mut ReassemblyStats,
         out: &mut impl FnMut(StreamEvent<'_>),
     ) {
-        while !self.depth_done {
+        while !self.depth_done && !self.held {
             let Some(entry) = self.buf.first_entry() else {
                 break;
             };
@@ -525,7 +591,7 @@ impl DirStream {
         stats: &mut ReassemblyStats,
         out: &mut impl FnMut(StreamEvent<'_>),
     ) {
-        if self.ended {
+        if self.ended || self.held {
             return;
         }
         if let Some(f) = self.fin_off {
@@ -985,18 +1051,67 @@ mod tests {
     }
 
     #[test]
-    fn rst_discards() {
+    fn rst_holds_then_discards_at_close() {
         let mut h = H::new();
         h.seg(0, SYN, b"");
         h.seg(1, ACK, b"ab");
         h.seg(10, ACK, b"later");
         h.seg(3, RST, b"");
-        assert_eq!(h.ev, vec![d("ab"), Ev::Rst]);
-        assert_eq!(h.mem.used(), 0);
-        assert_eq!(h.stats.discarded_bytes, 5);
+        // On hold: data after the RST is kept back, acknowledgements deliver nothing.
         h.seg(3, ACK, b"cd");
+        h.ack(100);
+        assert_eq!(h.ev, vec![d("ab")]);
         h.close();
         assert_eq!(h.ev, vec![d("ab"), Ev::Rst]);
+        assert_eq!(h.stats.discarded_bytes, 7);
+    }
+
+    #[test]
+    fn withdrawn_rst_delivers_what_was_held() {
+        let mut h = H::new();
+        h.seg(0, SYN, b"");
+        h.seg(1, ACK, b"ab");
+        h.seg(3, RST, b"");
+        h.seg(3, ACK, b"cd");
+        h.seg(5, ACK | FIN, b"ef");
+        assert_eq!(h.ev, vec![d("ab")]);
+        let ev = &mut h.ev;
+        h.s.rst_withdrawn(&h.cfg, &mut h.mem, &mut h.stats, &mut |e| push(ev, e));
+        assert_eq!(h.ev, vec![d("abcdef"), Ev::Fin]);
+        h.close();
+    }
+
+    #[test]
+    fn a_hold_past_the_buffer_cap_confirms_the_rst() {
+        let mut h = H::with(
+            ReassemblyConfig {
+                depth: 0,
+                max_buffered_per_dir: 4,
+            },
+            1 << 20,
+        );
+        h.seg(0, SYN, b"");
+        h.seg(1, RST, b"");
+        h.seg(1, ACK, b"abcdefgh");
+        assert_eq!(h.ev, vec![Ev::Rst]);
+        h.seg(9, ACK, b"more");
+        h.close();
+        assert_eq!(h.ev, vec![Ev::Rst]);
+    }
+
+    #[test]
+    fn the_acknowledged_syn_wins() {
+        let mut h = H::new();
+        h.seg(1000, SYN, b"");
+        h.seg(5000, SYN, b"");
+        h.seg(9000, SYN, b"");
+        // The peer's SYN-ACK acknowledges the second one.
+        assert!(h.s.resync(5001));
+        h.seg(5001, ACK, b"hello");
+        assert_eq!(h.ev, vec![d("hello")]);
+        // Once data flowed, a SYN-ACK no longer moves the stream.
+        assert!(!h.s.resync(9001));
+        h.close();
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::decode::defrag::{DefragStats, Defragmenter};
 use crate::decode::{decode, Anomaly, NotIp, L4};
 use crate::flow::key::FlowKey;
 use crate::flow::table::{EndReason, Flow, FlowTable};
+use crate::flow::tcp::state::Verdict;
 use crate::flow::tcp::MemBudget;
 use crate::pipeline::OutMsg;
 use crate::proto::{self, Emitted, ParseCtx};
@@ -178,7 +179,11 @@ impl Worker {
         };
         let mut ended = |k: FlowKey, f: Flow<FlowApp>, r: EndReason| ender.end(k, f, r);
         if let Some(t) = self.table.track(&outer, ts_ns, wire_len, &mut ended) {
-            t.flow.app_proto = AppProto::Vxlan;
+            t.flow.app_proto = match c.kind {
+                crate::decode::UdpTunnel::Vxlan => AppProto::Vxlan,
+                crate::decode::UdpTunnel::Geneve => AppProto::Geneve,
+                crate::decode::UdpTunnel::Teredo => AppProto::Teredo,
+            };
             t.flow.app.insp.done = true;
         }
         if self.out.len() >= RECORD_BATCH {
@@ -203,7 +208,10 @@ impl Worker {
         let Some(t) = self.table.track(d, pkt.ts_ns, pkt.wire_len, &mut ended) else {
             return;
         };
-        let (flow, dir, key) = (t.flow, t.dir, t.key);
+        let (flow, dir, key, verdict) = (t.flow, t.dir, t.key, t.verdict);
+        if let Some(a) = verdict_anomaly(verdict) {
+            *self.stats.app_anomalies.entry(a).or_insert(0) += 1;
+        }
         let shared = &self.shared;
         let mem = &mut self.mem;
         let rstats = &mut self.stats.reasm;
@@ -245,7 +253,25 @@ impl Worker {
                     },
                     port_proto: proto::by_port(Transport::Tcp, key.lo_port, key.hi_port),
                 };
-                if flags & crate::decode::tcp_flags::ACK != 0 {
+                use crate::decode::tcp_flags::{ACK, FIN, RST, SYN};
+                if let Verdict::RstWithdrawn(side) = verdict {
+                    let (s, d) = if usize::from(side) == dir.idx() {
+                        (&mut *mine, dir)
+                    } else {
+                        (&mut *other, dir.other())
+                    };
+                    s.rst_withdrawn(&shared.reasm, mem, rstats, &mut |ev| app.event(d, ev));
+                }
+                // What the receiving host dropped, the streams drop too.
+                let flags = match verdict {
+                    Verdict::RstIgnored => flags & !RST,
+                    Verdict::FinIgnored => flags & !FIN,
+                    _ => flags,
+                };
+                if flags & (SYN | ACK) == SYN | ACK {
+                    other.resync(ack);
+                }
+                if flags & ACK != 0 {
                     other.acked(ack, &shared.reasm, mem, rstats, &mut |ev| {
                         app.event(dir.other(), ev)
                     });
@@ -427,5 +453,15 @@ impl Worker {
 
     pub fn stats(&self) -> &WorkerStats {
         &self.stats
+    }
+}
+
+/// The anomaly a TCP verdict reports (status `app_anomalies`), if any.
+fn verdict_anomaly(v: Verdict) -> Option<&'static str> {
+    match v {
+        Verdict::RstIgnored => Some("tcp.rst_out_of_window"),
+        Verdict::RstWithdrawn(_) => Some("tcp.rst_not_taken"),
+        Verdict::FinIgnored => Some("tcp.fin_before_handshake"),
+        Verdict::None | Verdict::RstPending => None,
     }
 }

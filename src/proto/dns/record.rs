@@ -182,8 +182,10 @@ impl ResponseInfo {
         }
     }
 
-    /// Whether this answers `q`: same id and, when the response repeats it, same question
-    /// (name compared without regard to ASCII case).
+    /// Whether this answers `q`: same id and same question (name compared without regard to
+    /// ASCII case). A response that does not repeat the question pairs on its id alone only
+    /// when the id is not 0: id 0 is what every mDNS message carries (RFC 6762), so an id-0
+    /// response without a question (an mDNS announcement) is its own transaction.
     pub fn answers_query(&self, q: &QueryInfo) -> bool {
         if self.id != q.id {
             return false;
@@ -192,7 +194,7 @@ impl ResponseInfo {
             (Some((rn, rt, rc)), Some((qn, qt, qc))) => {
                 rt == qt && (rc & 0x7fff) == (qc & 0x7fff) && rn.eq_ignore_ascii_case(qn)
             }
-            _ => true,
+            _ => self.id != 0,
         }
     }
 }
