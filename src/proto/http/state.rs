@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use crate::files::FileMeta;
 use crate::proto::AppBody;
-use crate::proto::{AppParser, Direction, ParseCtx, Transport};
+use crate::proto::{AppParser, AppProto, Direction, Handover, ParseCtx, Transport};
 
 use super::body::{BodyIssue, BodySink, Coding};
 use super::parser::{chunk_size, find_start, has_head_end};
@@ -138,6 +138,8 @@ pub struct HttpState {
     req: Side,
     resp: Side,
     txs: Txs,
+    /// CONNECT answered 2xx: the tunnel's bytes, handed on to the worker (`proto::handover`).
+    handover: Option<Handover>,
 }
 
 impl Default for HttpState {
@@ -153,6 +155,7 @@ impl HttpState {
             req: Side::new(false),
             resp: Side::new(true),
             txs: Txs::default(),
+            handover: None,
         }
     }
 
@@ -171,6 +174,9 @@ impl HttpState {
             &mut self.req
         };
         if side.mode == Mode::Stopped {
+            if let Some(h) = self.handover.as_mut() {
+                h.push(dir, data);
+            }
             return;
         }
         if side.buf.is_empty() {
@@ -223,7 +229,17 @@ impl HttpState {
             };
             let rest = &input[pos.min(input.len())..];
             match side.mode {
-                Mode::Stopped => return input.len(),
+                Mode::Stopped => {
+                    if let Some(h) = self.handover.as_mut() {
+                        let dir = if is_resp {
+                            Direction::ToClient
+                        } else {
+                            Direction::ToServer
+                        };
+                        h.push(dir, rest);
+                    }
+                    return input.len();
+                }
                 Mode::ConnectWait => {
                     if rest.len() > MAX_HEAD {
                         side.mode = Mode::Stopped;
@@ -448,6 +464,12 @@ impl HttpState {
         rec.content_encoding = header(&h.headers, "content-encoding").map(str::to_string);
         rec.content_disposition = header(&h.headers, "content-disposition").map(str::to_string);
         let tunnel = h.status == 101 || (tx.connect && (200..300).contains(&h.status));
+        if tunnel && tx.connect && h.status != 101 {
+            // The tunnel's bytes go to protocol detection, linked to this transaction.
+            let mut ho = Handover::new(AppProto::Http, Some(tx.seq + 1), None);
+            ho.push(Direction::ToServer, &self.req.buf);
+            self.handover = Some(ho);
+        }
         if tunnel {
             self.resp.mode = Mode::Stopped;
             self.resp.buf.clear();
@@ -789,6 +811,10 @@ impl AppParser for HttpState {
 
     fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {
         self.close(ctx);
+    }
+
+    fn take_handover(&mut self) -> Option<Handover> {
+        self.handover.take()
     }
 }
 
