@@ -61,6 +61,7 @@ fn dns_record(i: u64) -> Record {
             ..Default::default()
         }),
         intel: Vec::new(),
+        parent: None,
     }
 }
 

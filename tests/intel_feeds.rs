@@ -42,6 +42,7 @@ fn rec(body: Body, dest: &str) -> Record {
         }),
         body,
         intel: Vec::new(),
+        parent: None,
     }
 }
 

@@ -559,6 +559,7 @@ impl Correlator {
             flow: rec.and_then(|r| r.flow.clone()),
             body: Body::Detection(Box::new(body)),
             intel: Vec::new(),
+            parent: None,
         })
     }
 

@@ -929,6 +929,7 @@ mod tests {
                 ..Default::default()
             }),
             intel: Vec::new(),
+            parent: None,
         }
     }
 

@@ -521,6 +521,7 @@ threshold:
                 ..Default::default()
             }),
             intel: Vec::new(),
+            parent: None,
         }
     }
 

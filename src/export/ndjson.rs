@@ -253,6 +253,7 @@ mod tests {
     fn rec() -> Record {
         Record {
             intel: Vec::new(),
+            parent: None,
             ts_ns: 1,
             flow: None,
             body: Body::Flow(FlowBody {

@@ -21,6 +21,9 @@ crate::proto::anomaly::anomalies! {
         /// Bytes of one direction past the first ones kept for detection, dropped while the
         /// protocol was not known yet: the parser picked later is told of them as a gap.
         Skipped = "detect.skipped",
+        /// A flow handed its stream over more than `handover::MAX_HANDOVERS` times (a tunnel
+        /// in a tunnel in ...): it is no longer inspected.
+        HandoverLimit = "detect.handover_limit",
     }
 }
 

@@ -10,6 +10,7 @@ pub mod conversation;
 pub mod detect;
 pub mod dns;
 pub mod email;
+pub mod handover;
 pub mod http;
 pub mod kerberos;
 pub mod ldap;
@@ -18,6 +19,7 @@ pub mod tls;
 pub use detect::{
     by_port, detect, probe, tcp_rules_out, AppProto, Confidence, Direction, Transport,
 };
+pub use handover::{Handover, Link};
 
 /// The record bodies the parsers produce. `record::Body` converts from it (`From`), so the
 /// record layer imports the parsers and never the reverse.
@@ -39,6 +41,8 @@ pub enum AppBody {
 pub struct Emitted {
     pub ts_ns: u64,
     pub body: AppBody,
+    /// The session this record's stream was handed over from (set by the worker).
+    pub parent: Option<Link>,
 }
 
 /// What a parser sees of the world while it handles data.
@@ -64,6 +68,7 @@ impl ParseCtx<'_> {
         self.out.push(Emitted {
             ts_ns: self.ts_ns,
             body,
+            parent: None,
         });
     }
     pub fn anomaly(&mut self, name: &'static str) {
@@ -83,6 +88,12 @@ pub trait AppParser: Send + std::fmt::Debug {
     /// The flow ended: emit what is pending (e.g. unanswered requests).
     fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {
         let _ = ctx;
+    }
+    /// The rest of the stream is another protocol (StartTLS answered, CONNECT answered 2xx):
+    /// the parser stopped and hands on what it holds. Asked after every call; `None` by
+    /// default.
+    fn take_handover(&mut self) -> Option<Handover> {
+        None
     }
 }
 

@@ -312,6 +312,7 @@ mod tests {
             }),
             body: Body::Detection(Box::new(body())),
             intel: Vec::new(),
+            parent: None,
         };
         let mut line = Vec::new();
         crate::record::write_json_line(&mut line, &r, "s1").unwrap();

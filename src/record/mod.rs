@@ -37,6 +37,9 @@ pub struct Record {
     pub body: Body,
     /// Threat-intel hits (`intel[]`, written only when not empty).
     pub intel: Vec<intel::IntelHit>,
+    /// The session the record's stream was handed over from (StartTLS, a CONNECT tunnel):
+    /// `parent` {`app_proto`, `tx`, `depth`}, absent when none (`docs/evasion.md`).
+    pub parent: Option<crate::proto::Link>,
 }
 
 /// The typed part of a record; the variant names the `event_type`.
@@ -220,6 +223,9 @@ impl Serialize for RecordView<'_> {
             if !f.vlan.is_empty() {
                 m.serialize_entry("vlan", &f.vlan)?;
             }
+        }
+        if let Some(p) = &r.parent {
+            m.serialize_entry("parent", p)?;
         }
         let key = r.body.event_type();
         match &r.body {

@@ -563,6 +563,7 @@ impl Reporter {
         }
         Record {
             intel: Vec::new(),
+            parent: None,
             ts_ns: now_ns,
             flow: None,
             body: Body::SensorStatus(Box::new(body)),

@@ -95,6 +95,7 @@ fn rec(src: &str, ts: u64) -> Record {
             gap_bytes: 0,
         }),
         intel: Vec::new(),
+        parent: None,
     }
 }
 

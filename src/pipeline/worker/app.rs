@@ -8,10 +8,18 @@
 //! datagram is probed until a parser is found or four packets went by. On the port of a binary
 //! protocol, payload its probe rules out still goes to its parser, which reports what is wrong
 //! with it (hostile or broken traffic is counted, not silently left alone).
+//!
+//! Hand-over: after every call the parser is asked whether the rest of its stream is another
+//! protocol ([`AppParser::take_handover`]: StartTLS answered, CONNECT answered 2xx). If so it
+//! is closed, the protocol it names starts (or detection runs again on what follows, with
+//! fresh probe buffers), it gets the bytes the parent had already received past the switch,
+//! and every record from then on carries the [`Link`] to the parent (`parent` in the record).
+//! At most [`MAX_HANDOVERS`] per flow (`detect.handover_limit`).
 
 use crate::flow::tcp::{DirStream, MemBudget, ReassemblyConfig, ReassemblyStats, StreamEvent};
 use crate::proto::detect::DetectAnomaly;
-use crate::proto::{self, AppParser, Confidence, ParseCtx};
+use crate::proto::handover::MAX_HANDOVERS;
+use crate::proto::{self, AppParser, Confidence, Emitted, Handover, Link, ParseCtx};
 use crate::vocab::{AppProto, Direction, Transport};
 
 /// Most bytes of a direction's first payload kept for protocol detection.
@@ -37,6 +45,21 @@ pub(super) struct Inspection {
     /// Payload bytes seen (any direction).
     pub(super) payload_seen: bool,
     pub(super) gap_bytes: u64,
+    /// The session the current parser's stream was handed over from (none: the flow's own).
+    pub(super) link: Option<Link>,
+    /// Hand-overs followed so far.
+    pub(super) handovers: u8,
+}
+
+impl Inspection {
+    /// Marks the records emitted by the current parser with the session they descend from.
+    fn tag(&self, out: &mut [Emitted]) {
+        if let Some(l) = self.link {
+            for e in out {
+                e.parent.get_or_insert(l);
+            }
+        }
+    }
 }
 
 /// Both directions of a TCP flow: their reassembly and their detection buffers.
@@ -88,6 +111,7 @@ impl FlowApp {
         rstats: &mut ReassemblyStats,
         ctx: &mut ParseCtx<'_>,
     ) {
+        let first = ctx.out.len();
         if let Some(mut tcp) = self.tcp.take() {
             let gap = &mut self.insp.gap_bytes;
             let parser = &mut self.insp.parser;
@@ -116,6 +140,7 @@ impl FlowApp {
         if let Some(mut p) = self.insp.parser.take() {
             p.on_close(ctx);
         }
+        self.insp.tag(ctx.out.get_mut(first..).unwrap_or_default());
     }
 
     /// Frees the stream buffers once there is nothing more to inspect.
@@ -155,7 +180,10 @@ impl<'a> AppState<'a> {
 
     /// The protocol is known: start its parser, or stop inspecting when there is none.
     fn found(&mut self, p: AppProto, transport: Transport) {
-        *self.proto = p;
+        // After a hand-over the flow keeps the protocol of its own session.
+        if self.insp.link.is_none() {
+            *self.proto = p;
+        }
         let parser = if self.parsers {
             proto::parser_for(p, transport)
         } else {
@@ -239,12 +267,71 @@ impl AppSink<'_, '_> {
         self.probe[1] = ProbeBuf::default();
     }
 
+    /// After a call to the parser (whose records start at `first`): marks them with the
+    /// parent session, and follows a hand-over.
+    fn after_parser(&mut self, first: usize) {
+        self.state
+            .insp
+            .tag(self.ctx.out.get_mut(first..).unwrap_or_default());
+        let h = self
+            .state
+            .insp
+            .parser
+            .as_mut()
+            .and_then(|p| p.take_handover());
+        if let Some(h) = h {
+            self.hand_over(h);
+        }
+    }
+
+    /// The parser handed the rest of the stream on: it is closed, the next protocol starts
+    /// (named, or detected afresh) and gets what the parent had received past the switch.
+    fn hand_over(&mut self, h: Handover) {
+        let insp = &mut self.state.insp;
+        if let Some(mut old) = insp.parser.take() {
+            let first = self.ctx.out.len();
+            old.on_close(&mut self.ctx);
+            insp.tag(self.ctx.out.get_mut(first..).unwrap_or_default());
+        }
+        if insp.handovers >= MAX_HANDOVERS {
+            self.ctx.anomaly(DetectAnomaly::HandoverLimit.as_str());
+            insp.done = true;
+            return;
+        }
+        insp.handovers += 1;
+        insp.link = Some(Link {
+            app_proto: h.parent,
+            tx: h.tx,
+            depth: insp.handovers,
+        });
+        insp.guess = None;
+        self.probe[0] = ProbeBuf::default();
+        self.probe[1] = ProbeBuf::default();
+        if let Some(p) = h.next {
+            self.state.found(p, Transport::Tcp);
+        }
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let i = dir.idx();
+            if let Some(early) = h.early.get(i).filter(|b| !b.is_empty()) {
+                self.event(dir, StreamEvent::Data(early));
+            }
+            let mut left = h.dropped.get(i).copied().unwrap_or(0);
+            while left > 0 {
+                let n = u32::try_from(left).unwrap_or(u32::MAX);
+                self.event(dir, StreamEvent::Gap(n));
+                left -= u64::from(n);
+            }
+        }
+    }
+
     pub(super) fn event(&mut self, dir: Direction, ev: StreamEvent<'_>) {
         match ev {
             StreamEvent::Data(bytes) if !bytes.is_empty() => {
                 self.state.insp.payload_seen = true;
                 if let Some(p) = self.state.insp.parser.as_mut() {
+                    let first = self.ctx.out.len();
                     p.on_data(dir, bytes, &mut self.ctx);
+                    self.after_parser(first);
                     return;
                 }
                 if self.state.insp.done {
@@ -258,6 +345,7 @@ impl AppSink<'_, '_> {
                 };
                 let (kept, rest) = bytes.split_at(bytes.len().min(room));
                 self.probe[i].bytes.extend_from_slice(kept);
+                let first = self.ctx.out.len();
                 match proto::probe(Transport::Tcp, dir, &self.probe[i].bytes) {
                     Some((p, Confidence::High)) => self.start(p, dir, rest),
                     found => {
@@ -267,10 +355,17 @@ impl AppSink<'_, '_> {
                         // On the port of a binary protocol, bytes its probe rules out still go
                         // to its parser, which reports what is wrong with them (as for UDP):
                         // hostile or broken streams are counted, not silently left alone.
-                        if proto::tcp_rules_out(self.port_proto, &self.probe[i].bytes) {
+                        // (Not after a hand-over: the port names the outer protocol.)
+                        if self.state.insp.link.is_none()
+                            && proto::tcp_rules_out(self.port_proto, &self.probe[i].bytes)
+                        {
                             self.start(self.port_proto, dir, rest);
                         }
                     }
+                }
+                if self.state.insp.parser.is_some() {
+                    self.after_parser(first);
+                    return;
                 }
                 if self.state.insp.parser.is_none() {
                     self.probe[i].skipped += rest.len() as u64;
@@ -285,7 +380,9 @@ impl AppSink<'_, '_> {
             StreamEvent::Gap(n) => {
                 self.state.insp.gap_bytes += u64::from(n);
                 if let Some(p) = self.state.insp.parser.as_mut() {
+                    let first = self.ctx.out.len();
                     p.on_gap(dir, n, &mut self.ctx);
+                    self.after_parser(first);
                 } else if self.probe[dir.idx()].bytes.is_empty() {
                     // Detection needs the start of the stream; after a gap it cannot be trusted.
                     self.state.insp.done = true;

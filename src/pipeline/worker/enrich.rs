@@ -65,6 +65,7 @@ mod tests {
             }),
             body,
             intel: Vec::new(),
+            parent: None,
         }
     }
 

@@ -75,6 +75,7 @@ impl FlowEnder<'_> {
             flow: Some(fref.clone()),
             body: e.body.into(),
             intel: Vec::new(),
+            parent: e.parent,
         }));
         for a in anomalies {
             *self.app_anomalies.entry(a).or_insert(0) += 1;
@@ -85,6 +86,7 @@ impl FlowEnder<'_> {
             flow: Some(fref),
             body: Body::Flow(body),
             intel: Vec::new(),
+            parent: None,
         });
     }
 

@@ -309,6 +309,7 @@ impl Worker {
                 flow: Some(fref.clone()),
                 body: e.body.into(),
                 intel: Vec::new(),
+                parent: e.parent,
             }));
         }
         for a in anomalies.drain(..) {

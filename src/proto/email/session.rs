@@ -257,7 +257,7 @@ impl Msg {
 }
 
 /// The logon and transport state POP3 and IMAP share: the SASL step, the user and mechanism
-/// seen (never a password), STARTTLS and the TLS parser it hands over to; and how a message
+/// seen (never a password), STARTTLS and the hand-over to TLS; and how a message
 /// either protocol carried becomes records.
 #[derive(Debug, Default)]
 pub(crate) struct Session {
@@ -265,8 +265,9 @@ pub(crate) struct Session {
     pub(crate) user: Option<String>,
     pub(crate) mechanism: Option<String>,
     pub(crate) starttls: bool,
-    /// After STARTTLS/STLS: every further byte goes to this TLS parser.
-    pub(crate) tls: Option<Box<dyn crate::proto::AppParser>>,
+    /// After STARTTLS/STLS answered: the rest of the flow is TLS, handed on to the worker
+    /// (every further byte is kept for it).
+    pub(crate) handover: Option<crate::proto::Handover>,
     /// The raw messages finished (tests only).
     #[cfg(test)]
     pub(crate) messages: Vec<Vec<u8>>,

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use crate::files::FileMeta;
 use crate::proto::AppBody;
-use crate::proto::{AppParser, Direction, ParseCtx, Transport};
+use crate::proto::{AppParser, AppProto, Direction, Handover, ParseCtx, Transport};
 
 use super::body::{BodyIssue, BodySink, Codings};
 use super::multipart::{form_boundary, Multipart, PartEvent};
@@ -157,6 +157,8 @@ pub struct HttpState {
     req: Side,
     resp: Side,
     txs: Txs,
+    /// CONNECT answered 2xx: the tunnel's bytes, handed on to the worker (`proto::handover`).
+    handover: Option<Handover>,
 }
 
 impl Default for HttpState {
@@ -172,6 +174,7 @@ impl HttpState {
             req: Side::new(false),
             resp: Side::new(true),
             txs: Txs::default(),
+            handover: None,
         }
     }
 
@@ -190,6 +193,9 @@ impl HttpState {
             &mut self.req
         };
         if side.mode == Mode::Stopped {
+            if let Some(h) = self.handover.as_mut() {
+                h.push(dir, data);
+            }
             return;
         }
         if side.buf.is_empty() {
@@ -242,7 +248,17 @@ impl HttpState {
             };
             let rest = &input[pos.min(input.len())..];
             match side.mode {
-                Mode::Stopped => return input.len(),
+                Mode::Stopped => {
+                    if let Some(h) = self.handover.as_mut() {
+                        let dir = if is_resp {
+                            Direction::ToClient
+                        } else {
+                            Direction::ToServer
+                        };
+                        h.push(dir, rest);
+                    }
+                    return input.len();
+                }
                 Mode::ConnectWait => {
                     if rest.len() > MAX_HEAD {
                         side.mode = Mode::Stopped;
@@ -515,6 +531,12 @@ impl HttpState {
         };
         rec.content_disposition = header(&h.headers, "content-disposition").map(str::to_string);
         let tunnel = h.status == 101 || (tx.connect && (200..300).contains(&h.status));
+        if tunnel && tx.connect && h.status != 101 {
+            // The tunnel's bytes go to protocol detection, linked to this transaction.
+            let mut ho = Handover::new(AppProto::Http, Some(tx.seq + 1), None);
+            ho.push(Direction::ToServer, &self.req.buf);
+            self.handover = Some(ho);
+        }
         if tunnel {
             self.resp.mode = Mode::Stopped;
             self.resp.buf.clear();
@@ -1093,6 +1115,10 @@ impl AppParser for HttpState {
 
     fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {
         self.close(ctx);
+    }
+
+    fn take_handover(&mut self) -> Option<Handover> {
+        self.handover.take()
     }
 }
 

@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use super::parser::{self, Auth, BerError, LdapResult, Message, Op};
 use super::record::{deref_name, result_name, scope_name, LdapBody};
 use crate::proto::AppBody;
-use crate::proto::{AppParser, Direction, ParseCtx, Transport};
+use crate::proto::{AppParser, AppProto, Direction, Handover, ParseCtx, Transport};
 
+/// The StartTLS extended operation (RFC 4511 4.14): a success answer hands the flow to TLS.
+pub const STARTTLS_OID: &str = "1.3.6.1.4.1.1466.20037";
 /// Most bytes buffered per direction (and largest message accepted).
 pub const MAX_BUFFER: usize = 1 << 20;
 /// Most bytes skipped looking for the next LDAPMessage after bad framing; past it the direction
@@ -93,6 +95,10 @@ pub struct LdapState {
     pending: BTreeMap<u32, Pending>,
     /// A SASL bind that may have negotiated a security layer succeeded.
     sasl_layer: bool,
+    /// Message id of a StartTLS request awaiting its answer.
+    starttls_id: Option<u32>,
+    /// StartTLS answered with success: the rest of the flow is TLS, handed on to the worker.
+    handover: Option<Handover>,
 }
 
 fn idx(dir: Direction) -> usize {
@@ -122,6 +128,8 @@ impl LdapState {
             dirs: Default::default(),
             pending: BTreeMap::new(),
             sasl_layer: false,
+            starttls_id: None,
+            handover: None,
         }
     }
 
@@ -237,6 +245,10 @@ impl LdapState {
                         Err(_) => ctx.anomaly(LdapAnomaly::Malformed.as_str()),
                     }
                     off += n;
+                    if self.handover.is_some() {
+                        // What follows the StartTLS answer is TLS.
+                        return Some(off);
+                    }
                 }
             }
         }
@@ -341,6 +353,9 @@ impl LdapState {
                 );
             }
             Op::Extended(oid) => {
+                if oid == STARTTLS_OID && self.transport == Transport::Tcp {
+                    self.starttls_id = Some(id);
+                }
                 let mut b = self.new_body(id, "extended", size);
                 b.request_name = Some(oid);
                 self.add_pending(
@@ -381,6 +396,16 @@ impl LdapState {
             }
             Op::SearchResultDone(r) => self.answer(id, "search", r, ctx),
             Op::Response(op, r) => {
+                if op == "extended" && self.starttls_id == Some(id) {
+                    self.starttls_id = None;
+                    if r.code == 0 {
+                        self.handover = Some(Handover::new(
+                            AppProto::Ldap,
+                            Some(u64::from(id)),
+                            Some(AppProto::Tls),
+                        ));
+                    }
+                }
                 // The final response of a multi-step SASL bind is a BindResponse; an extended
                 // response may answer any extended request.
                 self.answer(id, op, r, ctx);
@@ -416,6 +441,10 @@ impl AppParser for LdapState {
             }
             return;
         }
+        if let Some(h) = self.handover.as_mut() {
+            h.push(dir, data);
+            return;
+        }
         let i = idx(dir);
         let Some(ds) = self.dirs.get_mut(i) else {
             return;
@@ -439,6 +468,16 @@ impl AppParser for LdapState {
             return;
         };
         ds.scanning = scan;
+        if let Some(h) = self.handover.as_mut() {
+            // Both directions' unparsed bytes belong to TLS.
+            let other = 1 - i;
+            h.push(dir, &buf);
+            if let Some(o) = self.dirs.get_mut(other) {
+                let held = std::mem::take(&mut o.buf);
+                h.push(dir.other(), &held);
+            }
+            return;
+        }
         match result {
             None => {
                 ds.dead = true;
@@ -451,7 +490,13 @@ impl AppParser for LdapState {
         }
     }
 
-    fn on_gap(&mut self, dir: Direction, _len: u32, ctx: &mut ParseCtx<'_>) {
+    fn on_gap(&mut self, dir: Direction, len: u32, ctx: &mut ParseCtx<'_>) {
+        if let Some(h) = self.handover.as_mut() {
+            if let Some(d) = h.dropped.get_mut(dir.idx()) {
+                *d += u64::from(len);
+            }
+            return;
+        }
         if let Some(ds) = self.dirs.get_mut(idx(dir)) {
             if !ds.buf.is_empty() {
                 ctx.anomaly(LdapAnomaly::Gap.as_str());
@@ -460,6 +505,10 @@ impl AppParser for LdapState {
             ds.dead = false;
             ds.scanning = None;
         }
+    }
+
+    fn take_handover(&mut self) -> Option<Handover> {
+        self.handover.take()
     }
 
     fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {

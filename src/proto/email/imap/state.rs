@@ -7,7 +7,7 @@ use super::parser::{args, is_message_item, split_literal, word};
 use crate::proto::email::session::{
     starts_nocase, trim_eol, user_name, LineReader, Msg, Piece, Sasl, Session,
 };
-use crate::proto::{tls, AppParser, Direction, ParseCtx, Transport};
+use crate::proto::{AppParser, AppProto, Direction, Handover, ParseCtx, Transport};
 
 /// Largest literal followed as a message; larger ones are skipped.
 const MAX_LITERAL: u64 = 32 << 20;
@@ -56,7 +56,6 @@ pub(super) enum Kind {
 /// The IMAP parser of one flow.
 #[derive(Debug)]
 pub struct ImapState {
-    transport: Transport,
     client: LineReader,
     server: LineReader,
     client_lit: Option<Literal>,
@@ -70,9 +69,8 @@ pub struct ImapState {
 
 impl ImapState {
     /// A parser for a new flow.
-    pub fn new(transport: Transport) -> ImapState {
+    pub fn new(_transport: Transport) -> ImapState {
         ImapState {
-            transport,
             client: LineReader::default(),
             server: LineReader::default(),
             client_lit: None,
@@ -278,15 +276,11 @@ impl ImapState {
             let line = std::mem::take(&mut self.server.buf);
             self.server_piece(piece, &line, ctx);
             self.server.buf = line;
-            if self.session.tls.is_some() {
+            if self.session.handover.is_some() {
                 let pending = self.client.take_pending();
-                if let Some(t) = self.session.tls.as_mut() {
-                    if !pending.is_empty() {
-                        t.on_data(Direction::ToServer, &pending, ctx);
-                    }
-                    if !rest.is_empty() {
-                        t.on_data(Direction::ToClient, rest, ctx);
-                    }
+                if let Some(h) = self.session.handover.as_mut() {
+                    h.push(Direction::ToServer, &pending);
+                    h.push(Direction::ToClient, rest);
                 }
                 return;
             }
@@ -357,7 +351,8 @@ impl ImapState {
             Kind::Authenticate => self.session.sasl = None,
             Kind::StartTls if ok => {
                 self.session.starttls = true;
-                self.session.tls = Some(tls::new_parser(self.transport));
+                self.session.handover =
+                    Some(Handover::new(AppProto::Imap, None, Some(AppProto::Tls)));
             }
             Kind::StartTls | Kind::Other => {}
         }
@@ -384,8 +379,8 @@ fn gap_side(lit: &mut Option<Literal>, reader: &mut LineReader, len: u32) -> boo
 
 impl AppParser for ImapState {
     fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>) {
-        if let Some(t) = self.session.tls.as_mut() {
-            t.on_data(dir, data, ctx);
+        if let Some(h) = self.session.handover.as_mut() {
+            h.push(dir, data);
             return;
         }
         match dir {
@@ -395,8 +390,10 @@ impl AppParser for ImapState {
     }
 
     fn on_gap(&mut self, dir: Direction, len: u32, ctx: &mut ParseCtx<'_>) {
-        if let Some(t) = self.session.tls.as_mut() {
-            t.on_gap(dir, len, ctx);
+        if let Some(h) = self.session.handover.as_mut() {
+            if let Some(d) = h.dropped.get_mut(dir.idx()) {
+                *d += u64::from(len);
+            }
             return;
         }
         ctx.anomaly(ImapAnomaly::Gap.as_str());
@@ -418,8 +415,7 @@ impl AppParser for ImapState {
     }
 
     fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {
-        if let Some(t) = self.session.tls.as_mut() {
-            t.on_close(ctx);
+        if self.session.handover.is_some() {
             return;
         }
         if let Some(m) = self.client_lit.take().and_then(|l| l.msg) {
@@ -428,6 +424,10 @@ impl AppParser for ImapState {
         if let Some(m) = self.server_lit.take().and_then(|l| l.msg) {
             self.session.finish("imap", m, ctx);
         }
+    }
+
+    fn take_handover(&mut self) -> Option<Handover> {
+        self.session.handover.take()
     }
 }
 

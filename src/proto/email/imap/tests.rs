@@ -154,9 +154,11 @@ fn starttls_hands_over_to_tls() {
     let mut p = ImapState::new(Transport::Tcp);
     let (out, _) = run(&mut p, &conv, 1);
     assert!(p.session.starttls);
-    assert!(out
-        .iter()
-        .any(|e| matches!(e.body, crate::proto::AppBody::Tls(_))));
+    assert!(out.is_empty());
+    // The rest of the flow is handed on to TLS, the ClientHello with it.
+    let h = crate::proto::AppParser::take_handover(&mut p).expect("hand-over");
+    assert_eq!(h.next, Some(crate::proto::AppProto::Tls));
+    assert_eq!(h.early[0], hello);
 }
 
 #[test]

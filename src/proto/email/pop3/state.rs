@@ -3,7 +3,7 @@
 use crate::proto::email::pop3::Pop3Anomaly;
 use std::collections::VecDeque;
 
-use crate::proto::{tls, AppParser, Direction, ParseCtx, Transport};
+use crate::proto::{AppParser, AppProto, Direction, Handover, ParseCtx, Transport};
 
 use crate::proto::email::session::{
     starts_nocase, trim_eol, user_name, LineReader, Msg, Sasl, Session,
@@ -42,7 +42,6 @@ enum ServerMode {
 /// The POP3 parser of one flow.
 #[derive(Debug)]
 pub struct Pop3State {
-    transport: Transport,
     client: LineReader,
     server: LineReader,
     greeted: bool,
@@ -53,9 +52,8 @@ pub struct Pop3State {
 
 impl Pop3State {
     /// A parser for a new flow.
-    pub fn new(transport: Transport) -> Pop3State {
+    pub fn new(_transport: Transport) -> Pop3State {
         Pop3State {
-            transport,
             client: LineReader::default(),
             server: LineReader::default(),
             greeted: false,
@@ -183,15 +181,11 @@ impl Pop3State {
                 }
             }
             self.server.buf = line;
-            if self.session.tls.is_some() {
+            if self.session.handover.is_some() {
                 let pending = self.client.take_pending();
-                if let Some(t) = self.session.tls.as_mut() {
-                    if !pending.is_empty() {
-                        t.on_data(Direction::ToServer, &pending, ctx);
-                    }
-                    if !rest.is_empty() {
-                        t.on_data(Direction::ToClient, rest, ctx);
-                    }
+                if let Some(h) = self.session.handover.as_mut() {
+                    h.push(Direction::ToServer, &pending);
+                    h.push(Direction::ToClient, rest);
                 }
                 return;
             }
@@ -224,7 +218,8 @@ impl Pop3State {
             Cmd::MultiLine => self.mode = ServerMode::MultiLine(None),
             Cmd::Stls => {
                 self.session.starttls = true;
-                self.session.tls = Some(tls::new_parser(self.transport));
+                self.session.handover =
+                    Some(Handover::new(AppProto::Pop3, None, Some(AppProto::Tls)));
             }
             Cmd::Auth | Cmd::Single | Cmd::Unknown(_) => {}
         }
@@ -233,8 +228,8 @@ impl Pop3State {
 
 impl AppParser for Pop3State {
     fn on_data(&mut self, dir: Direction, data: &[u8], ctx: &mut ParseCtx<'_>) {
-        if let Some(t) = self.session.tls.as_mut() {
-            t.on_data(dir, data, ctx);
+        if let Some(h) = self.session.handover.as_mut() {
+            h.push(dir, data);
             return;
         }
         match dir {
@@ -244,8 +239,10 @@ impl AppParser for Pop3State {
     }
 
     fn on_gap(&mut self, dir: Direction, len: u32, ctx: &mut ParseCtx<'_>) {
-        if let Some(t) = self.session.tls.as_mut() {
-            t.on_gap(dir, len, ctx);
+        if let Some(h) = self.session.handover.as_mut() {
+            if let Some(d) = h.dropped.get_mut(dir.idx()) {
+                *d += u64::from(len);
+            }
             return;
         }
         ctx.anomaly(Pop3Anomaly::Gap.as_str());
@@ -264,8 +261,7 @@ impl AppParser for Pop3State {
     }
 
     fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {
-        if let Some(t) = self.session.tls.as_mut() {
-            t.on_close(ctx);
+        if self.session.handover.is_some() {
             return;
         }
         if let ServerMode::MultiLine(Some(_)) = self.mode {
@@ -278,6 +274,10 @@ impl AppParser for Pop3State {
                 self.session.finish("pop3", m, ctx);
             }
         }
+    }
+
+    fn take_handover(&mut self) -> Option<Handover> {
+        self.session.handover.take()
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::proto::email::smtp::SmtpAnomaly;
 use std::collections::VecDeque;
 
-use crate::proto::{AppParser, Direction, ParseCtx, Transport};
+use crate::proto::{AppParser, AppProto, Direction, Handover, ParseCtx, Transport};
 
 use super::parser::{decode_b64, lossy, path_arg, plain_user, Lines};
 use crate::proto::email::mime::{Envelope, MessageBuilder, MessageLimits};
@@ -59,7 +59,8 @@ pub struct SmtpState {
     env: Envelope,
     msg: Option<MessageBuilder>,
     tls_wait: Vec<u8>,
-    tls: Option<Box<dyn AppParser>>,
+    /// STARTTLS answered 220: the rest of the flow is TLS, handed on to the worker.
+    handover: Option<Handover>,
 }
 
 impl SmtpState {
@@ -85,7 +86,7 @@ impl SmtpState {
             },
             msg: None,
             tls_wait: Vec::new(),
-            tls: None,
+            handover: None,
         }
     }
 
@@ -127,8 +128,8 @@ impl SmtpState {
 
     fn client_data(&mut self, mut data: &[u8], ctx: &mut ParseCtx<'_>) {
         while !data.is_empty() {
-            if let Some(tls) = self.tls.as_mut() {
-                tls.on_data(Direction::ToServer, data, ctx);
+            if let Some(h) = self.handover.as_mut() {
+                h.push(Direction::ToServer, data);
                 return;
             }
             let used = match self.client {
@@ -321,8 +322,8 @@ impl SmtpState {
 
     fn server_data(&mut self, mut data: &[u8], ctx: &mut ParseCtx<'_>) {
         while !data.is_empty() {
-            if let Some(tls) = self.tls.as_mut() {
-                tls.on_data(Direction::ToClient, data, ctx);
+            if let Some(h) = self.handover.as_mut() {
+                h.push(Direction::ToClient, data);
                 return;
             }
             let (used, line) = self.server_lines.next(data, ctx);
@@ -376,12 +377,9 @@ impl SmtpState {
             Cmd::StartTls => {
                 if code == 220 {
                     self.env.starttls = true;
-                    let mut tls = crate::proto::tls::new_parser(Transport::Tcp);
-                    let early = std::mem::take(&mut self.tls_wait);
-                    if !early.is_empty() {
-                        tls.on_data(Direction::ToServer, &early, ctx);
-                    }
-                    self.tls = Some(tls);
+                    let mut h = Handover::new(AppProto::Smtp, None, Some(AppProto::Tls));
+                    h.push(Direction::ToServer, &std::mem::take(&mut self.tls_wait));
+                    self.handover = Some(h);
                     self.pending.clear();
                 } else if self.client == Client::TlsWait {
                     self.client = Client::Command;
@@ -419,9 +417,15 @@ impl AppParser for SmtpState {
         }
     }
 
+    fn take_handover(&mut self) -> Option<Handover> {
+        self.handover.take()
+    }
+
     fn on_gap(&mut self, dir: Direction, len: u32, ctx: &mut ParseCtx<'_>) {
-        if let Some(tls) = self.tls.as_mut() {
-            tls.on_gap(dir, len, ctx);
+        if let Some(h) = self.handover.as_mut() {
+            if let Some(d) = h.dropped.get_mut(dir.idx()) {
+                *d += u64::from(len);
+            }
             return;
         }
         ctx.anomaly(SmtpAnomaly::Gap.as_str());
@@ -442,8 +446,7 @@ impl AppParser for SmtpState {
     }
 
     fn on_close(&mut self, ctx: &mut ParseCtx<'_>) {
-        if let Some(tls) = self.tls.as_mut() {
-            tls.on_close(ctx);
+        if self.handover.is_some() {
             return;
         }
         if self.msg.is_some() {

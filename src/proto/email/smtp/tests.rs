@@ -284,19 +284,21 @@ fn starttls_hands_over_to_tls() {
     let hello: Vec<u8> = (0..hex.len() / 2)
         .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
         .collect();
-    let o = run(
-        &[
-            (S, b"220 mx ESMTP\r\n"),
-            (C, b"EHLO x\r\n"),
-            (S, b"250-mx\r\n250 STARTTLS\r\n"),
-            (C, b"STARTTLS\r\n"),
-            (S, b"220 go ahead\r\n"),
-            (C, &hello),
-        ],
-        5,
-    );
-    assert!(o.emails.is_empty());
-    assert!(o.other >= 1, "no tls record: {o:?}");
+    let mut p = super::SmtpState::new();
+    let steps: Vec<(Direction, &[u8])> = vec![
+        (S, b"220 mx ESMTP\r\n"),
+        (C, b"EHLO x\r\n"),
+        (S, b"250-mx\r\n250 STARTTLS\r\n"),
+        (C, b"STARTTLS\r\n"),
+        (S, b"220 go ahead\r\n"),
+        (C, &hello),
+    ];
+    let played = crate::proto::conversation::play_steps(&mut p, Transport::Tcp, &steps, 5);
+    assert!(played.out.is_empty());
+    // The rest of the flow is handed on to TLS, the ClientHello with it.
+    let h = crate::proto::AppParser::take_handover(&mut p).expect("hand-over");
+    assert_eq!(h.next, Some(crate::proto::AppProto::Tls));
+    assert_eq!(h.early[0], hello);
 }
 
 #[test]
