@@ -118,7 +118,7 @@ fn delta(from: u64, n: u64) -> Delta {
 fn commit(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let caps = caps_from(&config().stats);
-    let store = Store::open(Some(dir.path()), caps).unwrap();
+    let mut store = Store::open(Some(dir.path()), caps).unwrap();
     let mut g = c.benchmark_group("stats");
     g.throughput(Throughput::Elements(5_000));
     g.sample_size(20);
