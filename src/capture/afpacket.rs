@@ -33,11 +33,8 @@ use std::time::{Duration, Instant};
 
 use libc::{c_int, c_uint, c_void, socklen_t};
 
-use super::link::{probe, IfState, LinkHealth};
+use super::link::{lost, probe, IfState, LinkHealth, IDLE_CHECK};
 use super::{CaptureError, CaptureStats, LinkType, Next, Packet, PacketSource};
-
-/// How long a source goes without packets before it checks that the interface is still up.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// `TPACKET_ALIGNMENT` from `<linux/if_packet.h>`.
 const TPACKET_ALIGNMENT: u32 = 16;
@@ -426,11 +423,8 @@ impl AfPacketSource {
             return;
         }
         self.last_check = Instant::now();
-        match probe(&self.iface) {
-            IfState::Up { ifindex } if ifindex == self.ifindex => {}
-            IfState::Up { .. } => self.mark_down("interface replaced"),
-            IfState::Down(why) => self.mark_down(why),
-            IfState::Gone => self.mark_down("interface gone"),
+        if let Some(why) = lost(&self.iface, Some(self.ifindex)) {
+            self.mark_down(why);
         }
     }
 

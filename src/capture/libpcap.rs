@@ -19,11 +19,8 @@ use std::time::{Duration, Instant};
 
 use pcap::{Active, Capture};
 
-use super::link::{probe, IfState, LinkHealth};
+use super::link::{lost, probe, IfState, LinkHealth, IDLE_CHECK};
 use super::{CaptureError, CaptureStats, LinkType, Next, Packet, PacketSource};
-
-/// How long the source goes without packets before it checks that the interface is still up.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// How long one read waits before [`PacketSource::next`] returns [`Next::Idle`].
 const READ_TIMEOUT_MS: i32 = 100;
@@ -92,11 +89,8 @@ impl Watch {
             return;
         }
         self.last_check = Instant::now();
-        match probe(&self.iface) {
-            IfState::Up { ifindex } if Some(ifindex) == self.ifindex => {}
-            IfState::Up { .. } => self.mark_down("interface replaced"),
-            IfState::Down(why) => self.mark_down(why),
-            IfState::Gone => self.mark_down("interface gone"),
+        if let Some(why) = lost(&self.iface, self.ifindex) {
+            self.mark_down(why);
         }
     }
 }

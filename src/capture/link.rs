@@ -25,6 +25,21 @@ pub enum IfState {
     Gone,
 }
 
+/// How long a live source goes without packets before it checks that its interface is still
+/// up (a lost carrier raises no socket error).
+pub const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Why a source bound to interface index `ifindex` has lost `iface` (down, gone, or replaced
+/// by one with another index); None while it is up under that index.
+pub fn lost(iface: &str, ifindex: Option<u32>) -> Option<&'static str> {
+    match probe(iface) {
+        IfState::Up { ifindex: now } if Some(now) == ifindex => None,
+        IfState::Up { .. } => Some("interface replaced"),
+        IfState::Down(why) => Some(why),
+        IfState::Gone => Some("interface gone"),
+    }
+}
+
 /// Reads the state of `iface` from `/sys/class/net/<iface>/{ifindex,flags,operstate}`.
 pub fn probe(iface: &str) -> IfState {
     let dir = format!("/sys/class/net/{iface}");
