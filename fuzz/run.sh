@@ -5,7 +5,8 @@
 #
 # The working corpus of a target is fuzz/corpus/<target>/: seeded from the public captures in
 # $TAPIR_CORPUS (else ../shared/pcaps/public) when it is empty and that directory is there, and always topped up
-# with the committed fuzz/regress/<target>/. A finding stops that target and leaves its input
+# with the committed fuzz/regress/<target>/; fuzz/dict/<target>.dict, where there is one, is
+# passed as libFuzzer's dictionary. A finding stops that target and leaves its input
 # in fuzz/artifacts/<target>/ (see fuzz/regress/README.md to keep it as a regression test).
 # Prints one line per target and writes the table to fuzz/last-run.tsv (libFuzzer's full output
 # goes to fuzz/logs/<target>.log). Exits 1 when any target found something.
@@ -38,8 +39,10 @@ for t in "${targets[@]}"; do
   log="logs/$t.log"
   start=$(date +%s.%N)
   rc=0
+  dict=()
+  if [ -f "dict/$t.dict" ]; then dict=("-dict=dict/$t.dict"); fi
   cargo fuzz run --sanitizer none "$t" "corpus/$t" -- -max_total_time="$secs" -timeout=10 \
-    -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1 || rc=$?
+    -rss_limit_mb=2048 -print_final_stats=1 "${dict[@]}" >"$log" 2>&1 || rc=$?
   end=$(date +%s.%N)
   ran=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", b - a }')
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

@@ -100,6 +100,9 @@ pub struct StatsGauges {
     /// Entries removed: aged out, and evicted past a cap.
     pub aged: AtomicU64,
     pub evicted: AtomicU64,
+    /// Of `evicted`, past each table's cap (`stats.max_domains`, `max_fqdns`, `max_files`,
+    /// `max_hosts`): the hits of those limits in `limits[]`.
+    pub cap_evictions: TableGauges,
     pub commits: AtomicU64,
     pub commit_errors: AtomicU64,
     pub bad_values: AtomicU64,
@@ -113,6 +116,24 @@ pub struct StatsGauges {
     /// Times a worker's own view of this run's files (`file.frequency`) reached
     /// `stats.worker_entries` and was started afresh.
     pub view_resets: AtomicU64,
+}
+
+/// One counter per store table.
+#[derive(Debug, Default)]
+pub struct TableGauges {
+    pub domains: AtomicU64,
+    pub fqdns: AtomicU64,
+    pub files: AtomicU64,
+    pub hosts: AtomicU64,
+}
+
+impl TableGauges {
+    fn add(&self, t: &store::TableCounts) {
+        self.domains.fetch_add(t.domains, Ordering::Relaxed);
+        self.fqdns.fetch_add(t.fqdns, Ordering::Relaxed);
+        self.files.fetch_add(t.files, Ordering::Relaxed);
+        self.hosts.fetch_add(t.hosts, Ordering::Relaxed);
+    }
 }
 
 /// Everything the workers share about statistics (read-only but for the view cell).
@@ -299,6 +320,7 @@ fn writer_loop(
                 g.hosts.store(o.counts.hosts, Ordering::Relaxed);
                 g.aged.fetch_add(o.aged, Ordering::Relaxed);
                 g.evicted.fetch_add(o.evicted, Ordering::Relaxed);
+                g.cap_evictions.add(&o.evicted_per_table);
                 g.bad_values.fetch_add(o.bad_values, Ordering::Relaxed);
                 g.commits.fetch_add(1, Ordering::Relaxed);
                 g.merged.fetch_add(n, Ordering::Relaxed);

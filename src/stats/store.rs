@@ -57,6 +57,8 @@ pub struct CommitOutcome {
     pub counts: TableCounts,
     pub aged: u64,
     pub evicted: u64,
+    /// Of `evicted`, per table: entries removed because the table passed its cap.
+    pub evicted_per_table: TableCounts,
     /// Stored values that did not decode (replaced by the new delta).
     pub bad_values: u64,
 }
@@ -235,7 +237,7 @@ impl Store {
                 0
             };
             macro_rules! merge_table {
-                ($def:expr, $map:expr, $ty:ty, $key:expr, $cap:expr, $last:expr) => {{
+                ($def:expr, $map:expr, $ty:ty, $key:expr, $cap:expr, $last:expr, $table:ident) => {{
                     let mut t = w.open_table($def).map_err(e)?;
                     // In key order: neighbouring keys share B-tree pages, so each page is
                     // copied once per commit and found while still in the cache.
@@ -285,6 +287,7 @@ impl Store {
                         })
                         .map_err(e)?;
                         out.evicted += removed as u64;
+                        out.evicted_per_table.$table += removed as u64;
                     }
                     t.len().map_err(e)?
                 }};
@@ -295,13 +298,14 @@ impl Store {
                 DomainStats,
                 str_key,
                 caps.max_domains,
-                3
+                3,
+                domains
             );
             out.counts.fqdns =
-                merge_table!(FQDNS, d.fqdns, DomainStats, str_key, caps.max_fqdns, 3);
+                merge_table!(FQDNS, d.fqdns, DomainStats, str_key, caps.max_fqdns, 3, fqdns);
             out.counts.files =
-                merge_table!(FILES, d.files, FileStats, bytes_key, caps.max_files, 3);
-            out.counts.hosts = merge_table!(HOSTS, d.hosts, HostStats, str_key, caps.max_hosts, 2);
+                merge_table!(FILES, d.files, FileStats, bytes_key, caps.max_files, 3, files);
+            out.counts.hosts = merge_table!(HOSTS, d.hosts, HostStats, str_key, caps.max_hosts, 2, hosts);
             let ev = meta.get("evictions").map_err(e)?.map_or(0, |v| v.value());
             meta.insert("evictions", ev + out.aged + out.evicted)
                 .map_err(e)?;

@@ -119,6 +119,10 @@ pub fn configured_limits(cfg: &Config) -> Vec<(&'static str, u64)> {
         ("files.extract_disk_cap", cfg.files.extract_disk_cap),
         ("files.inspect_memcap", cfg.files.inspect_memcap as u64),
         ("detect.max_groups", cfg.detect.max_groups as u64),
+        ("stats.max_domains", cfg.stats.max_domains as u64),
+        ("stats.max_fqdns", cfg.stats.max_fqdns as u64),
+        ("stats.max_files", cfg.stats.max_files as u64),
+        ("stats.max_hosts", cfg.stats.max_hosts as u64),
     ]
 }
 
@@ -132,6 +136,11 @@ pub fn limit_hits(
     shared: &SharedGauges,
     x: &ExtractStats,
 ) -> Vec<LimitHit> {
+    let stats_cap = |table: fn(&crate::stats::TableGauges) -> &std::sync::atomic::AtomicU64| {
+        shared.stats.as_ref().map_or(0, |g| {
+            table(&g.cap_evictions).load(std::sync::atomic::Ordering::Relaxed)
+        })
+    };
     let hits = |name: &str| -> u64 {
         match name {
             "flow.max_flows" => {
@@ -149,6 +158,10 @@ pub fn limit_hits(
             "files.extract_max_size" => x.skipped_size,
             "files.extract_disk_cap" => x.disk_cap_hits,
             "files.inspect_memcap" => w.inspect_released,
+            "stats.max_domains" => stats_cap(|g| &g.domains),
+            "stats.max_fqdns" => stats_cap(|g| &g.fqdns),
+            "stats.max_files" => stats_cap(|g| &g.files),
+            "stats.max_hosts" => stats_cap(|g| &g.hosts),
             _ => 0,
         }
     };
