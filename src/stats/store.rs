@@ -301,11 +301,26 @@ impl Store {
                 3,
                 domains
             );
-            out.counts.fqdns =
-                merge_table!(FQDNS, d.fqdns, DomainStats, str_key, caps.max_fqdns, 3, fqdns);
-            out.counts.files =
-                merge_table!(FILES, d.files, FileStats, bytes_key, caps.max_files, 3, files);
-            out.counts.hosts = merge_table!(HOSTS, d.hosts, HostStats, str_key, caps.max_hosts, 2, hosts);
+            out.counts.fqdns = merge_table!(
+                FQDNS,
+                d.fqdns,
+                DomainStats,
+                str_key,
+                caps.max_fqdns,
+                3,
+                fqdns
+            );
+            out.counts.files = merge_table!(
+                FILES,
+                d.files,
+                FileStats,
+                bytes_key,
+                caps.max_files,
+                3,
+                files
+            );
+            out.counts.hosts =
+                merge_table!(HOSTS, d.hosts, HostStats, str_key, caps.max_hosts, 2, hosts);
             let ev = meta.get("evictions").map_err(e)?.map_or(0, |v| v.value());
             meta.insert("evictions", ev + out.aged + out.evicted)
                 .map_err(e)?;
