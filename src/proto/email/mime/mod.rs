@@ -138,6 +138,21 @@ impl MessageBuilder {
         });
     }
 
+    /// Takes `len` bytes at `start` back out of the message (a BDAT chunk the server refused).
+    pub fn take_back(&mut self, start: u64, len: u64) {
+        let len = len.min(self.size.saturating_sub(start));
+        self.size -= len;
+        self.buf.with(|b| {
+            let from = usize::try_from(start)
+                .unwrap_or(usize::MAX)
+                .min(b.bytes.len());
+            let to = usize::try_from(start.saturating_add(len))
+                .unwrap_or(usize::MAX)
+                .min(b.bytes.len());
+            b.bytes.drain(from..to);
+        });
+    }
+
     /// Bytes seen so far (also those past the cap).
     pub fn size(&self) -> u64 {
         self.size
