@@ -547,8 +547,16 @@ impl Walk<'_, '_> {
         } else {
             lenient_base64(msg, part)
         };
+        let undecoded = || {
+            msg.raw_message()
+                .get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)
+                .is_some_and(|raw| !raw.is_empty() && raw == part.contents())
+        };
         let decoded = match decoded {
-            Some((bytes, irregular)) if irregular || bytes != part.contents() => {
+            // Irregular text, or a part mail-parser handed back undecoded (its multipart cut
+            // short); otherwise mail-parser's decoding stands (its text parts are converted
+            // from their charset).
+            Some((bytes, irregular)) if irregular || undecoded() => {
                 if irregular {
                     self.ctx.anomaly(EmailAnomaly::Base64Irregular.as_str());
                 }
