@@ -15,6 +15,12 @@ pub use record::EmailBody;
 crate::proto::anomaly::anomalies! {
     /// The anomalies the email parser reports.
     EmailAnomaly {
+        /// A base64 text was irregular (characters outside the alphabet, missing or misplaced
+        /// padding, an incomplete last quantum): decoded as mail clients decode it.
+        Base64Irregular = "email.base64_irregular",
+        /// An attached message (`message/rfc822`, `message/global`) declared a base64 or
+        /// quoted-printable transfer encoding, which RFC 2046 forbids: decoded and walked.
+        MessageEncoded = "email.message_encoded",
         MessageTooLarge = "email.message_too_large",
         /// The file inspection memory cap (`files.inspect_memcap`) released the message's
         /// bytes: only its start was parsed.

@@ -3,7 +3,6 @@
 //! `mail-parser` and the `email` record and one `file` record per attachment are emitted.
 
 use crate::proto::email::EmailAnomaly;
-use base64::Engine;
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
 use crate::files::budget::{Held, Releasable};
@@ -14,6 +13,8 @@ use crate::util::hex::md5_hex;
 
 use super::record::{Attachment, Hashed, HashedAddr};
 use super::EmailBody;
+
+mod lenient;
 
 /// Nesting depth of attached messages followed.
 const MAX_DEPTH: usize = 8;
@@ -134,6 +135,21 @@ impl MessageBuilder {
             let room = b.cap.saturating_sub(b.bytes.len());
             b.bytes
                 .extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
+        });
+    }
+
+    /// Takes `len` bytes at `start` back out of the message (a BDAT chunk the server refused).
+    pub fn take_back(&mut self, start: u64, len: u64) {
+        let len = len.min(self.size.saturating_sub(start));
+        self.size -= len;
+        self.buf.with(|b| {
+            let from = usize::try_from(start)
+                .unwrap_or(usize::MAX)
+                .min(b.bytes.len());
+            let to = usize::try_from(start.saturating_add(len))
+                .unwrap_or(usize::MAX)
+                .min(b.bytes.len());
+            b.bytes.drain(from..to);
         });
     }
 
@@ -398,27 +414,39 @@ fn hashed(rec: &EmailBody) -> Hashed {
     }
 }
 
-/// mail-parser hands back the raw text of a base64 part whose multipart is cut short (no
-/// closing boundary): such a part is decoded here, leniently (whole 4-character groups).
-fn undecoded_base64(msg: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> Option<Vec<u8>> {
-    let cte = part.content_transfer_encoding()?;
-    if !cte.trim().eq_ignore_ascii_case("base64") {
+/// The declared transfer encoding of a part, lower-cased.
+fn transfer_encoding(part: &mail_parser::MessagePart<'_>) -> Option<String> {
+    part.content_transfer_encoding()
+        .map(|c| c.trim().to_ascii_lowercase())
+}
+
+/// Whether a part declares an attached message (`message/rfc822`, `message/global`).
+fn is_message_type(part: &mail_parser::MessagePart<'_>) -> bool {
+    part.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("message")
+            && ct.subtype().is_some_and(|s| {
+                s.eq_ignore_ascii_case("rfc822") || s.eq_ignore_ascii_case("global")
+            })
+    })
+}
+
+/// A base64 part decoded from its raw text as mail clients decode it ([`lenient`]), with
+/// whether the text was irregular; `None` for a part not declared base64.
+///
+/// mail-parser drops an incomplete last quantum, and hands back the raw text of a part holding
+/// a character outside the alphabet (or of a part whose multipart is cut short): the client
+/// saves the bytes decoded here.
+fn lenient_base64(
+    msg: &Message<'_>,
+    part: &mail_parser::MessagePart<'_>,
+) -> Option<(Vec<u8>, bool)> {
+    if transfer_encoding(part).as_deref() != Some("base64") {
         return None;
     }
     let raw = msg
         .raw_message()
         .get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)?;
-    if raw.is_empty() || part.contents() != raw {
-        return None;
-    }
-    let mut text: Vec<u8> = raw
-        .iter()
-        .copied()
-        .take_while(|&c| c != b'=' && c != b'-')
-        .filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
-        .collect();
-    text.truncate(text.len() / 4 * 4);
-    base64::engine::general_purpose::STANDARD.decode(text).ok()
+    Some(lenient::decode(raw))
 }
 
 /// Walks a parsed message for attachments.
@@ -448,16 +476,44 @@ impl Walk<'_, '_> {
                 .content_disposition()
                 .is_some_and(|d| d.is_attachment());
             let name = part.attachment_name().map(str::to_string);
+            // RFC 2046 allows an attached message no transfer encoding but 7bit, 8bit and
+            // binary; mail clients decode one anyway and show what is inside.
+            let encoded_message = is_message_type(part)
+                && matches!(
+                    transfer_encoding(part).as_deref(),
+                    Some("base64" | "quoted-printable")
+                );
+            if encoded_message {
+                self.ctx.anomaly(EmailAnomaly::MessageEncoded.as_str());
+            }
             if disposition_attachment || name.is_some() {
                 self.attachment(msg, part, name);
             }
-            if let PartType::Message(inner) = &part.body {
-                if depth < MAX_DEPTH {
-                    self.message(inner, depth + 1);
-                } else {
-                    self.ctx.anomaly(EmailAnomaly::NestingTooDeep.as_str());
+            match &part.body {
+                PartType::Message(inner) => self.nested(inner, depth),
+                _ if encoded_message => {
+                    // mail-parser could not decode it (irregular base64): decoded leniently.
+                    if let Some((bytes, irregular)) = lenient_base64(msg, part) {
+                        if irregular {
+                            self.ctx.anomaly(EmailAnomaly::Base64Irregular.as_str());
+                        }
+                        if let Some(inner) = MessageParser::default().parse(&bytes) {
+                            self.nested(&inner, depth);
+                            dismantle(inner);
+                        }
+                    }
                 }
+                _ => {}
             }
+        }
+    }
+
+    /// An attached message, `depth` the level of the message that holds it.
+    fn nested(&mut self, inner: &Message<'_>, depth: usize) {
+        if depth < MAX_DEPTH {
+            self.message(inner, depth + 1);
+        } else {
+            self.ctx.anomaly(EmailAnomaly::NestingTooDeep.as_str());
         }
     }
 
@@ -484,7 +540,30 @@ impl Walk<'_, '_> {
             mime_type: content_type.clone(),
             ..FileMeta::default()
         })));
-        let decoded = undecoded_base64(msg, part);
+        // A base64 attachment as the client saves it (see [`lenient_base64`]); an attached
+        // message keeps mail-parser's decoding (its text is what the client shows).
+        let decoded = if matches!(part.body, PartType::Message(_)) {
+            None
+        } else {
+            lenient_base64(msg, part)
+        };
+        let undecoded = || {
+            msg.raw_message()
+                .get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)
+                .is_some_and(|raw| !raw.is_empty() && raw == part.contents())
+        };
+        let decoded = match decoded {
+            // Irregular text, or a part mail-parser handed back undecoded (its multipart cut
+            // short); otherwise mail-parser's decoding stands (its text parts are converted
+            // from their charset).
+            Some((bytes, irregular)) if irregular || undecoded() => {
+                if irregular {
+                    self.ctx.anomaly(EmailAnomaly::Base64Irregular.as_str());
+                }
+                Some(bytes)
+            }
+            _ => None,
+        };
         held.with(|f| {
             if let Some(f) = f.as_mut() {
                 f.update(decoded.as_deref().unwrap_or_else(|| part.contents()));

@@ -273,3 +273,108 @@ fn multipart_nesting_is_counted() {
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].size, 6);
 }
+
+/// A forwarded message holding an attachment, as the inner message of the tests below.
+const INNER: &[u8] = b"From: x@y.z\r\n\
+Subject: inner\r\n\
+Content-Type: multipart/mixed; boundary=deep\r\n\
+\r\n\
+--deep\r\n\
+Content-Type: application/octet-stream\r\n\
+Content-Disposition: attachment; filename=\"evil.exe\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+TVqQAAMAAAAEAAAA\r\n\
+--deep--\r\n";
+
+fn with_attached(cte: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: a@b.c\r\nContent-Type: multipart/mixed; boundary=outer\r\n\r\n--outer\r\n\
+         Content-Type: text/plain\r\n\r\nhi\r\n--outer\r\nContent-Type: message/rfc822\r\n\
+         Content-Transfer-Encoding: {cte}\r\n\r\n{body}\r\n--outer--\r\n"
+    )
+    .into_bytes()
+}
+
+fn assert_evil_exe(e: &EmailBody, files: &[FileBody]) {
+    let exe = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00";
+    assert_eq!(e.attachments.len(), 1, "{e:?}");
+    let a = &e.attachments[0];
+    assert_eq!(a.name.as_deref(), Some("evil.exe"));
+    assert_eq!(a.size, 12);
+    assert_eq!(a.md5, crate::util::hex::md5_hex(exe));
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].md5, a.md5);
+}
+
+#[test]
+fn base64_attached_message_is_walked() {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(INNER);
+    let (e, files, anomalies) = finish(&with_attached("base64", &body), MessageLimits::default());
+    assert_evil_exe(&e, &files);
+    assert_eq!(anomalies, vec!["email.message_encoded"]);
+}
+
+#[test]
+fn quoted_printable_attached_message_is_walked() {
+    let body = String::from_utf8_lossy(INNER).replace('=', "=3D");
+    let (e, files, anomalies) = finish(
+        &with_attached("quoted-printable", &body),
+        MessageLimits::default(),
+    );
+    assert_evil_exe(&e, &files);
+    assert_eq!(anomalies, vec!["email.message_encoded"]);
+}
+
+#[test]
+fn irregular_base64_attached_message_is_decoded_leniently() {
+    use base64::Engine;
+    // Junk characters in the text: mail-parser gives up on it, a mail client does not.
+    let body = base64::engine::general_purpose::STANDARD.encode(INNER);
+    let (head, tail) = body.split_at(40);
+    let body = format!("{head}*\r\n!{tail}");
+    let (e, files, anomalies) = finish(&with_attached("base64", &body), MessageLimits::default());
+    assert_evil_exe(&e, &files);
+    assert_eq!(
+        anomalies,
+        vec!["email.message_encoded", "email.base64_irregular"]
+    );
+}
+
+fn with_binary(body: &str) -> Vec<u8> {
+    format!(
+        "From: a@b.c\r\nContent-Type: multipart/mixed; boundary=outer\r\n\r\n--outer\r\n\
+         Content-Type: application/octet-stream; name=x.bin\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{body}\r\n--outer--\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn irregular_base64_attachment_decodes_as_clients_do() {
+    for (text, bytes) in [
+        // An incomplete last quantum without padding.
+        ("QUJDRA", &b"ABCD"[..]),
+        ("QUJDREU", b"ABCDE"),
+        // Junk characters skipped.
+        ("QU*JD\r\nR!EU=", b"ABCDE"),
+        // Padding mid-text ends a quantum.
+        ("QUJDRA=\r\nQU", b"ABCDA"),
+    ] {
+        let (e, files, anomalies) = finish(&with_binary(text), MessageLimits::default());
+        assert_eq!(e.attachments.len(), 1, "{text}");
+        assert_eq!(e.attachments[0].size, bytes.len() as u64, "{text}");
+        assert_eq!(
+            e.attachments[0].md5,
+            crate::util::hex::md5_hex(bytes),
+            "{text}"
+        );
+        assert_eq!(files.len(), 1);
+        assert_eq!(anomalies, vec!["email.base64_irregular"], "{text}");
+    }
+    // Regular text: no anomaly.
+    let (e, _, anomalies) = finish(&with_binary("QUJD\r\nREU="), MessageLimits::default());
+    assert_eq!(e.attachments[0].md5, crate::util::hex::md5_hex(b"ABCDE"));
+    assert!(anomalies.is_empty(), "{anomalies:?}");
+}

@@ -16,9 +16,14 @@ crate::proto::anomaly::anomalies! {
     /// The anomalies the smtp parser reports.
     SmtpAnomaly {
         BadBdat = "smtp.bad_bdat",
+        /// BDAT outside a mail transaction (no MAIL FROM): its chunk is skipped.
+        BdatWithoutMail = "smtp.bdat_without_mail",
         BadReply = "smtp.bad_reply",
         Gap = "smtp.gap",
         LineTooLong = "smtp.line_too_long",
+        /// The server refused (4xx/5xx) a HELO/EHLO, MAIL, RCPT, BDAT or DATA: it changed no
+        /// state.
+        RefusedCommand = "smtp.refused_command",
         TooManyPending = "smtp.too_many_pending",
         UnexpectedReply = "smtp.unexpected_reply",
     }

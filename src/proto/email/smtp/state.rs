@@ -29,18 +29,44 @@ enum Client {
     AuthOther,
     /// DATA content until "<CRLF>.<CRLF>".
     Data,
-    /// BDAT: `remaining` raw bytes of the chunk follow.
-    Bdat { remaining: u64, last: bool },
+    /// BDAT: `remaining` raw bytes of the chunk follow (`discard`: of a BDAT outside a mail
+    /// transaction, which the server refuses: not part of any message).
+    Bdat {
+        remaining: u64,
+        last: bool,
+        discard: bool,
+    },
     /// STARTTLS sent, its reply not yet seen.
     TlsWait,
 }
 
-/// A command awaiting its reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A command awaiting its reply, with what undoes its effect when the server refuses it (the
+/// state changes when the command is read, so that pipelined commands see it).
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Cmd {
     Auth,
     StartTls,
     Data,
+    /// HELO/EHLO: the name before it.
+    Helo {
+        prev: Option<String>,
+    },
+    /// MAIL: the sender and parameters before it.
+    Mail {
+        prev_from: Option<String>,
+        prev_params: Option<String>,
+    },
+    /// RCPT: the address it added (`None`: past the cap, not added).
+    Rcpt {
+        addr: Option<String>,
+    },
+    /// BDAT: its chunk's place in message `gen`.
+    Bdat {
+        gen: u64,
+        start: u64,
+        len: u64,
+        last: bool,
+    },
     Other,
 }
 
@@ -61,6 +87,10 @@ pub struct SmtpState {
     tls_wait: Vec<u8>,
     /// STARTTLS answered 220: the rest of the flow is TLS, handed on to the worker.
     handover: Option<Handover>,
+    /// Number of the message being built (BDAT replies refer to it).
+    gen: u64,
+    /// The last BDAT chunk is in, its reply not yet seen: the message ends when it is accepted.
+    bdat_last: bool,
 }
 
 impl SmtpState {
@@ -87,6 +117,8 @@ impl SmtpState {
             msg: None,
             tls_wait: Vec::new(),
             handover: None,
+            gen: 0,
+            bdat_last: false,
         }
     }
 
@@ -100,6 +132,9 @@ impl SmtpState {
 
     fn builder(&mut self) -> &mut MessageBuilder {
         let limits = self.limits;
+        if self.msg.is_none() {
+            self.gen += 1;
+        }
         self.msg.get_or_insert_with(|| MessageBuilder::new(limits))
     }
 
@@ -124,6 +159,7 @@ impl SmtpState {
         self.env.rcpt_to.clear();
         self.data_line.clear();
         self.data_mid_line = false;
+        self.bdat_last = false;
     }
 
     fn client_data(&mut self, mut data: &[u8], ctx: &mut ParseCtx<'_>) {
@@ -134,19 +170,28 @@ impl SmtpState {
             }
             let used = match self.client {
                 Client::Data => self.data_bytes(data, ctx),
-                Client::Bdat { remaining, last } => {
+                Client::Bdat {
+                    remaining,
+                    last,
+                    discard,
+                } => {
                     let n = usize::try_from(remaining)
                         .unwrap_or(usize::MAX)
                         .min(data.len());
-                    self.builder().push(data.get(..n).unwrap_or_default());
+                    if !discard {
+                        self.builder().push(data.get(..n).unwrap_or_default());
+                    }
                     let remaining = remaining - n as u64;
                     if remaining == 0 {
                         self.client = Client::Command;
-                        if last {
-                            self.end_message(true, ctx);
-                        }
+                        // The message ends when the server accepts the last chunk.
+                        self.bdat_last |= last && !discard;
                     } else {
-                        self.client = Client::Bdat { remaining, last };
+                        self.client = Client::Bdat {
+                            remaining,
+                            last,
+                            discard,
+                        };
                     }
                     n
                 }
@@ -232,8 +277,9 @@ impl SmtpState {
         };
         let cmd = match verb.as_str() {
             "HELO" | "EHLO" => {
+                let prev = self.env.helo.take();
                 self.env.helo = Some(arg.to_string()).filter(|s| !s.is_empty());
-                Cmd::Other
+                Cmd::Helo { prev }
             }
             "AUTH" => {
                 self.auth(arg);
@@ -245,21 +291,27 @@ impl SmtpState {
             }
             "MAIL" => {
                 if self.msg.is_some() {
-                    // A new transaction while a message is unfinished.
-                    self.end_message(false, ctx);
+                    // A new transaction while a message is unfinished (complete when its
+                    // last BDAT chunk is in).
+                    self.end_message(self.bdat_last, ctx);
                 }
                 let (addr, params) = path_arg(arg, "FROM:");
-                self.env.mail_from = Some(addr);
-                self.env.mail_params = params;
+                let prev_from = self.env.mail_from.replace(addr);
+                let prev_params = std::mem::replace(&mut self.env.mail_params, params);
                 self.env.rcpt_to.clear();
-                Cmd::Other
+                Cmd::Mail {
+                    prev_from,
+                    prev_params,
+                }
             }
             "RCPT" => {
                 let (addr, _) = path_arg(arg, "TO:");
                 if self.env.rcpt_to.len() < 1024 {
-                    self.env.rcpt_to.push(addr);
+                    self.env.rcpt_to.push(addr.clone());
+                    Cmd::Rcpt { addr: Some(addr) }
+                } else {
+                    Cmd::Rcpt { addr: None }
                 }
-                Cmd::Other
             }
             "DATA" => {
                 self.client = Client::Data;
@@ -273,18 +325,36 @@ impl SmtpState {
                 match it.next().and_then(|n| n.parse::<u64>().ok()) {
                     Some(n) => {
                         let last = it.next().is_some_and(|w| w.eq_ignore_ascii_case("LAST"));
-                        self.builder();
-                        if n == 0 {
-                            if last {
-                                self.end_message(true, ctx);
-                            }
+                        // Outside a mail transaction the server refuses the chunk (503):
+                        // its bytes are skipped.
+                        let discard = self.env.mail_from.is_none();
+                        if n > 0 {
+                            self.client = Client::Bdat {
+                                remaining: n,
+                                last,
+                                discard,
+                            };
                         } else {
-                            self.client = Client::Bdat { remaining: n, last };
+                            self.bdat_last |= last && !discard;
+                        }
+                        if discard {
+                            ctx.anomaly(SmtpAnomaly::BdatWithoutMail.as_str());
+                            Cmd::Other
+                        } else {
+                            let start = self.builder().size();
+                            Cmd::Bdat {
+                                gen: self.gen,
+                                start,
+                                len: n,
+                                last,
+                            }
                         }
                     }
-                    None => ctx.anomaly(SmtpAnomaly::BadBdat.as_str()),
+                    None => {
+                        ctx.anomaly(SmtpAnomaly::BadBdat.as_str());
+                        Cmd::Other
+                    }
                 }
-                Cmd::Other
             }
             "RSET" => {
                 if self.msg.is_some() {
@@ -351,7 +421,7 @@ impl SmtpState {
         if line.get(3) == Some(&b'-') {
             return; // more lines of the same reply follow
         }
-        let Some(cmd) = self.pending.front().copied() else {
+        let Some(cmd) = self.pending.front().cloned() else {
             if !self.greeted && code == 220 {
                 self.greeted = true;
             } else if code != 421 {
@@ -363,6 +433,15 @@ impl SmtpState {
             return; // a SASL challenge: the AUTH goes on
         }
         self.pending.pop_front();
+        let refused = code >= 400;
+        if refused
+            && matches!(
+                cmd,
+                Cmd::Helo { .. } | Cmd::Mail { .. } | Cmd::Rcpt { .. } | Cmd::Bdat { .. }
+            )
+        {
+            ctx.anomaly(SmtpAnomaly::RefusedCommand.as_str());
+        }
         match cmd {
             Cmd::Auth => {
                 if self.client == Client::AuthOther
@@ -387,6 +466,34 @@ impl SmtpState {
                     self.client_data(&early, ctx);
                 }
             }
+            Cmd::Helo { prev } => {
+                if refused {
+                    self.env.helo = prev;
+                }
+            }
+            Cmd::Mail {
+                prev_from,
+                prev_params,
+            } => {
+                if refused {
+                    self.env.mail_from = prev_from;
+                    self.env.mail_params = prev_params;
+                }
+            }
+            Cmd::Rcpt { addr: Some(addr) } => {
+                if refused {
+                    if let Some(i) = self.env.rcpt_to.iter().position(|a| *a == addr) {
+                        self.env.rcpt_to.remove(i);
+                    }
+                }
+            }
+            Cmd::Rcpt { addr: None } => {}
+            Cmd::Bdat {
+                gen,
+                start,
+                len,
+                last,
+            } => self.bdat_reply(refused, gen, start, len, last, ctx),
             Cmd::Data => {
                 if code != 354
                     && self.client == Client::Data
@@ -394,11 +501,51 @@ impl SmtpState {
                     && self.msg.as_ref().is_some_and(|m| m.size() == 0)
                 {
                     // DATA refused: no content follows.
+                    ctx.anomaly(SmtpAnomaly::RefusedCommand.as_str());
                     self.client = Client::Command;
                     self.msg = None;
                 }
             }
             Cmd::Other => {}
+        }
+    }
+}
+
+impl SmtpState {
+    /// The reply to a BDAT of message `gen` whose chunk was `len` bytes at `start`: a refused
+    /// chunk is taken back out of the message (the chunks after it move up); the accepted last
+    /// chunk ends the message.
+    fn bdat_reply(
+        &mut self,
+        refused: bool,
+        gen: u64,
+        start: u64,
+        len: u64,
+        last: bool,
+        ctx: &mut ParseCtx<'_>,
+    ) {
+        if gen != self.gen || self.msg.is_none() {
+            return; // the message already ended
+        }
+        if refused {
+            if let Some(m) = self.msg.as_mut() {
+                m.take_back(start, len);
+            }
+            for p in self.pending.iter_mut() {
+                if let Cmd::Bdat {
+                    gen: g, start: s, ..
+                } = p
+                {
+                    if *g == gen && *s > start {
+                        *s = s.saturating_sub(len);
+                    }
+                }
+            }
+            if last {
+                self.bdat_last = false;
+            }
+        } else if last && self.bdat_last {
+            self.end_message(true, ctx);
         }
     }
 }
@@ -450,7 +597,8 @@ impl AppParser for SmtpState {
             return;
         }
         if self.msg.is_some() {
-            self.end_message(false, ctx);
+            // A last BDAT chunk whose reply did not come: the message is all there.
+            self.end_message(self.bdat_last, ctx);
         }
     }
 }

@@ -264,6 +264,52 @@ fn pipelined_bdat() {
 }
 
 #[test]
+fn pipelined_bdat_refused_chunk_is_taken_back() {
+    let (p1, decoy, p2) = (
+        &b"Subject: kept\r\n"[..],
+        &b"X-Decoy: 1\r\n"[..],
+        &b"\r\nbody\r\n"[..],
+    );
+    let mut c = b"MAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nRCPT TO:<bad@e.f>\r\n".to_vec();
+    for (chunk, last) in [(p1, ""), (decoy, ""), (p2, " LAST")] {
+        c.extend_from_slice(format!("BDAT {}{last}\r\n", chunk.len()).as_bytes());
+        c.extend_from_slice(chunk);
+    }
+    let o = run(
+        &[
+            (S, b"220 mx ESMTP\r\n"),
+            (C, &c),
+            (
+                S,
+                b"250 ok\r\n250 ok\r\n550 no\r\n250 ok\r\n552 no\r\n250 ok\r\n",
+            ),
+        ],
+        5,
+    );
+    assert_eq!(o.emails.len(), 1, "{o:?}");
+    let m = &o.emails[0];
+    assert_eq!(m.size, (p1.len() + p2.len()) as u64);
+    assert_eq!(m.subject.as_deref(), Some("kept"));
+    assert_eq!(m.rcpt_to, vec!["d@e.f"]);
+    assert!(!m.truncated);
+    assert_eq!(
+        o.anomalies,
+        vec!["smtp.refused_command", "smtp.refused_command"]
+    );
+    // A refused LAST leaves the message open: the flow's end reports it cut.
+    let o = run(
+        &[
+            (C, b"MAIL FROM:<a@b.c>\r\nBDAT 4 LAST\r\nabcd"),
+            (S, b"250 ok\r\n554 no\r\n"),
+        ],
+        3,
+    );
+    assert_eq!(o.emails.len(), 1, "{o:?}");
+    assert_eq!(o.emails[0].size, 0);
+    assert!(o.emails[0].truncated);
+}
+
+#[test]
 fn dot_stuffing_and_lenient_end() {
     let o = run(
         &[
