@@ -360,3 +360,45 @@ fn version_names() {
     assert_eq!(version_name(0xfb1a), "TLS 1.3 (Facebook draft 26)");
     assert_eq!(version_name(0x1234), "0x1234");
 }
+
+#[test]
+fn attribute_names_and_dotted_oids() {
+    use super::parser::{attribute_name, dotted_oid};
+    assert_eq!(attribute_name(&[0x55, 0x04, 9]), "street");
+    assert_eq!(attribute_name(&[0x55, 0x04, 17]), "postalCode");
+    assert_eq!(attribute_name(&[0x55, 0x04, 5]), "serialNumber");
+    assert_eq!(attribute_name(&[0x55, 0x04, 12]), "title");
+    assert_eq!(attribute_name(&[0x55, 0x04, 42]), "givenName");
+    assert_eq!(attribute_name(&[0x55, 0x04, 4]), "SN");
+    assert_eq!(attribute_name(&[0x55, 0x04, 43]), "initials");
+    assert_eq!(attribute_name(&[0x55, 0x04, 44]), "generationQualifier");
+    assert_eq!(attribute_name(&[0x55, 0x04, 46]), "dnQualifier");
+    assert_eq!(attribute_name(&[0x55, 0x04, 65]), "pseudonym");
+    assert_eq!(attribute_name(&[0x55, 0x04, 15]), "businessCategory");
+    assert_eq!(attribute_name(&[0x55, 0x04, 97]), "organizationIdentifier");
+    let jur = [0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x3c, 2, 1];
+    for (last, want) in [
+        (1, "jurisdictionL"),
+        (2, "jurisdictionST"),
+        (3, "jurisdictionC"),
+    ] {
+        let mut o = jur.to_vec();
+        o.push(last);
+        assert_eq!(attribute_name(&o), want);
+    }
+    let dc = [0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01];
+    assert_eq!(attribute_name(&[&dc[..], &[0x19]].concat()), "DC");
+    assert_eq!(attribute_name(&[&dc[..], &[0x01]].concat()), "UID");
+    assert_eq!(
+        dotted_oid(&[&dc[..], &[0x19]].concat()).as_deref(),
+        Some("0.9.2342.19200300.100.1.25")
+    );
+    // Unknown: dotted; 2.999 (first arc over 79) and a multi-byte arc.
+    assert_eq!(attribute_name(&[0x2a, 0x03, 0x04, 0x05]), "1.2.3.4.5");
+    assert_eq!(attribute_name(&[0x88, 0x37, 0x01]), "2.999.1");
+    assert_eq!(attribute_name(&[0x55, 0x04, 0x81, 0x00]), "2.5.4.128");
+    // Not an OID encoding (ends inside an arc, or empty): hex, marked.
+    assert_eq!(attribute_name(&[0x55, 0x84]), "OID.5584");
+    assert_eq!(attribute_name(&[]), "OID.");
+    assert_eq!(dotted_oid(&[0xff; 12]), None);
+}

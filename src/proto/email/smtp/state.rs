@@ -61,6 +61,10 @@ pub struct SmtpState {
     tls_wait: Vec<u8>,
     /// STARTTLS answered 220: the rest of the flow is TLS, handed on to the worker.
     handover: Option<Handover>,
+    /// Client commands seen (the transaction number of the last one).
+    commands: u64,
+    /// The number of the STARTTLS awaiting its answer (`parent.tx` of the TLS that follows).
+    starttls_tx: Option<u64>,
 }
 
 impl SmtpState {
@@ -87,6 +91,8 @@ impl SmtpState {
             msg: None,
             tls_wait: Vec::new(),
             handover: None,
+            commands: 0,
+            starttls_tx: None,
         }
     }
 
@@ -296,6 +302,10 @@ impl SmtpState {
             }
             _ => Cmd::Other,
         };
+        self.commands += 1;
+        if cmd == Cmd::StartTls {
+            self.starttls_tx = Some(self.commands);
+        }
         self.push_pending(cmd, ctx);
     }
 
@@ -377,7 +387,8 @@ impl SmtpState {
             Cmd::StartTls => {
                 if code == 220 {
                     self.env.starttls = true;
-                    let mut h = Handover::new(AppProto::Smtp, None, Some(AppProto::Tls));
+                    let mut h =
+                        Handover::new(AppProto::Smtp, self.starttls_tx.take(), Some(AppProto::Tls));
                     h.push(Direction::ToServer, &std::mem::take(&mut self.tls_wait));
                     self.handover = Some(h);
                     self.pending.clear();
