@@ -244,19 +244,36 @@ const HRR_RANDOM: [u8; 32] = [
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
+/// A TLS 1.3 draft version from before draft 22 (0x7f00..0x7f15): its ServerHello has no
+/// session id echo and no compression method (draft-ietf-tls-tls13-21, 4.1.3).
+pub fn is_early_draft(v: u16) -> bool {
+    v >> 8 == 0x7f && v & 0xff < 22
+}
+
+/// A TLS 1.3 version: final, an IETF or Facebook draft, or DTLS 1.3 (everything after the
+/// ServerHello is encrypted).
+pub fn is_tls13(v: u16) -> bool {
+    v == 0x0304 || v == 0xfefc || v >> 8 == 0x7f || v >> 8 == 0xfb
+}
+
 /// Parses a ServerHello body.
 pub fn parse_server_hello(body: &[u8]) -> R<ServerHello> {
     let mut r = Rd::new(body);
     let version = r.u16()?;
     let random = r.take(32)?;
-    r.vec8()?;
+    let early = is_early_draft(version);
+    if !early {
+        r.vec8()?;
+    }
     let mut sh = ServerHello {
         version,
         cipher: r.u16()?,
         hello_retry: random == HRR_RANDOM,
         ..ServerHello::default()
     };
-    r.u8()?;
+    if !early {
+        r.u8()?;
+    }
     if r.is_empty() {
         return Ok(sh);
     }
