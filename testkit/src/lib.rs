@@ -21,3 +21,4 @@ pub mod pcap;
 pub mod pcapgen;
 pub mod rng;
 pub mod session;
+pub mod tlsgen;

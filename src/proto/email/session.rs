@@ -268,6 +268,11 @@ pub(crate) struct Session {
     /// After STARTTLS/STLS answered: the rest of the flow is TLS, handed on to the worker
     /// (every further byte is kept for it).
     pub(crate) handover: Option<crate::proto::Handover>,
+    /// Client commands seen (the transaction number of the last one).
+    pub(crate) commands: u64,
+    /// The number of the STARTTLS/STLS command awaiting its answer (`parent.tx` of the TLS
+    /// that follows).
+    pub(crate) starttls_tx: Option<u64>,
     /// The raw messages finished (tests only).
     #[cfg(test)]
     pub(crate) messages: Vec<Vec<u8>>,

@@ -52,8 +52,24 @@ pub fn ja3s(sh: &ServerHello) -> (String, String) {
     (s, h)
 }
 
+/// Orders versions by age: DTLS numbers count down, drafts of 1.3 rank between 1.2 and 1.3.
+fn version_rank(v: u16) -> u8 {
+    match v {
+        0x0002 => 1,
+        0x0300 => 2,
+        0x0301 | 0xfeff => 3,
+        0x0302 => 4,
+        0x0303 | 0xfefd => 5,
+        v if v >> 8 == 0x7f || v >> 8 == 0xfb => 6,
+        0x0304 | 0xfefc => 7,
+        _ => 0,
+    }
+}
+
 fn ja4_version(v: u16) -> &'static str {
     match v {
+        // TLS 1.3 drafts (IETF 0x7fXX, Facebook 0xfbXX) count as 1.3.
+        v if v >> 8 == 0x7f || v >> 8 == 0xfb => "13",
         0x0304 => "13",
         0x0303 => "12",
         0x0302 => "11",
@@ -103,7 +119,7 @@ pub fn ja4(ch: &ClientHello, quic: bool) -> String {
         .iter()
         .copied()
         .filter(|v| !is_grease(*v))
-        .max()
+        .max_by_key(|v| version_rank(*v))
         .unwrap_or(ch.version);
     let ciphers: Vec<u16> = ch
         .ciphers

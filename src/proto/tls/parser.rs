@@ -244,19 +244,36 @@ const HRR_RANDOM: [u8; 32] = [
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
+/// A TLS 1.3 draft version from before draft 22 (0x7f00..0x7f15): its ServerHello has no
+/// session id echo and no compression method (draft-ietf-tls-tls13-21, 4.1.3).
+pub fn is_early_draft(v: u16) -> bool {
+    v >> 8 == 0x7f && v & 0xff < 22
+}
+
+/// A TLS 1.3 version: final, an IETF or Facebook draft, or DTLS 1.3 (everything after the
+/// ServerHello is encrypted).
+pub fn is_tls13(v: u16) -> bool {
+    v == 0x0304 || v == 0xfefc || v >> 8 == 0x7f || v >> 8 == 0xfb
+}
+
 /// Parses a ServerHello body.
 pub fn parse_server_hello(body: &[u8]) -> R<ServerHello> {
     let mut r = Rd::new(body);
     let version = r.u16()?;
     let random = r.take(32)?;
-    r.vec8()?;
+    let early = is_early_draft(version);
+    if !early {
+        r.vec8()?;
+    }
     let mut sh = ServerHello {
         version,
         cipher: r.u16()?,
         hello_retry: random == HRR_RANDOM,
         ..ServerHello::default()
     };
-    r.u8()?;
+    if !early {
+        r.u8()?;
+    }
     if r.is_empty() {
         return Ok(sh);
     }
@@ -358,27 +375,131 @@ fn dn(mut r: Rd<'_>) -> String {
     while let Ok((_, mut set)) = der(&mut r) {
         while let Ok((_, mut atv)) = der(&mut set) {
             let Ok((_, oid)) = der(&mut atv) else { break };
-            let Ok((_, val)) = der(&mut atv) else { break };
-            let key = match oid.b {
-                [0x55, 0x04, 3] => "CN".to_string(),
-                [0x55, 0x04, 6] => "C".to_string(),
-                [0x55, 0x04, 7] => "L".to_string(),
-                [0x55, 0x04, 8] => "ST".to_string(),
-                [0x55, 0x04, 10] => "O".to_string(),
-                [0x55, 0x04, 11] => "OU".to_string(),
-                [0x55, 0x04, 5] => "serialNumber".to_string(),
-                [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01] => {
-                    "emailAddress".to_string()
-                }
-                o => format!(
-                    "OID.{}",
-                    o.iter().map(|b| format!("{b:02x}")).collect::<String>()
-                ),
+            let Ok((tag, val)) = der(&mut atv) else { break };
+            let key = attribute_name(oid.b);
+            let value = if tag == 0x1e {
+                // BMPString: UTF-16BE.
+                let units: Vec<u16> = val
+                    .b
+                    .chunks_exact(2)
+                    .map(|c| c.iter().fold(0u16, |a, &x| (a << 8) | u16::from(x)))
+                    .collect();
+                String::from_utf16_lossy(&units)
+            } else {
+                String::from_utf8_lossy(val.b).into_owned()
             };
-            parts.push(format!("{key}={}", String::from_utf8_lossy(val.b)));
+            parts.push(format!("{key}={value}"));
         }
     }
     parts.join(", ")
+}
+
+/// X.520 (and PKCS #9, RFC 4519, EV) attribute short names by OID (DER contents).
+const ATTRIBUTES: &[(&[u8], &str)] = &[
+    (&[0x55, 0x04, 3], "CN"),
+    (&[0x55, 0x04, 4], "SN"),
+    (&[0x55, 0x04, 5], "serialNumber"),
+    (&[0x55, 0x04, 6], "C"),
+    (&[0x55, 0x04, 7], "L"),
+    (&[0x55, 0x04, 8], "ST"),
+    (&[0x55, 0x04, 9], "street"),
+    (&[0x55, 0x04, 10], "O"),
+    (&[0x55, 0x04, 11], "OU"),
+    (&[0x55, 0x04, 12], "title"),
+    (&[0x55, 0x04, 13], "description"),
+    (&[0x55, 0x04, 15], "businessCategory"),
+    (&[0x55, 0x04, 16], "postalAddress"),
+    (&[0x55, 0x04, 17], "postalCode"),
+    (&[0x55, 0x04, 18], "postOfficeBox"),
+    (&[0x55, 0x04, 20], "telephoneNumber"),
+    (&[0x55, 0x04, 41], "name"),
+    (&[0x55, 0x04, 42], "givenName"),
+    (&[0x55, 0x04, 43], "initials"),
+    (&[0x55, 0x04, 44], "generationQualifier"),
+    (&[0x55, 0x04, 45], "x500UniqueIdentifier"),
+    (&[0x55, 0x04, 46], "dnQualifier"),
+    (&[0x55, 0x04, 65], "pseudonym"),
+    (&[0x55, 0x04, 72], "role"),
+    (&[0x55, 0x04, 97], "organizationIdentifier"),
+    // 1.3.6.1.4.1.311.60.2.1.{1,2,3}: EV jurisdiction of incorporation.
+    (
+        &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x3c, 2, 1, 1],
+        "jurisdictionL",
+    ),
+    (
+        &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x3c, 2, 1, 2],
+        "jurisdictionST",
+    ),
+    (
+        &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x3c, 2, 1, 3],
+        "jurisdictionC",
+    ),
+    // 0.9.2342.19200300.100.1.{1,25}
+    (
+        &[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x01],
+        "UID",
+    ),
+    (
+        &[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19],
+        "DC",
+    ),
+    // PKCS #9
+    (
+        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01],
+        "emailAddress",
+    ),
+    (
+        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x02],
+        "unstructuredName",
+    ),
+];
+
+/// An attribute type's short name, else its dotted OID ("1.2.3.4"), else "OID.<hex>" for
+/// contents that are no valid OID encoding.
+pub fn attribute_name(oid: &[u8]) -> String {
+    if let Some((_, n)) = ATTRIBUTES.iter().find(|(o, _)| *o == oid) {
+        return (*n).to_string();
+    }
+    dotted_oid(oid).unwrap_or_else(|| {
+        format!(
+            "OID.{}",
+            oid.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        )
+    })
+}
+
+/// The dotted form of an OID's DER contents; None when it is empty, ends inside an arc or
+/// has an arc over 64 bits.
+pub fn dotted_oid(oid: &[u8]) -> Option<String> {
+    let mut arcs: Vec<u64> = Vec::new();
+    let mut cur: u64 = 0;
+    let mut open = false;
+    for &b in oid {
+        if cur > (u64::MAX >> 7) {
+            return None;
+        }
+        cur = (cur << 7) | u64::from(b & 0x7f);
+        open = b & 0x80 != 0;
+        if !open {
+            arcs.push(cur);
+            cur = 0;
+        }
+    }
+    if open || arcs.is_empty() {
+        return None;
+    }
+    let first = *arcs.first()?;
+    let (a, b) = match first {
+        0..=39 => (0, first),
+        40..=79 => (1, first - 40),
+        _ => (2, first - 80),
+    };
+    let mut s = format!("{a}.{b}");
+    for x in arcs.iter().skip(1) {
+        s.push('.');
+        s.push_str(&x.to_string());
+    }
+    Some(s)
 }
 
 /// UTCTime (tag 0x17) or GeneralizedTime (0x18) to "YYYY-MM-DDTHH:MM:SSZ".

@@ -94,7 +94,7 @@ impl TlsState {
             }
             Event::Handshake(SERVER_HELLO, body) => match parser::parse_server_hello(&body) {
                 Ok(sh) => {
-                    let tls13 = sh.negotiated() >= 0x0304;
+                    let tls13 = parser::is_tls13(sh.negotiated());
                     let retry = sh.hello_retry;
                     self.sh = Some(sh);
                     // TLS 1.3: everything after the ServerHello is encrypted.

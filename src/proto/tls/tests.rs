@@ -360,3 +360,143 @@ fn version_names() {
     assert_eq!(version_name(0xfb1a), "TLS 1.3 (Facebook draft 26)");
     assert_eq!(version_name(0x1234), "0x1234");
 }
+
+#[test]
+fn attribute_names_and_dotted_oids() {
+    use super::parser::{attribute_name, dotted_oid};
+    assert_eq!(attribute_name(&[0x55, 0x04, 9]), "street");
+    assert_eq!(attribute_name(&[0x55, 0x04, 17]), "postalCode");
+    assert_eq!(attribute_name(&[0x55, 0x04, 5]), "serialNumber");
+    assert_eq!(attribute_name(&[0x55, 0x04, 12]), "title");
+    assert_eq!(attribute_name(&[0x55, 0x04, 42]), "givenName");
+    assert_eq!(attribute_name(&[0x55, 0x04, 4]), "SN");
+    assert_eq!(attribute_name(&[0x55, 0x04, 43]), "initials");
+    assert_eq!(attribute_name(&[0x55, 0x04, 44]), "generationQualifier");
+    assert_eq!(attribute_name(&[0x55, 0x04, 46]), "dnQualifier");
+    assert_eq!(attribute_name(&[0x55, 0x04, 65]), "pseudonym");
+    assert_eq!(attribute_name(&[0x55, 0x04, 15]), "businessCategory");
+    assert_eq!(attribute_name(&[0x55, 0x04, 97]), "organizationIdentifier");
+    let jur = [0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x3c, 2, 1];
+    for (last, want) in [
+        (1, "jurisdictionL"),
+        (2, "jurisdictionST"),
+        (3, "jurisdictionC"),
+    ] {
+        let mut o = jur.to_vec();
+        o.push(last);
+        assert_eq!(attribute_name(&o), want);
+    }
+    let dc = [0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01];
+    assert_eq!(attribute_name(&[&dc[..], &[0x19]].concat()), "DC");
+    assert_eq!(attribute_name(&[&dc[..], &[0x01]].concat()), "UID");
+    assert_eq!(
+        dotted_oid(&[&dc[..], &[0x19]].concat()).as_deref(),
+        Some("0.9.2342.19200300.100.1.25")
+    );
+    // Unknown: dotted; 2.999 (first arc over 79) and a multi-byte arc.
+    assert_eq!(attribute_name(&[0x2a, 0x03, 0x04, 0x05]), "1.2.3.4.5");
+    assert_eq!(attribute_name(&[0x88, 0x37, 0x01]), "2.999.1");
+    assert_eq!(attribute_name(&[0x55, 0x04, 0x81, 0x00]), "2.5.4.128");
+    // Not an OID encoding (ends inside an arc, or empty): hex, marked.
+    assert_eq!(attribute_name(&[0x55, 0x84]), "OID.5584");
+    assert_eq!(attribute_name(&[]), "OID.");
+    assert_eq!(dotted_oid(&[0xff; 12]), None);
+}
+
+/// A draft-18 (0x7f12) ServerHello: no session id echo, no compression method, key_share.
+fn server_hello_draft(version: u16) -> Vec<u8> {
+    let mut hello = version.to_be_bytes().to_vec();
+    hello.extend_from_slice(&[9u8; 32]);
+    hello.extend_from_slice(&[0x13, 0x01]);
+    let ks = [0u8, 0x1d, 0, 4, 1, 2, 3, 4];
+    hello.extend_from_slice(&[0, (ks.len() + 4) as u8, 0, 51, 0, ks.len() as u8]);
+    hello.extend_from_slice(&ks);
+    let mut rec = vec![
+        22,
+        3,
+        1,
+        0,
+        hello.len() as u8 + 4,
+        2,
+        0,
+        0,
+        hello.len() as u8,
+    ];
+    rec.extend_from_slice(&hello);
+    rec
+}
+
+#[test]
+fn tls13_draft_server_hello_before_draft_22() {
+    use super::parser::{is_early_draft, parse_server_hello};
+    let rec = server_hello_draft(0x7f12);
+    let sh = parse_server_hello(&rec[9..]).unwrap();
+    assert_eq!(sh.version, 0x7f12);
+    assert_eq!(sh.cipher, 0x1301);
+    assert_eq!(sh.extensions, vec![51]);
+    assert!(is_early_draft(0x7f12) && is_early_draft(0x7f15));
+    assert!(!is_early_draft(0x7f16) && !is_early_draft(0x0304) && !is_early_draft(0xfb1a));
+
+    // A draft-18 client: supported_versions [draft 18, 1.2]; the record is emitted at the
+    // ServerHello (the rest is encrypted), named as a draft, nothing malformed.
+    let mut ch = parse_client_hello(&decode(CH_HEX).unwrap()[9..]).unwrap();
+    ch.supported_versions = vec![0x7f12, 0x0303];
+    assert!(fingerprint::ja4(&ch, false).starts_with("t13d"));
+    ch.supported_versions = vec![0x0303, 0xfb1a];
+    assert!(fingerprint::ja4(&ch, false).starts_with("t13d"));
+
+    let mut p = new_parser(Transport::Tcp);
+    let mut r = Run::new();
+    r.feed(p.as_mut(), Direction::ToServer, &decode(CH_HEX).unwrap());
+    r.feed(p.as_mut(), Direction::ToClient, &rec);
+    let b = r.bodies();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].version.as_deref(), Some("TLS 1.3 draft 18"));
+    assert_eq!(b[0].cipher_suite, Some(0x1301));
+    assert_eq!(b[0].ja3s_string.as_deref(), Some("32530,4865,51"));
+    assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
+}
+
+#[test]
+fn tls13_draft_23_server_hello_has_the_final_layout() {
+    // Draft 22 on: legacy_version 0x0303, session id echo, compression, supported_versions
+    // naming the draft.
+    let mut hello = vec![3, 3];
+    hello.extend_from_slice(&[7u8; 32]);
+    hello.extend_from_slice(&[0, 0x13, 0x02, 0, 0, 6, 0, 43, 0, 2, 0x7f, 0x17]);
+    let mut rec = vec![
+        22,
+        3,
+        3,
+        0,
+        hello.len() as u8 + 4,
+        2,
+        0,
+        0,
+        hello.len() as u8,
+    ];
+    rec.extend_from_slice(&hello);
+    let mut p = new_parser(Transport::Tcp);
+    let mut r = Run::new();
+    r.feed(p.as_mut(), Direction::ToServer, &decode(CH_HEX).unwrap());
+    r.feed(p.as_mut(), Direction::ToClient, &rec);
+    let b = r.bodies();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].version.as_deref(), Some("TLS 1.3 draft 23"));
+    assert!(r.anomalies.is_empty());
+}
+
+#[test]
+fn ja4_version_ranks_dtls_and_drafts() {
+    let mut ch = parse_client_hello(&decode(CH_HEX).unwrap()[9..]).unwrap();
+    for (versions, want) in [
+        (vec![0xfefc, 0xfefd], "td3"),
+        (vec![0xfefd, 0xfeff], "td2"),
+        (vec![0x0304, 0x7f1c, 0x0303], "t13"),
+        (vec![0x0302, 0x0301], "t11"),
+    ] {
+        ch.supported_versions = versions.clone();
+        let j = fingerprint::ja4(&ch, false);
+        assert!(j.starts_with(want), "{versions:x?}: {j}");
+    }
+}

@@ -251,6 +251,10 @@ impl ImapState {
             b"STARTTLS" => Kind::StartTls,
             _ => Kind::Other,
         };
+        self.session.commands += 1;
+        if kind == Kind::StartTls {
+            self.session.starttls_tx = Some(self.session.commands);
+        }
         if self.pending.len() >= MAX_PENDING {
             // The oldest command is forgotten: its answer will not be paired (counted).
             ctx.anomaly(ImapAnomaly::TooManyPending.as_str());
@@ -351,8 +355,11 @@ impl ImapState {
             Kind::Authenticate => self.session.sasl = None,
             Kind::StartTls if ok => {
                 self.session.starttls = true;
-                self.session.handover =
-                    Some(Handover::new(AppProto::Imap, None, Some(AppProto::Tls)));
+                self.session.handover = Some(Handover::new(
+                    AppProto::Imap,
+                    self.session.starttls_tx.take(),
+                    Some(AppProto::Tls),
+                ));
             }
             Kind::StartTls | Kind::Other => {}
         }

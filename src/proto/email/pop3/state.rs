@@ -131,6 +131,10 @@ impl Pop3State {
     /// Queues a command. With the queue full, the newest ones become a count of unknown
     /// commands (counted as `pop3.too_many_pending`): answers stay paired with their commands.
     fn push_pending(&mut self, cmd: Cmd, ctx: &mut ParseCtx<'_>) {
+        self.session.commands += 1;
+        if cmd == Cmd::Stls {
+            self.session.starttls_tx = Some(self.session.commands);
+        }
         if self.pending.len() < MAX_PENDING {
             self.pending.push_back(cmd);
             return;
@@ -218,8 +222,11 @@ impl Pop3State {
             Cmd::MultiLine => self.mode = ServerMode::MultiLine(None),
             Cmd::Stls => {
                 self.session.starttls = true;
-                self.session.handover =
-                    Some(Handover::new(AppProto::Pop3, None, Some(AppProto::Tls)));
+                self.session.handover = Some(Handover::new(
+                    AppProto::Pop3,
+                    self.session.starttls_tx.take(),
+                    Some(AppProto::Tls),
+                ));
             }
             Cmd::Auth | Cmd::Single | Cmd::Unknown(_) => {}
         }

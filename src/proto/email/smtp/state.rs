@@ -91,6 +91,10 @@ pub struct SmtpState {
     gen: u64,
     /// The last BDAT chunk is in, its reply not yet seen: the message ends when it is accepted.
     bdat_last: bool,
+    /// Client commands seen (the transaction number of the last one).
+    commands: u64,
+    /// The number of the STARTTLS awaiting its answer (`parent.tx` of the TLS that follows).
+    starttls_tx: Option<u64>,
 }
 
 impl SmtpState {
@@ -119,6 +123,8 @@ impl SmtpState {
             handover: None,
             gen: 0,
             bdat_last: false,
+            commands: 0,
+            starttls_tx: None,
         }
     }
 
@@ -366,6 +372,10 @@ impl SmtpState {
             }
             _ => Cmd::Other,
         };
+        self.commands += 1;
+        if cmd == Cmd::StartTls {
+            self.starttls_tx = Some(self.commands);
+        }
         self.push_pending(cmd, ctx);
     }
 
@@ -456,7 +466,8 @@ impl SmtpState {
             Cmd::StartTls => {
                 if code == 220 {
                     self.env.starttls = true;
-                    let mut h = Handover::new(AppProto::Smtp, None, Some(AppProto::Tls));
+                    let mut h =
+                        Handover::new(AppProto::Smtp, self.starttls_tx.take(), Some(AppProto::Tls));
                     h.push(Direction::ToServer, &std::mem::take(&mut self.tls_wait));
                     self.handover = Some(h);
                     self.pending.clear();
