@@ -54,7 +54,9 @@ pub fn note_error(component: &str, level: &'static str, message: &str) {
 
 /// The last error of each component, oldest first.
 pub fn last_errors() -> Vec<ComponentError> {
-    RING.lock().map(|r| r.iter().cloned().collect()).unwrap_or_default()
+    RING.lock()
+        .map(|r| r.iter().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// Log lines the rate limit suppressed since start.
@@ -200,7 +202,9 @@ mod tests {
         note_error("test_ring_20", "error", "second");
         let all = last_errors();
         assert!(all.len() <= ERROR_RING_CAP);
-        let last = all.last().map(|e| (e.component.as_str(), e.count, e.message.as_str()));
+        let last = all
+            .last()
+            .map(|e| (e.component.as_str(), e.count, e.message.as_str()));
         assert_eq!(last, Some(("test_ring_20", 2, "second")));
         assert!(!all.iter().any(|e| e.component == "test_ring_0"));
     }
@@ -226,6 +230,8 @@ mod tests {
         let b = file_version("rules", &p);
         assert_eq!(a.bytes, Some(1));
         assert!(a.sha1.is_some() && a.sha1 != b.sha1);
-        assert!(file_version("rules", &dir.path().join("none")).error.is_some());
+        assert!(file_version("rules", &dir.path().join("none"))
+            .error
+            .is_some());
     }
 }
