@@ -196,3 +196,28 @@ fn an_unknown_log_format_is_refused() {
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("--log-format xml"));
 }
+
+#[test]
+fn metrics_endpoint_refuses_a_remote_address_unless_allowed() {
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_tapir"))
+        .args([
+            "run",
+            "--interface",
+            "lo",
+            "--metrics-listen",
+            "0.0.0.0:9917",
+            "-o",
+            "none",
+        ])
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("status.metrics_allow_remote"), "{err}");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_tapir"))
+        .args(["run", "--interface", "lo", "--metrics-listen", "nonsense"])
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("address:port"));
+}

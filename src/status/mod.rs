@@ -10,6 +10,7 @@
 
 mod counters;
 pub mod health;
+pub mod http;
 pub mod logging;
 mod metrics;
 mod system;
@@ -235,6 +236,8 @@ pub struct Reporter {
     needs_restart: Vec<String>,
     /// The latest metrics text, shared with the metrics HTTP endpoint.
     metrics_text: Option<Arc<std::sync::Mutex<String>>>,
+    /// The metrics HTTP endpoint is on (`status.metrics_listen`).
+    serve_metrics: bool,
 }
 
 impl Reporter {
@@ -279,6 +282,7 @@ impl Reporter {
             reloads: 0,
             needs_restart: Vec::new(),
             metrics_text: None,
+            serve_metrics: cfg.status.metrics_listen.is_some(),
         }
     }
 
@@ -663,6 +667,9 @@ impl Reporter {
             export: out.export.clone(),
             health,
         };
+        if self.serve_metrics {
+            http::set_text(metrics::render(&self.sensor_id, &body));
+        }
         if let Some(t) = &self.metrics_text {
             if let Ok(mut t) = t.lock() {
                 *t = metrics::render(&self.sensor_id, &body);
