@@ -13,6 +13,13 @@ struct Cli {
     /// Log filter (tracing syntax), e.g. "info" or "tapir=debug".
     #[arg(long, global = true, env = "TAPIR_LOG", default_value = "warn")]
     log: String,
+    /// Log line format: "text" (default) or "json" (one JSON object per line).
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
+    log_format: String,
+    /// At most N log lines per second from each log statement (0: no limit); the suppressed
+    /// lines are counted in sensor_status.health.log_suppressed.
+    #[arg(long, global = true, value_name = "N", default_value_t = 0)]
+    log_rate: u32,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,15 +44,50 @@ struct ConfigArgs {
     common: cmd::CommonOpts,
 }
 
+/// Logs to stderr as text or JSON, each callsite rate-limited with `--log-rate`; warnings and
+/// errors also feed the last-error ring of `sensor_status.health`.
+fn init_logging(cli: &Cli) -> anyhow::Result<()> {
+    use tapir::status::{health::ErrorRingLayer, logging};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+    let json = match cli.log_format.as_str() {
+        "text" => false,
+        "json" => true,
+        other => anyhow::bail!("--log-format {other}: expected text or json"),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let limit = || (cli.log_rate > 0).then(|| logging::RateLimit::new(cli.log_rate));
+    let text = (!json).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(limit())
+    });
+    let json = json.then(|| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_filter(limit())
+    });
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(text)
+        .with(json)
+        .with(ErrorRingLayer)
+        .try_init()?;
+    if cli.log_rate > 0 {
+        logging::report_suppressed(logging::SUPPRESSED_REPORT_INTERVAL);
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cli.log)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(e) = init_logging(&cli) {
+        eprintln!("tapir: {e:#}");
+        return ExitCode::FAILURE;
+    }
     let result = match &cli.command {
         Command::Replay(a) => cmd::replay::run(a).map(|s| s.capture_errors.is_empty()),
         Command::Run(a) => cmd::run::run(a).map(|s| s.capture_errors.is_empty()),

@@ -821,3 +821,48 @@ fn libpcap_promiscuous_only_when_asked() {
     );
     drop(off);
 }
+
+/// `GET path` on `addr`: the whole response.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(c, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut s = String::new();
+    let _ = c.read_to_string(&mut s);
+    s
+}
+
+#[test]
+fn tapir_run_serves_metrics_on_localhost() {
+    if !can_run() {
+        return;
+    }
+    let Some(veth) = Veth::create('m') else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.ndjson");
+    let log = dir.path().join("log");
+    let port = 20000 + (std::process::id() % 20000) as u16;
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = start_run_with(&veth.b, 9, &out, &log, &["--metrics-listen", &addr]);
+    send_frames(&veth.a, &(0..5).map(frame).collect::<Vec<_>>());
+    // A periodic record that counted the frames: the endpoint serves that record's counters.
+    wait_status(&out, &mut child, 0, "the frames counted", |s| {
+        s["kind"] == "periodic" && s["capture"]["packets"].as_u64().unwrap_or(0) >= 5
+    });
+    let ok = http_get(&addr, "/metrics");
+    assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+    let packets = ok
+        .lines()
+        .find(|l| l.starts_with("tapir_packets_total{sensor=\""))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no tapir_packets_total: {ok}"));
+    assert!(packets >= 5.0, "{ok}");
+    assert!(ok.contains("# TYPE tapir_limit_hits_total counter"));
+    assert!(http_get(&addr, "/").starts_with("HTTP/1.1 404"));
+    sigterm(&child);
+    assert!(wait_exit(&mut child).success());
+}

@@ -24,6 +24,9 @@ pub struct RunArgs {
     /// BPF capture filter (libpcap only).
     #[arg(long, value_name = "FILTER")]
     pub bpf: Option<String>,
+    /// Serve Prometheus metrics on this address (`GET /metrics`; sets status.metrics_listen).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<String>,
     /// Stop after this many seconds (default: run until SIGTERM or SIGINT).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<u64>,
@@ -40,6 +43,9 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
     if let Some(b) = &args.bpf {
         cfg.capture.bpf = Some(b.clone());
     }
+    if let Some(l) = &args.metrics_listen {
+        cfg.status.metrics_listen = Some(l.clone());
+    }
     cfg.validate()?;
     if cfg.files.extract_dir.is_some() {
         crate::files::extract::Extractor::new(cfg.files.extract_config())?;
@@ -54,6 +60,12 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
             std::thread::sleep(std::time::Duration::from_secs(secs));
             stop.store(true, Ordering::Relaxed);
         });
+    }
+    if let Some(l) = &cfg.status.metrics_listen {
+        let addr: std::net::SocketAddr = l.parse().context("status.metrics_listen")?;
+        let bound = crate::status::http::serve(addr, stop.clone())
+            .with_context(|| format!("cannot serve metrics on {addr}"))?;
+        tracing::info!("metrics served on http://{bound}/metrics");
     }
     let sink = super::output_sink(&cfg, None)?;
     tracing::info!(interface = %iface, method = %cfg.capture.method, "starting live capture");

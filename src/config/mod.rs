@@ -50,6 +50,18 @@ pub struct Config {
     pub detect: DetectSection,
     /// Spool, sinks and the data-provision policy.
     pub export: ExportSection,
+    /// The metrics HTTP endpoint.
+    pub status: StatusSection,
+}
+
+/// The `[status]` configuration section: the Prometheus metrics HTTP endpoint.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatusSection {
+    /// `GET /metrics` served on this address (e.g. "127.0.0.1:9917"); off when unset.
+    pub metrics_listen: Option<String>,
+    /// Lets `metrics_listen` be an address other than a loopback one.
+    pub metrics_allow_remote: bool,
 }
 
 impl Default for Config {
@@ -80,6 +92,7 @@ impl Default for Config {
             stats: StatsSection::default(),
             detect: DetectSection::default(),
             export: Default::default(),
+            status: StatusSection::default(),
         }
     }
 }
@@ -428,6 +441,17 @@ impl Config {
             return bad("sensor_id must not be empty");
         }
         self.export.validate().map_err(ConfigError::Invalid)?;
+        if let Some(l) = &self.status.metrics_listen {
+            match l.parse::<std::net::SocketAddr>() {
+                Err(_) => return bad("status.metrics_listen must be an address:port"),
+                Ok(a) if !a.ip().is_loopback() && !self.status.metrics_allow_remote => {
+                    return bad(
+                        "status.metrics_listen is not a loopback address: set status.metrics_allow_remote = true to serve metrics to other hosts",
+                    )
+                }
+                Ok(_) => {}
+            }
+        }
         if !matches!(self.capture.method.as_str(), "afpacket" | "libpcap") {
             return bad("capture.method must be \"afpacket\" or \"libpcap\"");
         }

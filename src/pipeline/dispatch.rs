@@ -303,6 +303,7 @@ pub fn replay(
     let mut fin = Snapshot {
         now_ns,
         capture,
+        sockets: vec![capture],
         defrag: defrag.stats(),
         ..Snapshot::default()
     };
@@ -632,6 +633,7 @@ impl Dispatcher {
     /// Sends the dispatcher's own counters: tunnel carriers, fragments, the capture so far.
     fn send_status(&mut self, capture: CaptureStats) {
         let mut snap = self.carriers.snapshot(self.now_ns, capture);
+        snap.sockets = vec![capture];
         snap.workers.packets = 0;
         snap.workers.bytes = 0;
         snap.defrag = self.defrag.stats();
@@ -685,7 +687,7 @@ fn worker_loop(mut w: Worker, rx: Receiver<Batch>, free: Sender<Batch>) -> Worke
         if b.tick {
             w.tick(b.now_ns);
             if w.status_due(b.now_ns) {
-                w.send_status(b.now_ns, CaptureStats::default());
+                w.send_status(b.now_ns, CaptureStats::default(), false);
             }
         }
         if b.flush {

@@ -98,11 +98,13 @@ where
         ..Summary::default()
     };
     let mut workers = WorkerStats::default();
+    let mut sockets = Vec::new();
     for h in handles {
         match h.join() {
             Ok((s, c, err)) => {
                 workers.absorb(s);
                 summary.capture.add(&c);
+                sockets.push(c);
                 if let Some(e) = err {
                     summary.capture_errors.push(e);
                 }
@@ -119,6 +121,7 @@ where
         now_ns: wall_ns(),
         capture: summary.capture,
         workers: workers.counters(),
+        sockets,
         ..Snapshot::default()
     };
     let reason = if opts.stop.load(Ordering::Relaxed) {
@@ -181,7 +184,7 @@ fn live_loop(
             last_tick = now;
             w.tick(now);
             if w.status_due(now) {
-                w.send_status(now, src.stats());
+                w.send_status(now, src.stats(), true);
             }
         }
         if stop.load(Ordering::Relaxed) {

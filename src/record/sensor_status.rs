@@ -58,6 +58,87 @@ pub struct StatusBody {
     /// Export: the spool and every sink (absent with no `[[export.sink]]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub export: Option<ExportBlock>,
+    /// The sensor's own condition: drops, memcap pressure, export lag, versions, last errors.
+    pub health: HealthBlock,
+}
+
+/// `sensor_status.health` (see docs/operations.md).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct HealthBlock {
+    /// Per capture source (a live AF_PACKET socket per worker, the libpcap handle, or the
+    /// replayed files): packets and kernel drops (`PACKET_STATISTICS`). Their sums are
+    /// `capture.packets` and `capture.dropped`.
+    pub capture_sockets: Vec<SocketHealth>,
+    /// Every memory cap: what it holds now, its value and how often it was reached.
+    pub memcaps: Vec<MemcapHealth>,
+    /// Export: bytes in the spool and records each sink has not had acknowledged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spool_bytes: Option<u64>,
+    pub sinks: Vec<SinkLag>,
+    /// The rule and feed files loaded, with a content hash.
+    pub versions: Vec<FileVersion>,
+    /// Settings changed in the configuration that only a restart applies (after SIGHUP).
+    pub needs_restart: Vec<String>,
+    /// Times SIGHUP reloaded the rules.
+    pub reloads: u64,
+    /// The last warning or error of each component (bounded).
+    pub last_errors: Vec<ComponentError>,
+    /// Log lines the per-callsite rate limit (`--log-rate`) suppressed since start.
+    pub log_suppressed: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SocketHealth {
+    pub socket: usize,
+    pub packets: u64,
+    pub dropped: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MemcapHealth {
+    pub name: &'static str,
+    /// Absent where the sensor does not account the usage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used: Option<u64>,
+    pub cap: u64,
+    pub hits: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SinkLag {
+    pub name: String,
+    /// Records not yet acknowledged (remote sinks; 0 for file sinks).
+    pub lag_records: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FileVersion {
+    /// "rules" or "feed".
+    pub kind: &'static str,
+    pub path: String,
+    /// First 16 hex digits of the SHA-1 of the content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtime: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ComponentError {
+    /// The logging module (e.g. `cmd`, `export::remote`).
+    pub component: String,
+    /// "warn" or "error".
+    pub level: &'static str,
+    pub time: String,
+    pub message: String,
+    /// Warnings and errors of this component since start.
+    pub count: u64,
 }
 
 /// `sensor_status.export`: the spool and the sinks.

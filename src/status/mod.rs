@@ -9,6 +9,9 @@
 //! together. The stop record is built from the final counters, after every record was written.
 
 mod counters;
+pub mod health;
+pub mod http;
+pub mod logging;
 mod metrics;
 mod system;
 
@@ -23,8 +26,8 @@ use crate::enrich::DnsCache;
 use crate::export::OutputStats;
 use crate::files::extract::{self, ExtractStats};
 use crate::record::sensor_status::{
-    AlgorithmTime, DecodeBlock, FlowsBlock, InterfaceBlock, LimitHit, MemoryBlock, RecordsBlock,
-    StatsBlock, StatusBody, TcpBlock,
+    AlgorithmTime, DecodeBlock, FlowsBlock, HealthBlock, InterfaceBlock, LimitHit, MemcapHealth,
+    MemoryBlock, RecordsBlock, SinkLag, SocketHealth, StatsBlock, StatusBody, TcpBlock,
 };
 use crate::record::{rfc3339_micros, Body, Record};
 use crate::vocab::AppProto;
@@ -73,6 +76,8 @@ pub struct Snapshot {
     /// Bytes held by TCP reassembly and by IP defragmentation right now.
     pub reassembly_bytes: u64,
     pub defrag_bytes: u64,
+    /// Each capture source's own counters (live: one per AF_PACKET socket).
+    pub sockets: Vec<CaptureStats>,
 }
 
 impl Snapshot {
@@ -87,6 +92,7 @@ impl Snapshot {
             active_flows,
             reassembly_bytes,
             defrag_bytes,
+            sockets,
         } = o;
         self.now_ns = self.now_ns.max(*now_ns);
         self.workers.add(workers);
@@ -95,6 +101,7 @@ impl Snapshot {
         self.active_flows += active_flows;
         self.reassembly_bytes += reassembly_bytes;
         self.defrag_bytes += defrag_bytes;
+        self.sockets.extend_from_slice(sockets);
     }
 }
 
@@ -223,6 +230,14 @@ pub struct Reporter {
     link_seen: (u64, u64),
     /// The correlation stage's counters (with detection rules), as of the last update.
     detect: Option<crate::record::detection::DetectStatus>,
+    /// The rule and feed files loaded, SIGHUP reloads, and settings that need a restart.
+    versions: Vec<crate::record::sensor_status::FileVersion>,
+    reloads: u64,
+    needs_restart: Vec<String>,
+    /// The latest metrics text, shared with the metrics HTTP endpoint.
+    metrics_text: Option<Arc<std::sync::Mutex<String>>>,
+    /// The metrics HTTP endpoint is on (`status.metrics_listen`).
+    serve_metrics: bool,
 }
 
 impl Reporter {
@@ -263,7 +278,29 @@ impl Reporter {
             metrics_failed: false,
             link_seen: (0, 0),
             detect: None,
+            versions: health::loaded_versions(cfg),
+            reloads: 0,
+            needs_restart: Vec::new(),
+            metrics_text: None,
+            serve_metrics: cfg.status.metrics_listen.is_some(),
         }
+    }
+
+    /// Shares the metrics text of every status record with `text` (the HTTP endpoint).
+    pub fn set_metrics_text(&mut self, text: Arc<std::sync::Mutex<String>>) {
+        self.metrics_text = Some(text);
+    }
+
+    /// A SIGHUP reload happened: the versions of the files now loaded, and the settings that
+    /// changed but only apply after a restart.
+    pub fn reloaded(
+        &mut self,
+        versions: Vec<crate::record::sensor_status::FileVersion>,
+        needs_restart: Vec<String>,
+    ) {
+        self.versions = versions;
+        self.reloads += 1;
+        self.needs_restart = needs_restart;
     }
 
     /// The detection stage's counters for the next status record.
@@ -409,6 +446,70 @@ impl Reporter {
         })
     }
 
+    /// `sensor_status.health`, from the snapshot and the blocks already built.
+    fn health(
+        &self,
+        s: &Snapshot,
+        limits: &[LimitHit],
+        out: &OutputStats,
+        stats: Option<&StatsBlock>,
+    ) -> HealthBlock {
+        let spool = out.export.as_ref().and_then(|e| e.spool.as_ref());
+        let memcaps = limits
+            .iter()
+            .filter_map(|l| {
+                let used = match l.name {
+                    "flow.max_flows" => Some(s.active_flows),
+                    "reassembly.memcap" => Some(s.reassembly_bytes),
+                    "defrag.memcap" => Some(s.defrag_bytes),
+                    "enrich.max_dns_names" => Some(self.shared.dns_cache.len() as u64),
+                    "files.inspect_memcap" | "files.extract_disk_cap" => None,
+                    "stats.max_domains" => stats.map(|b| b.domains),
+                    "stats.max_fqdns" => stats.map(|b| b.fqdns),
+                    "stats.max_files" => stats.map(|b| b.files),
+                    "stats.max_hosts" => stats.map(|b| b.hosts),
+                    "export.spool.max_bytes" => spool.map(|sp| sp.bytes),
+                    _ => return None,
+                };
+                Some(MemcapHealth {
+                    name: l.name,
+                    used,
+                    cap: l.limit,
+                    hits: l.hits,
+                })
+            })
+            .collect();
+        HealthBlock {
+            capture_sockets: s
+                .sockets
+                .iter()
+                .enumerate()
+                .map(|(i, c)| SocketHealth {
+                    socket: i,
+                    packets: c.packets,
+                    dropped: c.dropped,
+                })
+                .collect(),
+            memcaps,
+            spool_bytes: spool.map(|sp| sp.bytes),
+            sinks: out
+                .export
+                .iter()
+                .flat_map(|e| e.sinks.iter())
+                .map(|k| SinkLag {
+                    name: k.name.clone(),
+                    lag_records: k.pending.unwrap_or(0),
+                    state: k.state,
+                })
+                .collect(),
+            versions: self.versions.clone(),
+            needs_restart: self.needs_restart.clone(),
+            reloads: self.reloads,
+            last_errors: health::last_errors(),
+            log_suppressed: health::suppressed_log_lines(),
+        }
+    }
+
     fn record(
         &mut self,
         kind: &'static str,
@@ -506,6 +607,7 @@ impl Reporter {
             }
             b
         });
+        let health = self.health(s, &limits, out, stats.as_ref());
         let start = self.period_start_ns.unwrap_or(now_ns);
         self.period_start_ns = Some(now_ns);
         let body = StatusBody {
@@ -563,7 +665,16 @@ impl Reporter {
             extract: self.shared.extract_stats(),
             detect: self.detect.clone(),
             export: out.export.clone(),
+            health,
         };
+        if self.serve_metrics {
+            http::set_text(metrics::render(&self.sensor_id, &body));
+        }
+        if let Some(t) = &self.metrics_text {
+            if let Ok(mut t) = t.lock() {
+                *t = metrics::render(&self.sensor_id, &body);
+            }
+        }
         if let Some(path) = &self.metrics_path {
             if let Err(e) = metrics::write(path, &self.sensor_id, &body) {
                 if !self.metrics_failed {

@@ -403,12 +403,21 @@ impl Worker {
     }
 
     /// Sends this worker's counters (and its capture source's, live) to the output stage.
-    pub fn send_status(&mut self, now_ns: u64, capture: crate::capture::CaptureStats) {
+    /// `live_socket`: `capture` is this worker's own capture socket (live AF_PACKET).
+    pub fn send_status(
+        &mut self,
+        now_ns: u64,
+        capture: crate::capture::CaptureStats,
+        live_socket: bool,
+    ) {
         self.flush();
         if let Some(c) = &mut self.collector {
             c.send();
         }
-        let snap = self.snapshot(now_ns, capture);
+        let mut snap = self.snapshot(now_ns, capture);
+        if live_socket {
+            snap.sockets = vec![capture];
+        }
         let _ = self.tx.send(OutMsg::Status {
             source: self.source,
             snap: Box::new(snap),
@@ -434,6 +443,7 @@ impl Worker {
             active_flows: self.table.len() as u64,
             reassembly_bytes: self.mem.used() as u64,
             defrag_bytes: self.defrag.memory() as u64,
+            sockets: Vec::new(),
         }
     }
 
