@@ -88,10 +88,11 @@ fn configured_output_paths_are_writable_under_the_unit() {
 /// `Key=value` settings of the unit (last one wins).
 fn unit_value<'a>(unit: &'a str, key: &str) -> Option<&'a str> {
     unit.lines()
+        .rev()
         .filter_map(|l| l.trim().split_once('='))
         .filter(|(k, _)| k.trim() == key)
         .map(|(_, v)| v.trim())
-        .last()
+        .next()
 }
 
 /// The unit, the Debian package (Cargo.toml `[package.metadata.deb]`, deploy/debian/) and the
@@ -213,8 +214,9 @@ fn dockerfile_and_daemonset_agree() {
     assert_eq!(docker.lines().filter(|l| l.starts_with("FROM ")).count(), 2);
     let user = docker
         .lines()
+        .rev()
         .filter_map(|l| l.strip_prefix("USER "))
-        .last()
+        .next()
         .expect("USER");
     let uid = user.split(':').next().unwrap();
     assert_ne!(uid, "0");
