@@ -34,6 +34,9 @@ enum Command {
     Stats(cmd::stats::StatsArgs),
     /// Detection rules: `tapir rules check [PATH...]` validates and lists them.
     Rules(cmd::rules::RulesArgs),
+    /// Write a support bundle (.tar.gz): version, configuration without secrets, recent
+    /// status records, kernel and NIC facts, rule and feed versions, recent log lines.
+    SupportBundle(cmd::support::SupportArgs),
     /// Print the effective configuration (defaults + file + overrides) as TOML.
     Config(ConfigArgs),
 }
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         Command::Replay(a) => cmd::replay::run(a).map(|s| s.capture_errors.is_empty()),
         Command::Run(a) => cmd::run::run(a).map(|s| s.capture_errors.is_empty()),
         Command::Stats(a) => cmd::stats::run(a).map(|()| true),
+        Command::SupportBundle(a) => cmd::support::run(a).map(|()| true),
         Command::Rules(a) => match cmd::rules::run(a) {
             // A rejected rule: exit status 1, like any failed check.
             Ok(false) => return ExitCode::FAILURE,

@@ -366,6 +366,8 @@ fn tapir_run_writes_flow_records_for_live_traffic() {
             "2",
             "--duration",
             "3",
+            // The test runs as root and writes where only root may: no user switch.
+            "--allow-root",
         ])
         .args(["--set", "capture.fanout_group=4711"])
         .args(["--set", "output.status_interval=1", "-o"])
@@ -525,7 +527,14 @@ fn start_run_with(
 ) -> std::process::Child {
     let group = ((std::process::id() & 0xfff) as u16) * 16 + tag;
     Command::new(env!("CARGO_BIN_EXE_tapir"))
-        .args(["run", "--interface", iface, "--workers", "2"])
+        .args([
+            "run",
+            "--interface",
+            iface,
+            "--workers",
+            "2",
+            "--allow-root",
+        ])
         .args(more)
         .args(["--set", &format!("capture.fanout_group={group}")])
         // Flows stay open until the stop (a busy machine may take a while).
@@ -838,7 +847,7 @@ fn tapir_run_serves_metrics_on_localhost() {
     if !can_run() {
         return;
     }
-    let Some(veth) = Veth::create('m') else {
+    let Some(veth) = Veth::create('h') else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -865,4 +874,129 @@ fn tapir_run_serves_metrics_on_localhost() {
     assert!(http_get(&addr, "/").starts_with("HTTP/1.1 404"));
     sigterm(&child);
     assert!(wait_exit(&mut child).success());
+
+// Least privilege: `tapir run` started as root drops to an unprivileged user once its capture
+// sockets are open.
+
+/// The `Key:` line of a /proc status file, its fields split.
+fn proc_field(status: &str, key: &str) -> Vec<String> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|r| r.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// Starts `tapir run` as root with `args`, waits for its first status record (written after
+/// the drop) and returns the /proc status text of each of its threads, then stops it.
+fn run_and_read_proc(veth: &Veth, tag: u16, args: &[&str]) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("tapir-priv-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Writable by the user it switches to.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = dir.join("records.ndjson");
+    let log = dir.join("log");
+    let group = ((std::process::id() & 0xfff) as u16) * 16 + tag;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tapir"))
+        .args(["run", "--interface", &veth.b, "--workers", "2"])
+        .args(args)
+        .args(["--set", &format!("capture.fanout_group={group}")])
+        .args(["--set", "output.status_interval=1", "--log", "info", "-o"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_status(&out, &mut child, 0, "the start record", |s| {
+        s["kind"] == "start"
+    });
+    let mut seen = Vec::new();
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", child.id())).unwrap();
+    for t in tasks.flatten() {
+        if let Ok(s) = std::fs::read_to_string(t.path().join("status")) {
+            seen.push(s);
+        }
+    }
+    sigterm(&child);
+    let st = wait_exit(&mut child);
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(st.success(), "{log_text}");
+    assert!(log_text.contains("privileges dropped"), "{log_text}");
+    let meta = std::fs::metadata(&out).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    seen.push(format!(
+        "OutputUid:\t{}",
+        std::os::unix::fs::MetadataExt::uid(&meta)
+    ));
+    seen
+}
+
+#[test]
+fn tapir_run_drops_to_an_unprivileged_user_after_opening_the_sockets() {
+    if !can_run() {
+        return;
+    }
+    let Ok(nobody) = tapir::capture::privilege::lookup_user("nobody") else {
+        eprintln!("skipped: no user nobody");
+        return;
+    };
+    let Some(veth) = Veth::create('u') else {
+        return;
+    };
+    let uid = nobody.0.to_string();
+    let gid = nobody.1.to_string();
+    let mut seen = run_and_read_proc(&veth, 10, &["--user", "nobody"]);
+    // The records file was created after the switch: by nobody.
+    assert_eq!(seen.pop().unwrap(), format!("OutputUid:\t{uid}"));
+    assert!(seen.len() >= 3, "main thread and workers: {}", seen.len());
+    for s in &seen {
+        assert_eq!(proc_field(s, "Uid:"), vec![uid.clone(); 4], "{s}");
+        assert_eq!(proc_field(s, "Gid:"), vec![gid.clone(); 4], "{s}");
+        assert_eq!(proc_field(s, "Groups:"), vec![gid.clone()], "{s}");
+        // CAP_NET_RAW (bit 13) only: to reopen a socket when the interface comes back.
+        for key in ["CapEff:", "CapPrm:", "CapBnd:"] {
+            assert_eq!(proc_field(s, key), vec!["0000000000002000"], "{key} {s}");
+        }
+        for key in ["CapInh:", "CapAmb:"] {
+            assert_eq!(proc_field(s, key), vec!["0000000000000000"], "{key} {s}");
+        }
+        assert_eq!(proc_field(s, "NoNewPrivs:"), vec!["1"], "{s}");
+    }
+    // run.drop_all_caps: nothing kept.
+    let mut seen = run_and_read_proc(
+        &veth,
+        11,
+        &["--user", "nobody", "--set", "run.drop_all_caps=true"],
+    );
+    seen.pop();
+    for s in &seen {
+        assert_eq!(proc_field(s, "Uid:"), vec![uid.clone(); 4], "{s}");
+        for key in ["CapEff:", "CapPrm:", "CapBnd:"] {
+            assert_eq!(proc_field(s, key), vec!["0000000000000000"], "{key} {s}");
+        }
+    }
+}
+
+#[test]
+fn tapir_run_as_root_refuses_an_unknown_user_and_says_how_to_fix_it() {
+    if !can_run() {
+        return;
+    }
+    let Some(veth) = Veth::create('n') else {
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_tapir"))
+        .args(["run", "--interface", &veth.b, "--workers", "1"])
+        .args(["--user", "no-such-user-tapir", "-o", "none"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("refusing to run as root")
+            && stderr.contains("\"no-such-user-tapir\" does not exist")
+            && stderr.contains("--allow-root"),
+        "{stderr}"
+    );
 }

@@ -2,7 +2,8 @@
 //! AF_PACKET TPACKET_V3 rings for live capture, and libpcap behind the `libpcap` feature.
 //!
 //! Everything here hands out [`Packet`]s that borrow the capture buffer: no allocation per
-//! packet. This is the only module allowed to use `unsafe` (for the mmap'd AF_PACKET ring).
+//! packet. This is the only module allowed to use `unsafe` (for the mmap'd AF_PACKET ring, and the
+//! libc calls that drop privileges once the capture sockets are open: [`privilege`]).
 
 use std::sync::Arc;
 
@@ -12,6 +13,8 @@ pub mod afpacket;
 pub mod libpcap;
 pub mod link;
 pub mod pcap_file;
+#[cfg(target_os = "linux")]
+pub mod privilege;
 
 #[cfg(target_os = "linux")]
 pub use afpacket::{AfPacketSource, RingConfig};

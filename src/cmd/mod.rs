@@ -5,6 +5,7 @@ pub mod rules;
 pub mod run;
 pub mod stats;
 mod summary;
+pub mod support;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;

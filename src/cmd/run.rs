@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 
+use crate::capture::PacketSource;
 use crate::cmd::CommonOpts;
 use crate::config::Config;
 use crate::export::NdjsonSink;
@@ -30,6 +31,13 @@ pub struct RunArgs {
     /// Stop after this many seconds (default: run until SIGTERM or SIGINT).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<u64>,
+    /// Once the capture sockets are open, switch to this user (overrides run.user; default
+    /// `tapir` when started as root).
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Started as root, keep running as root rather than switching user (run.allow_root).
+    #[arg(long)]
+    pub allow_root: bool,
 }
 
 pub fn run(args: &RunArgs) -> Result<Summary> {
@@ -43,17 +51,37 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
     if let Some(b) = &args.bpf {
         cfg.capture.bpf = Some(b.clone());
     }
+<<<<<<< HEAD
     if let Some(l) = &args.metrics_listen {
         cfg.status.metrics_listen = Some(l.clone());
     }
     cfg.validate()?;
     if cfg.files.extract_dir.is_some() {
         crate::files::extract::Extractor::new(cfg.files.extract_config())?;
+=======
+    if let Some(u) = &args.user {
+        cfg.run.user = Some(u.clone());
+>>>>>>> h-deploy
     }
+    cfg.run.allow_root |= args.allow_root;
+    cfg.validate()?;
     let Some(iface) = cfg.capture.interface.clone() else {
         bail!("no interface: give --interface or set capture.interface in the config");
     };
     let stop = super::stop_on_signals()?;
+    // The capture sockets first, then the privileges go, before any thread starts or any file
+    // is opened: everything after runs as the unprivileged user (docs/operations.md).
+    let link = Arc::new(crate::capture::LinkHealth::new(&iface));
+    let libpcap = cfg.capture.method == "libpcap";
+    let sources = if libpcap {
+        open_libpcap(&cfg, &iface, &link, &stop)?
+    } else {
+        open_afpacket(&cfg, &iface, &link, &stop)?
+    };
+    drop_privileges(&cfg)?;
+    if cfg.files.extract_dir.is_some() {
+        crate::files::extract::Extractor::new(cfg.files.extract_config())?;
+    }
     if let Some(secs) = args.duration {
         let stop = stop.clone();
         std::thread::spawn(move || {
@@ -69,13 +97,31 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
     }
     let sink = super::output_sink(&cfg, None)?;
     tracing::info!(interface = %iface, method = %cfg.capture.method, "starting live capture");
-    let summary = match cfg.capture.method.as_str() {
-        "libpcap" => run_libpcap(&cfg, &iface, sink, stop)?,
-        _ => run_afpacket(&cfg, &iface, sink, stop)?,
+    let summary = if libpcap {
+        run_libpcap(&cfg, sources, link, sink, stop)?
+    } else {
+        run_afpacket(&cfg, sources, link, sink, stop)?
     };
     eprint!("{}", super::summary::render(&summary));
     args.common.write_summary_json(&summary)?;
     Ok(summary)
+}
+
+#[cfg(target_os = "linux")]
+fn drop_privileges(cfg: &Config) -> Result<()> {
+    use crate::capture::privilege::{drop_privileges, DropPlan};
+    drop_privileges(&DropPlan {
+        user: cfg.run.user.clone(),
+        allow_root: cfg.run.allow_root,
+        keep_net_raw: !cfg.run.drop_all_caps,
+    })
+    .context("cannot drop privileges after opening the capture sockets")?;
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn drop_privileges(_: &Config) -> Result<()> {
+    Ok(())
 }
 
 /// Default state directory of `tapir run` (`stats.state_dir`).
@@ -106,16 +152,15 @@ fn open_stats(cfg: &Config) -> Result<Option<crate::stats::Stats>> {
     Ok(Some(s))
 }
 
+/// One AF_PACKET socket per worker, all in one fanout group.
 #[cfg(target_os = "linux")]
-fn run_afpacket(
+fn open_afpacket(
     cfg: &Config,
     iface: &str,
-    sink: NdjsonSink,
-    stop: Arc<AtomicBool>,
-) -> Result<Summary> {
+    link: &Arc<crate::capture::LinkHealth>,
+    stop: &Arc<AtomicBool>,
+) -> Result<Vec<Box<dyn PacketSource>>> {
     use crate::capture::afpacket::{AfPacketSource, RingConfig};
-    use crate::capture::PacketSource;
-    use crate::pipeline::{run_live, LiveOptions};
     if cfg.capture.bpf.is_some() {
         bail!("BPF filters need --method libpcap (build with --features libpcap)");
     }
@@ -127,17 +172,54 @@ fn run_afpacket(
         ..RingConfig::default()
     };
     let group = cfg.capture.fanout_group;
-    let link = Arc::new(crate::capture::LinkHealth::new(iface));
-    let open = |_: usize| {
-        AfPacketSource::open(iface, Some(group), ring, stop.clone())
-            .map(|s| Box::new(s.with_health(link.clone())) as Box<dyn PacketSource>)
+    let n = cfg.worker_count().max(1);
+    let mut sources = Vec::with_capacity(n);
+    for _ in 0..n {
+        let s = AfPacketSource::open(iface, Some(group), ring, stop.clone())?;
+        sources.push(Box::new(s.with_health(link.clone())) as Box<dyn PacketSource>);
+    }
+    Ok(sources)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_afpacket(
+    _: &Config,
+    _: &str,
+    _: &Arc<crate::capture::LinkHealth>,
+    _: &Arc<AtomicBool>,
+) -> Result<Vec<Box<dyn PacketSource>>> {
+    bail!("AF_PACKET capture needs Linux; use --method libpcap")
+}
+
+fn run_afpacket(
+    cfg: &Config,
+    sources: Vec<Box<dyn PacketSource>>,
+    link: Arc<crate::capture::LinkHealth>,
+    sink: NdjsonSink,
+    stop: Arc<AtomicBool>,
+) -> Result<Summary> {
+    use crate::capture::CaptureError;
+    use crate::pipeline::{run_live, LiveOptions};
+    let workers = sources.len();
+    // The sockets are already open (before the privilege drop): hand them out in order.
+    let opened: std::cell::RefCell<Vec<Option<Box<dyn PacketSource>>>> =
+        std::cell::RefCell::new(sources.into_iter().map(Some).collect());
+    let open = |i: usize| {
+        opened
+            .borrow_mut()
+            .get_mut(i)
+            .and_then(Option::take)
+            .ok_or_else(|| CaptureError::Live {
+                iface: link.iface().to_string(),
+                reason: format!("no capture socket was opened for worker {i}"),
+            })
     };
     Ok(run_live(
         open,
         cfg,
         sink,
         LiveOptions {
-            workers: cfg.worker_count(),
+            workers,
             stop: stop.clone(),
             intel: crate::enrich::intel::start(&cfg.intel)?,
             stats: open_stats(cfg)?,
@@ -147,21 +229,15 @@ fn run_afpacket(
     )?)
 }
 
-#[cfg(not(target_os = "linux"))]
-fn run_afpacket(_: &Config, _: &str, _: NdjsonSink, _: Arc<AtomicBool>) -> Result<Summary> {
-    bail!("AF_PACKET capture needs Linux; use --method libpcap")
-}
-
+/// The one libpcap handle: the dispatcher spreads its packets over the workers.
 #[cfg(feature = "libpcap")]
-fn run_libpcap(
+fn open_libpcap(
     cfg: &Config,
     iface: &str,
-    sink: NdjsonSink,
-    stop: Arc<AtomicBool>,
-) -> Result<Summary> {
+    link: &Arc<crate::capture::LinkHealth>,
+    stop: &Arc<AtomicBool>,
+) -> Result<Vec<Box<dyn PacketSource>>> {
     use crate::capture::libpcap::PcapLiveSource;
-    use crate::pipeline::{replay, ReplayOptions};
-    let link = Arc::new(crate::capture::LinkHealth::new(iface));
     let src = PcapLiveSource::open(
         iface,
         cfg.capture.snaplen,
@@ -170,9 +246,30 @@ fn run_libpcap(
         stop.clone(),
     )?
     .with_health(link.clone());
-    // One libpcap handle: the dispatcher spreads its packets over the workers.
+    Ok(vec![Box::new(src)])
+}
+
+#[cfg(not(feature = "libpcap"))]
+fn open_libpcap(
+    _: &Config,
+    _: &str,
+    _: &Arc<crate::capture::LinkHealth>,
+    _: &Arc<AtomicBool>,
+) -> Result<Vec<Box<dyn PacketSource>>> {
+    bail!("this build has no libpcap support: rebuild with `cargo build --features libpcap`")
+}
+
+#[cfg(feature = "libpcap")]
+fn run_libpcap(
+    cfg: &Config,
+    sources: Vec<Box<dyn PacketSource>>,
+    link: Arc<crate::capture::LinkHealth>,
+    sink: NdjsonSink,
+    stop: Arc<AtomicBool>,
+) -> Result<Summary> {
+    use crate::pipeline::{replay, ReplayOptions};
     Ok(replay(
-        vec![Box::new(src)],
+        sources,
         cfg,
         sink,
         ReplayOptions {
@@ -190,6 +287,12 @@ fn run_libpcap(
 }
 
 #[cfg(not(feature = "libpcap"))]
-fn run_libpcap(_: &Config, _: &str, _: NdjsonSink, _: Arc<AtomicBool>) -> Result<Summary> {
+fn run_libpcap(
+    _: &Config,
+    _: Vec<Box<dyn PacketSource>>,
+    _: Arc<crate::capture::LinkHealth>,
+    _: NdjsonSink,
+    _: Arc<AtomicBool>,
+) -> Result<Summary> {
     bail!("this build has no libpcap support: rebuild with `cargo build --features libpcap`")
 }

@@ -50,6 +50,7 @@ pub struct Config {
     pub detect: DetectSection,
     /// Spool, sinks and the data-provision policy.
     pub export: ExportSection,
+<<<<<<< HEAD
     /// The metrics HTTP endpoint.
     pub status: StatusSection,
 }
@@ -62,6 +63,10 @@ pub struct StatusSection {
     pub metrics_listen: Option<String>,
     /// Lets `metrics_listen` be an address other than a loopback one.
     pub metrics_allow_remote: bool,
+=======
+    /// How `tapir run` gives up its privileges once the capture sockets are open.
+    pub run: RunSection,
+>>>>>>> h-deploy
 }
 
 impl Default for Config {
@@ -92,9 +97,29 @@ impl Default for Config {
             stats: StatsSection::default(),
             detect: DetectSection::default(),
             export: Default::default(),
+<<<<<<< HEAD
             status: StatusSection::default(),
+=======
+            run: RunSection::default(),
+>>>>>>> h-deploy
         }
     }
+}
+
+/// Least privilege of `tapir run` (docs/operations.md): once the capture sockets are open the
+/// process switches to `user` (when started as root), keeps at most `CAP_NET_RAW` (to reopen a
+/// capture socket when the interface comes back) and sets `no_new_privs`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunSection {
+    /// The unprivileged user to switch to after the sockets are open; unset: `tapir` when
+    /// started as root, the current user otherwise.
+    pub user: Option<String>,
+    /// Started as root, keep running as root (no user switch; capabilities still reduced).
+    pub allow_root: bool,
+    /// Keep no capability at all (not even `CAP_NET_RAW`): a capture socket lost with its
+    /// interface is then not reopened.
+    pub drop_all_caps: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
