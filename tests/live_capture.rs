@@ -874,6 +874,7 @@ fn tapir_run_serves_metrics_on_localhost() {
     assert!(http_get(&addr, "/").starts_with("HTTP/1.1 404"));
     sigterm(&child);
     assert!(wait_exit(&mut child).success());
+}
 
 // Least privilege: `tapir run` started as root drops to an unprivileged user once its capture
 // sockets are open.

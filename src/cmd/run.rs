@@ -51,17 +51,11 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
     if let Some(b) = &args.bpf {
         cfg.capture.bpf = Some(b.clone());
     }
-<<<<<<< HEAD
     if let Some(l) = &args.metrics_listen {
         cfg.status.metrics_listen = Some(l.clone());
     }
-    cfg.validate()?;
-    if cfg.files.extract_dir.is_some() {
-        crate::files::extract::Extractor::new(cfg.files.extract_config())?;
-=======
     if let Some(u) = &args.user {
         cfg.run.user = Some(u.clone());
->>>>>>> h-deploy
     }
     cfg.run.allow_root |= args.allow_root;
     cfg.validate()?;

@@ -50,9 +50,10 @@ pub struct Config {
     pub detect: DetectSection,
     /// Spool, sinks and the data-provision policy.
     pub export: ExportSection,
-<<<<<<< HEAD
     /// The metrics HTTP endpoint.
     pub status: StatusSection,
+    /// How `tapir run` gives up its privileges once the capture sockets are open.
+    pub run: RunSection,
 }
 
 /// The `[status]` configuration section: the Prometheus metrics HTTP endpoint.
@@ -63,10 +64,6 @@ pub struct StatusSection {
     pub metrics_listen: Option<String>,
     /// Lets `metrics_listen` be an address other than a loopback one.
     pub metrics_allow_remote: bool,
-=======
-    /// How `tapir run` gives up its privileges once the capture sockets are open.
-    pub run: RunSection,
->>>>>>> h-deploy
 }
 
 impl Default for Config {
@@ -97,11 +94,8 @@ impl Default for Config {
             stats: StatsSection::default(),
             detect: DetectSection::default(),
             export: Default::default(),
-<<<<<<< HEAD
             status: StatusSection::default(),
-=======
             run: RunSection::default(),
->>>>>>> h-deploy
         }
     }
 }

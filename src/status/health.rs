@@ -217,7 +217,7 @@ mod tests {
             .into_iter()
             .find(|e| e.component == "test_long")
             .map(|e| e.message.len());
-        assert!(e.is_some_and(|l| l <= ERROR_MESSAGE_MAX && l >= ERROR_MESSAGE_MAX - 1));
+        assert!(e.is_some_and(|l| (ERROR_MESSAGE_MAX - 1..=ERROR_MESSAGE_MAX).contains(&l)));
     }
 
     #[test]

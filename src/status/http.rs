@@ -94,7 +94,10 @@ fn handle(mut conn: TcpStream) -> std::io::Result<()> {
     let (status, body) = if complete {
         respond(&head)
     } else if head.len() > MAX_REQUEST {
-        ("431 Request Header Fields Too Large", "request too large\n".into())
+        (
+            "431 Request Header Fields Too Large",
+            "request too large\n".into(),
+        )
     } else {
         ("400 Bad Request", "bad request\n".into())
     };
@@ -116,7 +119,10 @@ mod tests {
         assert_eq!(respond(b"GET /metrics HTTP/1.1\r\n\r\n").0, "200 OK");
         assert_eq!(respond(b"GET /metrics?x=1 HTTP/1.1\r\n\r\n").0, "200 OK");
         assert_eq!(respond(b"GET / HTTP/1.1\r\n\r\n").0, "404 Not Found");
-        assert_eq!(respond(b"POST /metrics HTTP/1.1\r\n\r\n").0, "405 Method Not Allowed");
+        assert_eq!(
+            respond(b"POST /metrics HTTP/1.1\r\n\r\n").0,
+            "405 Method Not Allowed"
+        );
         assert_eq!(respond(b"").0, "405 Method Not Allowed");
         assert_eq!(respond(&[0xff, 0xfe, b'\n']).0, "405 Method Not Allowed");
     }
@@ -125,8 +131,11 @@ mod tests {
     fn serves_over_tcp_and_bounds_the_request() {
         set_text("tapir_up 1\n".into());
         let stop = Arc::new(AtomicBool::new(false));
-        let addr = serve("127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")), stop.clone())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = serve(
+            "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+            stop.clone(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let get = |req: &[u8]| {
             let mut c = TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
             let _ = c.write_all(req);

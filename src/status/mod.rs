@@ -234,8 +234,6 @@ pub struct Reporter {
     versions: Vec<crate::record::sensor_status::FileVersion>,
     reloads: u64,
     needs_restart: Vec<String>,
-    /// The latest metrics text, shared with the metrics HTTP endpoint.
-    metrics_text: Option<Arc<std::sync::Mutex<String>>>,
     /// The metrics HTTP endpoint is on (`status.metrics_listen`).
     serve_metrics: bool,
 }
@@ -281,14 +279,8 @@ impl Reporter {
             versions: health::loaded_versions(cfg),
             reloads: 0,
             needs_restart: Vec::new(),
-            metrics_text: None,
             serve_metrics: cfg.status.metrics_listen.is_some(),
         }
-    }
-
-    /// Shares the metrics text of every status record with `text` (the HTTP endpoint).
-    pub fn set_metrics_text(&mut self, text: Arc<std::sync::Mutex<String>>) {
-        self.metrics_text = Some(text);
     }
 
     /// A SIGHUP reload happened: the versions of the files now loaded, and the settings that
@@ -669,11 +661,6 @@ impl Reporter {
         };
         if self.serve_metrics {
             http::set_text(metrics::render(&self.sensor_id, &body));
-        }
-        if let Some(t) = &self.metrics_text {
-            if let Ok(mut t) = t.lock() {
-                *t = metrics::render(&self.sensor_id, &body);
-            }
         }
         if let Some(path) = &self.metrics_path {
             if let Err(e) = metrics::write(path, &self.sensor_id, &body) {
