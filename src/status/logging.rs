@@ -96,15 +96,16 @@ pub fn report_suppressed(interval: Duration) {
 mod tests {
     use super::*;
 
-    struct Cs;
+    /// Not zero-sized: two zero-sized statics may share an address (callsites compare by it).
+    struct Cs(#[allow(dead_code)] u8);
     impl tracing::callsite::Callsite for Cs {
         fn set_interest(&self, _: tracing::subscriber::Interest) {}
         fn metadata(&self) -> &tracing::Metadata<'_> {
             unreachable!()
         }
     }
-    static A: Cs = Cs;
-    static B: Cs = Cs;
+    static A: Cs = Cs(0);
+    static B: Cs = Cs(1);
 
     #[test]
     fn token_bucket_per_callsite() {
