@@ -1001,3 +1001,83 @@ fn tapir_run_as_root_refuses_an_unknown_user_and_says_how_to_fix_it() {
         "{stderr}"
     );
 }
+
+// SIGHUP: the rules are reloaded while the capture runs; what a reload cannot change is listed.
+
+/// A native rule that fires on every flow to `port`.
+fn port_rule(id: &str, port: u16) -> String {
+    format!(
+        "id: {id}\nname: \"A flow to port {port}\"\nversion: 1\npriority: 3\n\
+         technology: signature\nthreat_name: LiveTest\nthreat_level: low\ncategory: test\n\
+         reason: \"A flow to the test port\"\nevent_type: flow\ndetection:\n  sel:\n    \
+         dest_port: {port}\n  condition: sel\n"
+    )
+}
+
+#[test]
+fn tapir_run_reloads_the_rules_on_sighup() {
+    if !can_run() {
+        return;
+    }
+    let Some(veth) = Veth::create('g') else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (out, log) = (dir.path().join("out.ndjson"), dir.path().join("log"));
+    let rules = dir.path().join("rules.yml");
+    let conf = dir.path().join("tapir.toml");
+    std::fs::write(&rules, port_rule("test-live-before", 1)).unwrap();
+    std::fs::write(&conf, "[flow]\nmax_flows = 50000\n").unwrap();
+    let (r, c) = (rules.display().to_string(), conf.display().to_string());
+    let more = ["--no-default-rules", "--rules", &r, "-c", &c];
+    // Every hit its own detection (no suppression of repeats from one host).
+    let more = [&more[..], &["--set", "detect.suppress_window=0"]].concat();
+    let mut child = start_run_with(&veth.b, 11, &out, &log, &more);
+    let seen = wait_status(&out, &mut child, 0, "the start record", |s| {
+        s["kind"] == "start"
+    });
+    // A rule for our test flows instead, and a setting that needs a restart.
+    std::fs::write(&rules, port_rule("test-live-after", 5555)).unwrap();
+    std::fs::write(&conf, "[flow]\nmax_flows = 60000\n").unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let seen = wait_status(&out, &mut child, seen, "the reload", |s| {
+        s["health"]["reloads"] == 1
+    });
+    let st = statuses(&read_records(&out))[seen - 1].clone();
+    assert_eq!(
+        st["health"]["needs_restart"],
+        serde_json::json!(["flow.max_flows"])
+    );
+    let versions = st["health"]["versions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        versions
+            .iter()
+            .any(|v| v["kind"] == "rules" && v["path"] == r.as_str()),
+        "{st:#}"
+    );
+    send_frames(&veth.a, &(0..3).map(frame).collect::<Vec<_>>());
+    wait_status(&out, &mut child, seen, "the frames counted", |s| {
+        s["capture"]["packets"].as_u64().unwrap_or(0) >= 3
+    });
+    sigterm(&child);
+    let st = wait_exit(&mut child);
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(st.success(), "{log_text}");
+    assert!(log_text.contains("flow.max_flows changed"), "{log_text}");
+    let recs = read_records(&out);
+    let fired: Vec<&str> = recs
+        .iter()
+        .filter(|r| r["event_type"] == "detection")
+        .filter_map(|r| r["detection"]["rule"]["id"].as_str())
+        .collect();
+    // The flows end at the stop, after the reload: the new rule fires on each, the old never.
+    assert_eq!(test_flow_ports(&recs), [40000, 40001, 40002]);
+    assert_eq!(fired, ["test-live-after"; 3], "{log_text}");
+}

@@ -1,5 +1,6 @@
 //! The binary's commands: thin glue between the command line and the library.
 
+pub mod reload;
 pub mod replay;
 pub mod rules;
 pub mod run;

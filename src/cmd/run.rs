@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::export::NdjsonSink;
 use crate::pipeline::Summary;
 
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonOpts,
@@ -40,7 +40,8 @@ pub struct RunArgs {
     pub allow_root: bool,
 }
 
-pub fn run(args: &RunArgs) -> Result<Summary> {
+/// The configuration of a run: the file, `--set`, the common flags, then `run`'s own flags.
+fn effective_config(args: &RunArgs) -> Result<Config> {
     let mut cfg = args.common.load()?;
     if let Some(i) = &args.interface {
         cfg.capture.interface = Some(i.clone());
@@ -59,10 +60,18 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
     }
     cfg.run.allow_root |= args.allow_root;
     cfg.validate()?;
+    Ok(cfg)
+}
+
+pub fn run(args: &RunArgs) -> Result<Summary> {
+    let cfg = effective_config(args)?;
     let Some(iface) = cfg.capture.interface.clone() else {
         bail!("no interface: give --interface or set capture.interface in the config");
     };
     let stop = super::stop_on_signals()?;
+    let again = args.clone();
+    let reload =
+        super::reload::ConfigReload::new(Box::new(move || effective_config(&again)), cfg.clone())?;
     // The capture sockets first, then the privileges go, before any thread starts or any file
     // is opened: everything after runs as the unprivileged user (docs/operations.md).
     let link = Arc::new(crate::capture::LinkHealth::new(&iface));
@@ -92,9 +101,9 @@ pub fn run(args: &RunArgs) -> Result<Summary> {
     let sink = super::output_sink(&cfg, None)?;
     tracing::info!(interface = %iface, method = %cfg.capture.method, "starting live capture");
     let summary = if libpcap {
-        run_libpcap(&cfg, sources, link, sink, stop)?
+        run_libpcap(&cfg, sources, link, sink, stop, reload)?
     } else {
-        run_afpacket(&cfg, sources, link, sink, stop)?
+        run_afpacket(&cfg, sources, link, sink, stop, reload)?
     };
     eprint!("{}", super::summary::render(&summary));
     args.common.write_summary_json(&summary)?;
@@ -191,6 +200,7 @@ fn run_afpacket(
     link: Arc<crate::capture::LinkHealth>,
     sink: NdjsonSink,
     stop: Arc<AtomicBool>,
+    reload: super::reload::ConfigReload,
 ) -> Result<Summary> {
     use crate::capture::CaptureError;
     use crate::pipeline::{run_live, LiveOptions};
@@ -219,6 +229,7 @@ fn run_afpacket(
             stats: open_stats(cfg)?,
             link: Some(link.clone()),
             rules: super::load_rules(cfg)?,
+            reload: Some(Box::new(reload)),
         },
     )?)
 }
@@ -260,6 +271,7 @@ fn run_libpcap(
     link: Arc<crate::capture::LinkHealth>,
     sink: NdjsonSink,
     stop: Arc<AtomicBool>,
+    reload: super::reload::ConfigReload,
 ) -> Result<Summary> {
     use crate::pipeline::{replay, ReplayOptions};
     Ok(replay(
@@ -275,6 +287,7 @@ fn run_libpcap(
             pipes: Vec::new(),
             stats: open_stats(cfg)?,
             rules: super::load_rules(cfg)?,
+            reload: Some(Box::new(reload)),
             link: Some(link),
         },
     )?)
@@ -287,6 +300,7 @@ fn run_libpcap(
     _: Arc<crate::capture::LinkHealth>,
     _: NdjsonSink,
     _: Arc<AtomicBool>,
+    _: super::reload::ConfigReload,
 ) -> Result<Summary> {
     bail!("this build has no libpcap support: rebuild with `cargo build --features libpcap`")
 }

@@ -131,24 +131,37 @@ pub struct Correlator {
     last_sweep_ns: u64,
     time_ns: u64,
     calls: u64,
+    /// Generation of `rules` (`detect::live::LiveRules`).
+    generation: u64,
+    /// The generation before the last reload, with its rule indices mapped onto `rules`
+    /// (by rule id): hits of batches evaluated just before a reload.
+    previous: Option<(u64, Vec<Option<u32>>)>,
+    /// Hits of an older rule set whose rule is gone, or of a generation too old to map.
+    stale_hits: u64,
+}
+
+/// Rule index → the aggregating rules its hits feed.
+fn feeds_of(rules: &RuleSet) -> Vec<Vec<u32>> {
+    let mut feeds = vec![Vec::new(); rules.rules.len()];
+    for (i, r) in rules.rules.iter().enumerate() {
+        if let Some(a) = &r.aggregate {
+            for &o in &a.over {
+                if let Some(f) = feeds.get_mut(o as usize) {
+                    if !f.contains(&(i as u32)) {
+                        f.push(i as u32);
+                    }
+                }
+            }
+        }
+    }
+    feeds
 }
 
 impl Correlator {
     /// `run_id`: the output's run id, the first part of the record ids (`<run>-<seq>`).
     pub fn new(rules: Arc<RuleSet>, cfg: CorrelateConfig, src: Sources, run_id: &str) -> Self {
         let n = rules.rules.len();
-        let mut feeds = vec![Vec::new(); n];
-        for (i, r) in rules.rules.iter().enumerate() {
-            if let Some(a) = &r.aggregate {
-                for &o in &a.over {
-                    if let Some(f) = feeds.get_mut(o as usize) {
-                        if !f.contains(&(i as u32)) {
-                            f.push(i as u32);
-                        }
-                    }
-                }
-            }
-        }
+        let feeds = feeds_of(&rules);
         Correlator {
             rules,
             cfg,
@@ -166,7 +179,91 @@ impl Correlator {
             last_sweep_ns: 0,
             time_ns: 0,
             calls: 0,
+            generation: 1,
+            previous: None,
+            stale_hits: 0,
         }
+    }
+
+    /// Switches to the rules of `generation` (a SIGHUP reload). Open windows, suppressions and
+    /// counters of rules that keep their id carry over; those of rules that are gone are
+    /// dropped. Hits of batches evaluated with the rules before are read against them by id
+    /// ([`Correlator::batch_of`]).
+    pub fn reload(&mut self, rules: Arc<RuleSet>, generation: u64) {
+        let index: HashMap<&str, u32> = rules
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.meta.id.as_str(), i as u32))
+            .collect();
+        let map: Vec<Option<u32>> = self
+            .rules
+            .rules
+            .iter()
+            .map(|r| index.get(r.meta.id.as_str()).copied())
+            .collect();
+        let to_new = |i: u32| map.get(i as usize).copied().flatten();
+        self.groups = std::mem::take(&mut self.groups)
+            .into_iter()
+            .filter_map(|((r, k), mut g)| {
+                let r = to_new(r)?;
+                g.events.retain_mut(|e| match to_new(e.rule) {
+                    Some(n) => {
+                        e.rule = n;
+                        true
+                    }
+                    None => false,
+                });
+                Some(((r, k), g))
+            })
+            .collect();
+        self.suppress = std::mem::take(&mut self.suppress)
+            .into_iter()
+            .filter_map(|((r, k), v)| Some(((to_new(r)?, k), v)))
+            .collect();
+        let mut counts = vec![Counts::default(); rules.rules.len()];
+        for (old, c) in self.counts.iter().enumerate() {
+            if let Some(n) = to_new(old as u32).and_then(|n| counts.get_mut(n as usize)) {
+                *n = *c;
+            }
+        }
+        self.counts = counts;
+        self.feeds = feeds_of(&rules);
+        self.rules = rules;
+        self.previous = Some((self.generation, map));
+        self.generation = generation;
+    }
+
+    /// [`Correlator::batch`] for hits evaluated with the rules of `generation`: those of the
+    /// generation before the last reload are mapped onto the current rules by rule id.
+    pub fn batch_of(
+        &mut self,
+        generation: u64,
+        batch: &[Record],
+        hits: &[Hit],
+        first_seq: u64,
+        out: &mut Vec<Record>,
+    ) {
+        if generation == self.generation {
+            return self.batch(batch, hits, first_seq, out);
+        }
+        let mut mapped = Vec::with_capacity(hits.len());
+        for h in hits {
+            let rule = self
+                .previous
+                .as_ref()
+                .filter(|(g, _)| *g == generation)
+                .and_then(|(_, m)| m.get(h.rule as usize).copied().flatten());
+            match rule {
+                Some(rule) => {
+                    let mut h = h.clone();
+                    h.rule = rule;
+                    mapped.push(h);
+                }
+                None => self.stale_hits += 1,
+            }
+        }
+        self.batch(batch, &mapped, first_seq, out);
     }
 
     /// The hits of one batch (`hits[i].record` indexes `batch`); `first_seq`: the sequence
@@ -470,6 +567,7 @@ impl Correlator {
             suppressed: self.suppressed,
             groups_open: (self.suppress.len() + self.groups.len()) as u64,
             group_cap_hits: self.cap_hits,
+            stale_hits: self.stale_hits,
             by_rule,
             correlate_ns: self.time_ns,
             correlate_calls: self.calls,

@@ -18,6 +18,7 @@ pub mod compile;
 pub mod cond;
 pub mod correlate;
 pub mod fields;
+pub mod live;
 pub mod load;
 mod native;
 pub mod rule;

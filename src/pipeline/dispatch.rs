@@ -79,6 +79,8 @@ pub struct ReplayOptions {
     pub stats: Option<crate::stats::Stats>,
     /// Detection rules (`detect::load_sources`); None: no detection.
     pub rules: Option<Arc<crate::detect::RuleSet>>,
+    /// SIGHUP reload (`tapir run`); None: the rules stay as loaded.
+    pub reload: Option<Box<dyn super::Reload>>,
     /// A live capture's interface health (libpcap): the status records' `interface` block.
     pub link: Option<Arc<crate::capture::LinkHealth>>,
 }
@@ -150,6 +152,11 @@ pub fn replay(
         None => None,
     };
     let correlate = super::output::correlator(opts.rules.take(), cfg, &mut ws, sink.run_id());
+    let detect = super::output::DetectStage {
+        correlate,
+        live: ws.rules.clone(),
+        reload: opts.reload.take(),
+    };
     let shared = Arc::new(ws);
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
     // Status sources: the workers, then the dispatcher (capture, fragments, tunnel carriers).
@@ -165,7 +172,7 @@ pub fn replay(
     let output = std::thread::Builder::new()
         .name("tapir-output".into())
         .stack_size(super::OUTPUT_STACK)
-        .spawn(move || output_loop(sink, rec_rx, reporter, &halt, correlate))
+        .spawn(move || output_loop(sink, rec_rx, reporter, &halt, detect))
         .map_err(|e| PipelineError::Thread(format!("cannot start the output thread: {e}")))?;
 
     let (free_tx, free_rx) = unbounded::<Batch>();

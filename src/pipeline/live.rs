@@ -29,6 +29,8 @@ pub struct LiveOptions {
     pub link: Option<Arc<crate::capture::LinkHealth>>,
     /// Detection rules (`detect::load_sources`); None: no detection.
     pub rules: Option<Arc<crate::detect::RuleSet>>,
+    /// SIGHUP reload; None: the rules stay as loaded.
+    pub reload: Option<Box<dyn super::Reload>>,
 }
 
 /// Opens one capture source per worker (`open(worker_index)`) and runs them until `stop`.
@@ -58,6 +60,11 @@ where
         None => None,
     };
     let correlate = super::output::correlator(opts.rules.take(), cfg, &mut ws, sink.run_id());
+    let detect = super::output::DetectStage {
+        correlate,
+        live: ws.rules.clone(),
+        reload: opts.reload.take(),
+    };
     let shared = Arc::new(ws);
     let (rec_tx, rec_rx) = bounded::<OutMsg>(n * 8);
     let mut gauges = shared.gauges();
@@ -67,7 +74,7 @@ where
     let output = std::thread::Builder::new()
         .name("tapir-output".into())
         .stack_size(super::OUTPUT_STACK)
-        .spawn(move || output_loop(sink, rec_rx, reporter, &halt, correlate))
+        .spawn(move || output_loop(sink, rec_rx, reporter, &halt, detect))
         .map_err(|e| LiveError::Thread(format!("cannot start the output thread: {e}")))?;
     let _ = rec_tx.send(OutMsg::Started { now_ns: wall_ns() });
     let mut handles = Vec::with_capacity(n);

@@ -15,6 +15,7 @@ pub use crate::status::WorkerStats;
 pub use dispatch::{replay, ReplayOptions, Summary};
 pub use live::LiveError;
 pub use live::{run_live, LiveOptions};
+pub use output::{Reload, Reloaded};
 pub use worker::{Worker, WorkerShared};
 
 use crate::export::OutputError;
@@ -23,9 +24,9 @@ use crate::status::{FinalStatus, Snapshot};
 
 /// What the workers (and the replay dispatcher) send to the output stage.
 pub enum OutMsg {
-    /// A worker's records and the detection rules' hits on them (`Hit::record` indexes the
-    /// records).
-    Records(Vec<Record>, Vec<crate::detect::Hit>),
+    /// A worker's records, the detection rules' hits on them (`Hit::record` indexes the
+    /// records) and the generation of the rules that made them (`detect::live`).
+    Records(Vec<Record>, Vec<crate::detect::Hit>, u64),
     /// The sensor's clock started (first packet in replay; start-up when live).
     Started { now_ns: u64 },
     /// A source's cumulative counters at the end of a status period.

@@ -25,7 +25,9 @@ pub(crate) fn correlator(
     run_id: &str,
 ) -> Option<Correlator> {
     let rules = rules.filter(|_| cfg.detect.enabled)?;
-    ws.rules = Some(rules.clone());
+    ws.rules = Some(std::sync::Arc::new(crate::detect::live::LiveRules::new(
+        rules.clone(),
+    )));
     let sources = crate::detect::correlate::Sources {
         dns_cache: Some(ws.dns_cache.clone()),
         stats: ws.stats.clone(),
@@ -38,6 +40,53 @@ pub(crate) fn correlator(
         sources,
         run_id,
     ))
+}
+
+/// What a SIGHUP reload changed (`tapir run`; see `cmd::reload`).
+#[derive(Debug, Default)]
+pub struct Reloaded {
+    /// The new detection rules; None: unchanged.
+    pub rules: Option<std::sync::Arc<crate::detect::RuleSet>>,
+    /// The rule and feed files now loaded.
+    pub versions: Vec<crate::record::sensor_status::FileVersion>,
+    /// Settings that changed but only apply after a restart.
+    pub needs_restart: Vec<String>,
+}
+
+/// A reload the output stage polls (about every second): `Some` when one was asked for and
+/// done. The output stage publishes the new rules to the workers and switches the correlation
+/// stage to them, then reports the reload in the next status record.
+pub trait Reload: Send {
+    fn poll(&mut self) -> Option<Reloaded>;
+}
+
+/// The detection stage of the output thread: correlation, the rules it publishes, the reload.
+#[derive(Default)]
+pub(crate) struct DetectStage {
+    pub correlate: Option<Correlator>,
+    pub live: Option<std::sync::Arc<crate::detect::live::LiveRules>>,
+    pub reload: Option<Box<dyn Reload>>,
+}
+
+impl DetectStage {
+    fn poll_reload(&mut self, reporter: &mut Reporter) {
+        let Some(mut done) = self.reload.as_mut().and_then(|r| r.poll()) else {
+            return;
+        };
+        if let Some(rules) = done.rules.take() {
+            match (&self.live, &mut self.correlate) {
+                (Some(live), Some(c)) => {
+                    let generation = live.replace(rules.clone());
+                    c.reload(rules, generation);
+                    reporter.set_detect(c.status());
+                }
+                // Detection was off at start: only a restart turns it on.
+                _ if !rules.is_empty() => done.needs_restart.push("detect.enabled".into()),
+                _ => {}
+            }
+        }
+        reporter.reloaded(done.versions, done.needs_restart);
+    }
 }
 
 /// Runs until every sender is gone (or a `Final` came and they went).
@@ -53,14 +102,14 @@ pub(crate) fn output_loop(
     rx: Receiver<OutMsg>,
     mut reporter: Reporter,
     halt: &AtomicBool,
-    mut correlate: Option<Correlator>,
+    mut detect: DetectStage,
 ) -> Result<(OutputStats, Option<DetectStatus>), OutputError> {
     let mut last_flush = Instant::now();
     loop {
         let wait = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
         match rx.recv_timeout(wait) {
             Ok(msg) => {
-                if let Err(e) = handle(&mut sink, &mut reporter, correlate.as_mut(), msg) {
+                if let Err(e) = handle(&mut sink, &mut reporter, detect.correlate.as_mut(), msg) {
                     tracing::error!("output stopped: {e}");
                     halt.store(true, Ordering::Relaxed);
                     return Err(e);
@@ -70,6 +119,7 @@ pub(crate) fn output_loop(
             Err(RecvTimeoutError::Disconnected) => break,
         }
         if last_flush.elapsed() >= FLUSH_EVERY {
+            detect.poll_reload(&mut reporter);
             sink.flush();
             last_flush = Instant::now();
         }
@@ -78,8 +128,8 @@ pub(crate) fn output_loop(
             halt.store(true, Ordering::Relaxed);
         }
     }
-    let detect = correlate.as_ref().map(|c| c.status());
-    sink.finish().map(|s| (s, detect))
+    let status = detect.correlate.as_ref().map(|c| c.status());
+    sink.finish().map(|s| (s, status))
 }
 
 fn handle(
@@ -95,14 +145,14 @@ fn handle(
         sink.refresh_export_status();
     }
     match msg {
-        OutMsg::Records(batch, hits) => {
+        OutMsg::Records(batch, hits, generation) => {
             reporter.observe(&batch);
             // The id the sink gives `batch[0]` (see `NdjsonSink::write_batch`).
             let first_seq = sink.stats().records + 1;
             sink.write_batch(&batch)?;
             if let (Some(c), false) = (correlate, hits.is_empty()) {
                 let mut detections = Vec::new();
-                c.batch(&batch, &hits, first_seq, &mut detections);
+                c.batch_of(generation, &batch, &hits, first_seq, &mut detections);
                 if !detections.is_empty() {
                     reporter.observe(&detections);
                     sink.write_batch(&detections)?;

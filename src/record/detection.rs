@@ -226,6 +226,9 @@ pub struct DetectStatus {
     /// `detect.max_groups` was reached.
     pub groups_open: u64,
     pub group_cap_hits: u64,
+    /// Hits of batches evaluated with rules a SIGHUP reload has since replaced, whose rule is
+    /// gone from the new set (or that came two reloads late): not counted anywhere else.
+    pub stale_hits: u64,
     /// Rules that fired or were hit, with their counts (sorted by rule id).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub by_rule: Vec<RuleCounts>,

@@ -395,3 +395,49 @@ fn a_suppressed_rule_without_room_is_written_not_lost() {
     );
     assert_eq!(c.status().group_cap_hits, 2);
 }
+
+#[test]
+fn a_reload_keeps_open_windows_of_rules_that_stay_and_maps_late_hits_by_id() {
+    let mut counting = count_rule(3, 60);
+    if let Some(a) = &mut counting.aggregate {
+        a.over = vec![1];
+    }
+    let mut c = corr(
+        set(vec![rule("gone", true, None), counting.clone()]),
+        0,
+        100,
+    );
+    let h = |rule, i| hit(rule, 0, T0 + i * S, &[]);
+    assert!(feed(&mut c, h(1, 0), "10.0.0.5", 1).is_empty());
+    assert!(feed(&mut c, h(1, 1), "10.0.0.5", 2).is_empty());
+    // The new set: "gone" removed, a new rule first, the counting rule moved to index 2.
+    if let Some(a) = &mut counting.aggregate {
+        a.over = vec![2];
+    }
+    let new = set(vec![
+        rule("new", true, None),
+        rule("other", true, None),
+        counting,
+    ]);
+    c.reload(new, 2);
+    let batch = vec![rec("10.0.0.5", T0 + 2 * S)];
+    let mut out = Vec::new();
+    // A late batch evaluated with generation 1: its hit of "count" (index 1 then) is the third
+    // in the window; its hit of "gone" has no rule any more.
+    c.batch_of(1, &batch, &[h(1, 2), h(0, 2)], 3, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(det(&out[0]).rule.id, "count");
+    out.clear();
+    c.batch_of(2, &batch, &[h(0, 3)], 4, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(det(&out[0]).rule.id, "new");
+    // Two reloads late: nothing to map it with.
+    out.clear();
+    c.batch_of(0, &batch, &[h(0, 4)], 5, &mut out);
+    assert!(out.is_empty());
+    let st = c.status();
+    assert_eq!(st.stale_hits, 2);
+    assert_eq!(st.ruleset_version, "v1");
+    let count = st.by_rule.iter().find(|r| r.id == "count").unwrap();
+    assert_eq!((count.hits, count.detections), (3, 1));
+}

@@ -40,6 +40,8 @@ pub type RecordTx = crossbeam_channel::Sender<OutMsg>;
 
 pub struct Worker {
     shared: Arc<WorkerShared>,
+    /// This worker's copy of the published detection rules.
+    rules: Option<crate::detect::live::RulesView>,
     table: FlowTable<FlowApp>,
     defrag: Defragmenter,
     mem: MemBudget,
@@ -64,7 +66,12 @@ impl Worker {
     pub fn new(shared: Arc<WorkerShared>, tx: RecordTx) -> Worker {
         let status_interval_ns = shared.status_interval_ns;
         let collector = shared.stats.clone().map(crate::stats::Collector::new);
+        let rules = shared
+            .rules
+            .as_deref()
+            .map(crate::detect::live::RulesView::new);
         Worker {
+            rules,
             table: FlowTable::new(&shared.flow, shared.max_flows_per_worker),
             defrag: Defragmenter::new(shared.defrag),
             mem: MemBudget::new(shared.reasm_memcap),
@@ -371,7 +378,16 @@ impl Worker {
         }
         // Detection rules, last: they read what enrichment, reputation and statistics added.
         let mut hits = Vec::new();
-        if let Some(rules) = self.shared.rules.as_ref().filter(|r| !r.is_empty()) {
+        let mut generation = 0;
+        let published = match (&mut self.rules, self.shared.rules.as_deref()) {
+            (Some(view), Some(live)) => {
+                let (g, rules) = view.get(live);
+                generation = g;
+                Some(rules)
+            }
+            _ => None,
+        };
+        if let Some(rules) = published.filter(|r| !r.is_empty()) {
             let started = std::time::Instant::now();
             let ctx = crate::detect::EvalCtx {
                 stats: self.shared.stats.as_deref(),
@@ -383,7 +399,7 @@ impl Worker {
         self.stats.records += self.out.len() as u64;
         let batch = std::mem::replace(&mut self.out, Vec::with_capacity(RECORD_BATCH));
         // The output stage only goes away on a fatal output error, which it reports itself.
-        let _ = self.tx.send(OutMsg::Records(batch, hits));
+        let _ = self.tx.send(OutMsg::Records(batch, hits, generation));
     }
 
     /// After [`Worker::tick`]: whether a status period ended on this worker's clock (the first

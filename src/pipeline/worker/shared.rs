@@ -36,7 +36,8 @@ pub struct WorkerShared {
     /// Caps of passive learning (`enrich.max_learned_values`).
     pub learned_caps: crate::enrich::LearnedCaps,
     /// Detection rules (`[detect]`, `--rules`), when any (set by the caller after loading).
-    pub rules: Option<Arc<crate::detect::RuleSet>>,
+    /// Replaced live by a SIGHUP reload (`detect::live`).
+    pub rules: Option<Arc<crate::detect::live::LiveRules>>,
 }
 
 impl WorkerShared {
