@@ -103,7 +103,15 @@ fn unit_value<'a>(unit: &'a str, key: &str) -> Option<&'a str> {
 fn unit_and_debian_package_agree() {
     let unit = read("tapir.service");
     let exec = unit_value(&unit, "ExecStart").expect("ExecStart");
-    assert_eq!(exec, "/usr/bin/tapir run --config /etc/tapir/tapir.toml");
+    assert_eq!(
+        exec,
+        "/usr/bin/tapir run --config /etc/tapir/tapir.toml --log-rate 20"
+    );
+    // `systemctl reload` is the SIGHUP reload (docs/operations.md).
+    assert_eq!(
+        unit_value(&unit, "ExecReload"),
+        Some("/bin/kill -HUP $MAINPID")
+    );
     let cargo: toml::Table = toml::from_str(
         &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap(),
     )
@@ -164,9 +172,10 @@ fn unit_and_debian_package_agree() {
         assert_eq!(unit_value(&unit, k), Some(v), "{k}");
     }
     assert!(unit_value(&unit, "MemoryMax").is_some());
-    // No watchdog without sd_notify (Type=simple).
-    assert_eq!(unit_value(&unit, "Type"), Some("simple"));
-    assert_eq!(unit_value(&unit, "WatchdogSec"), None);
+    // sd_notify: READY=1 once capturing, WATCHDOG=1 from the output stage (status::notify).
+    assert_eq!(unit_value(&unit, "Type"), Some("notify"));
+    assert_eq!(unit_value(&unit, "NotifyAccess"), Some("main"));
+    assert_eq!(unit_value(&unit, "WatchdogSec"), Some("30s"));
 }
 
 /// systemd's own check of the unit (skipped where systemd-analyze is not installed), with

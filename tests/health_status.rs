@@ -221,3 +221,42 @@ fn metrics_endpoint_refuses_a_remote_address_unless_allowed() {
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("address:port"));
 }
+
+/// Under systemd (`Type=notify`): READY=1 when the output stage starts, STOPPING=1 at the end,
+/// sent to `$NOTIFY_SOCKET`.
+#[test]
+fn sd_notify_ready_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify");
+    let rx = UnixDatagram::bind(&path).unwrap();
+    rx.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/demo.pcap");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_tapir"))
+        .args(["replay", "-q", "-o", "none"])
+        .arg(&demo)
+        .env("NOTIFY_SOCKET", &path)
+        .env("WATCHDOG_USEC", "1000000")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64];
+    while let Ok(n) = rx.recv(&mut buf) {
+        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        if got.last().map(String::as_str) == Some("STOPPING=1") {
+            break;
+        }
+    }
+    assert_eq!(got.first().map(String::as_str), Some("READY=1"), "{got:?}");
+    assert_eq!(
+        got.last().map(String::as_str),
+        Some("STOPPING=1"),
+        "{got:?}"
+    );
+}

@@ -856,6 +856,10 @@ fn tapir_run_serves_metrics_on_localhost() {
     let port = 20000 + (std::process::id() % 20000) as u16;
     let addr = format!("127.0.0.1:{port}");
     let mut child = start_run_with(&veth.b, 9, &out, &log, &["--metrics-listen", &addr]);
+    // The sockets are open once the start record is out.
+    wait_status(&out, &mut child, 0, "the start record", |s| {
+        s["kind"] == "start"
+    });
     send_frames(&veth.a, &(0..5).map(frame).collect::<Vec<_>>());
     // A periodic record that counted the frames: the endpoint serves that record's counters.
     wait_status(&out, &mut child, 0, "the frames counted", |s| {
@@ -1014,8 +1018,17 @@ fn port_rule(id: &str, port: u16) -> String {
     )
 }
 
+/// A configuration with one file sink writing to `path`.
+fn sink_conf(max_flows: u32, path: &std::path::Path) -> String {
+    format!(
+        "[flow]\nmax_flows = {max_flows}\n[[export.sink]]\nname = \"file\"\ntype = \"file\"\n\
+         path = \"{}\"\n",
+        path.display()
+    )
+}
+
 #[test]
-fn tapir_run_reloads_the_rules_on_sighup() {
+fn tapir_run_reloads_rules_and_sinks_on_sighup() {
     if !can_run() {
         return;
     }
@@ -1027,7 +1040,8 @@ fn tapir_run_reloads_the_rules_on_sighup() {
     let rules = dir.path().join("rules.yml");
     let conf = dir.path().join("tapir.toml");
     std::fs::write(&rules, port_rule("test-live-before", 1)).unwrap();
-    std::fs::write(&conf, "[flow]\nmax_flows = 50000\n").unwrap();
+    let (sink_a, sink_b) = (dir.path().join("a.ndjson"), dir.path().join("b.ndjson"));
+    std::fs::write(&conf, sink_conf(50000, &sink_a)).unwrap();
     let (r, c) = (rules.display().to_string(), conf.display().to_string());
     let more = ["--no-default-rules", "--rules", &r, "-c", &c];
     // Every hit its own detection (no suppression of repeats from one host).
@@ -1036,9 +1050,10 @@ fn tapir_run_reloads_the_rules_on_sighup() {
     let seen = wait_status(&out, &mut child, 0, "the start record", |s| {
         s["kind"] == "start"
     });
-    // A rule for our test flows instead, and a setting that needs a restart.
+    // A rule for our test flows instead, another file for the sink, and a setting that needs
+    // a restart.
     std::fs::write(&rules, port_rule("test-live-after", 5555)).unwrap();
-    std::fs::write(&conf, "[flow]\nmax_flows = 60000\n").unwrap();
+    std::fs::write(&conf, sink_conf(60000, &sink_b)).unwrap();
     let hup = Command::new("kill")
         .args(["-HUP", &child.id().to_string()])
         .status()
@@ -1080,4 +1095,12 @@ fn tapir_run_reloads_the_rules_on_sighup() {
     // The flows end at the stop, after the reload: the new rule fires on each, the old never.
     assert_eq!(test_flow_ports(&recs), [40000, 40001, 40002]);
     assert_eq!(fired, ["test-live-after"; 3], "{log_text}");
+    // The sink: the start record went to the first file, the flows and the detections to the
+    // second.
+    let (a, b) = (read_records(&sink_a), read_records(&sink_b));
+    assert!(statuses(&a).iter().any(|s| s["kind"] == "start"), "{a:#?}");
+    assert!(test_flow_ports(&a).is_empty());
+    assert_eq!(test_flow_ports(&b), [40000, 40001, 40002]);
+    let in_b = b.iter().filter(|r| r["event_type"] == "detection").count();
+    assert_eq!(in_b, 3);
 }

@@ -11,10 +11,17 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::pipeline::{Reload, Reloaded};
+use crate::pipeline::{ExportChange, Reload, Reloaded};
 
 /// Settings a reload applies, as `section.key` prefixes of the configuration.
-const LIVE: &[&str] = &["detect.rules", "detect.builtin"];
+const LIVE: &[&str] = &[
+    "detect.rules",
+    "detect.builtin",
+    "export.sink",
+    "export.profile",
+    "export.allow_remote",
+    "export.drain_timeout_s",
+];
 
 /// Reads the configuration as at start (file, `--set`, flags).
 pub type LoadConfig = Box<dyn Fn() -> anyhow::Result<Config> + Send>;
@@ -45,13 +52,18 @@ impl ConfigReload {
         };
         let needs_restart = needs_restart(&self.running, &new);
         let versions = crate::status::health::loaded_versions(&new);
+        let export = export_change(&self.running, &new);
         // What a restart would change stays listed until then: compare with the start.
         self.running.detect.rules = new.detect.rules.clone();
         self.running.detect.builtin = new.detect.builtin;
+        if let Some(ch) = &export {
+            self.running.export = ch.export.clone();
+        }
         Ok(Reloaded {
             rules,
             versions,
             needs_restart,
+            export,
         })
     }
 }
@@ -77,6 +89,24 @@ impl Reload for ConfigReload {
             }
         }
     }
+}
+
+/// The export sinks and policy of `new` where they differ from `running`'s (the spool stays
+/// as it runs).
+fn export_change(running: &Config, new: &Config) -> Option<ExportChange> {
+    let mut export = new.export.clone();
+    export.spool = running.export.spool.clone();
+    let same = toml::Value::try_from(&export).ok() == toml::Value::try_from(&running.export).ok();
+    (!same).then(|| ExportChange {
+        export,
+        previous: running.export.clone(),
+        home_net: running.home_net.clone(),
+        state_dir: running
+            .stats
+            .state_dir
+            .as_ref()
+            .map(std::path::PathBuf::from),
+    })
 }
 
 /// The settings (`section.key`, or `key` at the top) that differ between `a` and `b` and that

@@ -285,6 +285,13 @@ impl Exporter {
         }
     }
 
+    /// [`Exporter::finish`] without waiting for the remote sinks to deliver what the spool
+    /// holds (a reload: the sinks that follow resume from the spool).
+    pub fn finish_now(mut self) -> (ExportBlock, Option<ExportError>) {
+        self.drain = Duration::ZERO;
+        self.finish()
+    }
+
     /// Ends the run's export: commits the spool, lets the remote sinks deliver what it holds
     /// for up to `export.drain_timeout_s` (what is left is sent at the next start), flushes
     /// and syncs the files. Returns the final status and the first error.

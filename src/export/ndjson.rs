@@ -116,6 +116,45 @@ impl NdjsonSink {
         self
     }
 
+    /// Replaces the export sinks (a SIGHUP reload). What is buffered goes to the old sinks
+    /// first; they end without waiting for delivery (what a remote sink has not sent stays in
+    /// the spool, where the new sinks resume); then `start` opens the new ones. When that fails
+    /// the old configuration is opened again with `fallback`, and the error is returned.
+    pub fn replace_exporter(
+        &mut self,
+        start: impl FnOnce() -> Result<Option<crate::export::Exporter>, crate::export::ExportError>,
+        fallback: impl FnOnce() -> Result<Option<crate::export::Exporter>, crate::export::ExportError>,
+    ) -> Result<(), crate::export::ExportError> {
+        if let Some(ex) = self.exporter.as_mut() {
+            ex.commit();
+        }
+        self.flush_buf();
+        if let Some(old) = self.exporter.take() {
+            if let (_, Some(e)) = old.finish_now() {
+                tracing::warn!("export: the sinks replaced by the reload ended with: {e}");
+            }
+        }
+        let result = match start() {
+            Ok(ex) => {
+                self.exporter = ex;
+                Ok(())
+            }
+            Err(e) => {
+                match fallback() {
+                    Ok(ex) => self.exporter = ex,
+                    Err(again) => {
+                        tracing::error!(
+                            "export: the sinks of before cannot be opened again: {again}"
+                        )
+                    }
+                }
+                Err(e)
+            }
+        };
+        self.refresh_export_status();
+        result
+    }
+
     /// Updates `stats().export` (before a status record is built).
     pub fn refresh_export_status(&mut self) {
         self.stats.export = self.exporter.as_ref().map(|e| e.status());

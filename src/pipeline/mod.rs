@@ -15,7 +15,7 @@ pub use crate::status::WorkerStats;
 pub use dispatch::{replay, ReplayOptions, Summary};
 pub use live::LiveError;
 pub use live::{run_live, LiveOptions};
-pub use output::{Reload, Reloaded};
+pub use output::{ExportChange, Reload, Reloaded};
 pub use worker::{Worker, WorkerShared};
 
 use crate::export::OutputError;

@@ -51,6 +51,19 @@ pub struct Reloaded {
     pub versions: Vec<crate::record::sensor_status::FileVersion>,
     /// Settings that changed but only apply after a restart.
     pub needs_restart: Vec<String>,
+    /// New export sinks or provision policy; None: unchanged.
+    pub export: Option<ExportChange>,
+}
+
+/// The `[export]` sinks and policy a reload changes (`export.spool` only changes at a restart).
+#[derive(Debug)]
+pub struct ExportChange {
+    /// The new section, and the one running before (opened again if the new one fails).
+    pub export: crate::config::ExportSection,
+    pub previous: crate::config::ExportSection,
+    pub home_net: Vec<ipnet::IpNet>,
+    /// Where the spool goes when `export.spool.dir` is not set.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// A reload the output stage polls (about every second): `Some` when one was asked for and
@@ -69,7 +82,7 @@ pub(crate) struct DetectStage {
 }
 
 impl DetectStage {
-    fn poll_reload(&mut self, reporter: &mut Reporter) {
+    fn poll_reload(&mut self, reporter: &mut Reporter, sink: &mut NdjsonSink) {
         let Some(mut done) = self.reload.as_mut().and_then(|r| r.poll()) else {
             return;
         };
@@ -83,6 +96,16 @@ impl DetectStage {
                 // Detection was off at start: only a restart turns it on.
                 _ if !rules.is_empty() => done.needs_restart.push("detect.enabled".into()),
                 _ => {}
+            }
+        }
+        if let Some(ch) = done.export.take() {
+            let state = ch.state_dir.as_deref();
+            let start = |cfg| crate::export::Exporter::start(cfg, &ch.home_net, state);
+            match sink.replace_exporter(|| start(&ch.export), || start(&ch.previous)) {
+                Ok(()) => tracing::info!("export sinks reloaded"),
+                Err(e) => {
+                    tracing::error!("export reload failed, the sinks of before are back: {e}")
+                }
             }
         }
         reporter.reloaded(done.versions, done.needs_restart);
@@ -105,6 +128,11 @@ pub(crate) fn output_loop(
     mut detect: DetectStage,
 ) -> Result<(OutputStats, Option<DetectStatus>), OutputError> {
     let mut last_flush = Instant::now();
+    // Under systemd (Type=notify): the capture runs once this stage does.
+    let mut notifier = crate::status::notify::Notifier::from_env();
+    if let Some(n) = &notifier {
+        n.notify("READY=1");
+    }
     loop {
         let wait = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
         match rx.recv_timeout(wait) {
@@ -119,7 +147,10 @@ pub(crate) fn output_loop(
             Err(RecvTimeoutError::Disconnected) => break,
         }
         if last_flush.elapsed() >= FLUSH_EVERY {
-            detect.poll_reload(&mut reporter);
+            detect.poll_reload(&mut reporter, &mut sink);
+            if let Some(n) = &mut notifier {
+                n.watchdog(Instant::now());
+            }
             sink.flush();
             last_flush = Instant::now();
         }
@@ -127,6 +158,9 @@ pub(crate) fn output_loop(
             tracing::error!("writing the output failed: stopping");
             halt.store(true, Ordering::Relaxed);
         }
+    }
+    if let Some(n) = &notifier {
+        n.notify("STOPPING=1");
     }
     let status = detect.correlate.as_ref().map(|c| c.status());
     sink.finish().map(|s| (s, status))

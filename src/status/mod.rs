@@ -13,6 +13,7 @@ pub mod health;
 pub mod http;
 pub mod logging;
 mod metrics;
+pub mod notify;
 mod system;
 
 use std::path::PathBuf;
