@@ -94,6 +94,7 @@ pub fn probe(transport: Transport, dir: Direction, data: &[u8]) -> Option<(AppPr
             (AppProto::Dns, dns::probe::udp),
             (AppProto::Kerberos, kerberos::probe::udp),
             (AppProto::Ldap, ldap::probe::message),
+            (AppProto::Tls, tls::probe::datagram),
             (AppProto::Dhcp, other::dhcp),
             (AppProto::Quic, other::quic),
             (AppProto::Ntp, other::ntp),
