@@ -6,6 +6,8 @@
 //! Only epoch 0 is read: a record of a later epoch is encrypted and ends the reader; DTLS 1.3
 //! ciphertext (the unified header, first byte `0b001xxxxx`) is skipped.
 
+#![deny(clippy::indexing_slicing)]
+
 use super::framing::Event;
 use super::parser::{CONTENT_CCS, CONTENT_HANDSHAKE};
 use super::TlsAnomaly;
