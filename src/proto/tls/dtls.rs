@@ -27,6 +27,10 @@ pub const RECORD_HEADER: usize = 13;
 /// The DTLS handshake header: type, length, message_seq, fragment_offset, fragment_length.
 pub const HANDSHAKE_HEADER: usize = 12;
 
+/// The first bytes of a DTLS datagram (RFC 7983 5): content types 20..=63, the DTLS 1.3
+/// unified header included.
+const DTLS_FIRST_BYTE: std::ops::RangeInclusive<u8> = 20..=63;
+
 /// Alert and application data end the clear handshake; the others are read or skipped.
 const CONTENT_ALERT: u8 = 21;
 const CONTENT_APPLICATION_DATA: u8 = 23;
@@ -123,6 +127,14 @@ impl DtlsDir {
         ev: &mut Vec<Event>,
         anomalies: &mut Vec<&'static str>,
     ) {
+        if datagram
+            .first()
+            .is_some_and(|b| !DTLS_FIRST_BYTE.contains(b))
+        {
+            // Another protocol sharing the flow (RFC 7983 demultiplexing: STUN, ZRTP, TURN
+            // channels, RTP/RTCP beside DTLS-SRTP): not a DTLS datagram, no anomaly.
+            return;
+        }
         let mut rest = datagram;
         while !self.done {
             let Some(&first) = rest.first() else {

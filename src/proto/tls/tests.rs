@@ -737,6 +737,24 @@ fn dtls_bogus_headers_are_counted() {
 }
 
 #[test]
+fn dtls_flow_shares_stun_and_rtp_without_anomalies() {
+    // RFC 7983: STUN (first byte 0..3) and RTP (128..191) beside DTLS on one flow are skipped.
+    let ch = dtls_ch_body(&[]);
+    let stun = [
+        0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+    ];
+    let rtp = [0x80, 0x60, 0x00, 0x01, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef];
+    let r = run_udp(&[
+        (Direction::ToServer, stun.to_vec()),
+        (Direction::ToServer, dtls_frag(0, 1, 0, &ch, 0, ch.len())),
+        (Direction::ToClient, stun.to_vec()),
+        (Direction::ToServer, rtp.to_vec()),
+    ]);
+    assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
+    assert_eq!(r.bodies().len(), 1);
+}
+
+#[test]
 fn dtls_truncated_and_mutated_never_panic() {
     let ch = dtls_ch_body(&[7; 8]);
     let sh = dtls_sh_body(0xfefd, Some(0xfefc));
