@@ -94,6 +94,7 @@ pub fn probe(transport: Transport, dir: Direction, data: &[u8]) -> Option<(AppPr
             (AppProto::Dns, dns::probe::udp),
             (AppProto::Kerberos, kerberos::probe::udp),
             (AppProto::Ldap, ldap::probe::message),
+            (AppProto::Tls, tls::probe::datagram),
             (AppProto::Dhcp, other::dhcp),
             (AppProto::Quic, other::quic),
             (AppProto::Ntp, other::ntp),
@@ -182,6 +183,19 @@ mod tests {
         let mut hs = vec![kind, 0, 0, body.len() as u8];
         hs.extend_from_slice(&body);
         let mut rec = vec![0x16, 0x03, 0x01, 0, hs.len() as u8];
+        rec.extend_from_slice(&hs);
+        rec
+    }
+
+    /// A DTLS 1.2 ClientHello datagram (one record, one whole message, empty cookie).
+    fn dtls_hello() -> Vec<u8> {
+        let mut body = vec![0xfe, 0xfd];
+        body.extend((0..32u8).map(|i| i.wrapping_mul(29)));
+        body.extend_from_slice(&[0, 0, 0x00, 0x02, 0xc0, 0x2f, 0x01, 0x00]);
+        let n = body.len() as u8;
+        let mut hs = vec![1, 0, 0, n, 0, 0, 0, 0, 0, 0, 0, n];
+        hs.extend_from_slice(&body);
+        let mut rec = vec![0x16, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, hs.len() as u8];
         rec.extend_from_slice(&hs);
         rec
     }
@@ -328,6 +342,7 @@ mod tests {
             (Tcp, ToServer, smb2_negotiate(), Smb, High),
             (Tcp, ToServer, smb1_negotiate(), Smb, High),
             (Udp, ToServer, dhcp_discover(), Dhcp, High),
+            (Udp, ToServer, dtls_hello(), Tls, High),
             (Udp, ToServer, quic_initial(), Quic, Low),
             (Udp, ToServer, ntp_client(), Ntp, Low),
         ]
@@ -430,6 +445,9 @@ mod tests {
         assert_eq!(detect(Tcp, 51000, 7000, ToServer, b"USER bob\r\n"), Pop3);
         assert_eq!(detect(Udp, 51000, 443, ToServer, &quic_initial()), Quic);
         assert_eq!(detect(Udp, 51000, 123, ToServer, &quic_initial()), Ntp);
+        // DTLS on the QUIC port, and a ClientHello as TLS over UDP is not DTLS.
+        assert_eq!(detect(Udp, 51000, 443, ToServer, &dtls_hello()), Tls);
+        assert_eq!(detect(Udp, 51000, 40000, ToServer, &tls_hello(1)), Unknown);
         // Garbage.
         assert_eq!(
             detect(Tcp, 51000, 40000, ToServer, b"\x8f\x13zz\x00\x00qwerty"),

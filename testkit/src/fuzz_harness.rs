@@ -243,7 +243,8 @@ pub fn ldap(data: &[u8]) {
 }
 
 /// The TLS parser: arbitrary bytes, cut into chunks by the first byte, fed to both directions;
-/// the parser must never panic and emit at most one record per hello.
+/// the parser must never panic and emit at most one record per hello. The bytes after the
+/// first also go through the DTLS parser as datagrams (see `dtls`).
 pub fn tls(data: &[u8]) {
     let Some((&ctl, rest)) = data.split_first() else {
         return;
@@ -268,6 +269,35 @@ pub fn tls(data: &[u8]) {
     s.ts_ns = u64::MAX;
     s.close(p);
     assert!(s.out.len() <= rest.len() / 11 + 1);
+    dtls(rest);
+}
+
+/// The DTLS side of the `tls` target: the same bytes as UDP datagrams, each behind a 2-byte
+/// big-endian prefix whose top bit picks the direction (set: to the client) and whose other 15
+/// bits are its length (cut to what is left). Also the DTLS probe on each datagram. At most
+/// one record per ClientHello, so never more records than datagrams plus one.
+fn dtls(mut data: &[u8]) {
+    let mut p = tls_proto::new_parser(Transport::Udp);
+    let p = &mut *p;
+    let mut s = Session::new(Transport::Udp);
+    let mut n = 0usize;
+    while let [a, b, tail @ ..] = data {
+        let len = (usize::from(*a & 0x7f) << 8 | usize::from(*b)).min(tail.len());
+        let (dgram, next) = tail.split_at(len);
+        data = next;
+        let dir = if a & 0x80 != 0 {
+            Direction::ToClient
+        } else {
+            Direction::ToServer
+        };
+        let _ = tls_proto::probe::datagram(dgram);
+        s.ts_ns = n as u64;
+        s.data(p, dir, dgram);
+        n += 1;
+    }
+    s.ts_ns = u64::MAX;
+    s.close(p);
+    assert!(s.out.len() <= n + 1);
 }
 
 /// The DNS message parser (and the text forms of every record), and the DNS AppParser over UDP

@@ -264,3 +264,51 @@ pub fn dtls_fragment(
     len16(&mut r, &hs);
     r
 }
+
+/// A DTLS record: 13-byte header (`content` type, `version`, `epoch`, 48-bit `seq`, length)
+/// and `body`.
+pub fn dtls_record(content: u8, version: u16, epoch: u16, seq: u64, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![content];
+    r.extend_from_slice(&version.to_be_bytes());
+    r.extend_from_slice(&epoch.to_be_bytes());
+    r.extend_from_slice(&seq.to_be_bytes()[2..]);
+    len16(&mut r, body);
+    r
+}
+
+/// A whole DTLS handshake message in one record of epoch 0 (fragment offset 0, fragment
+/// length = message length).
+pub fn dtls_message(version: u16, seq: u64, typ: u8, msg_seq: u16, body: &[u8]) -> Vec<u8> {
+    dtls_fragment(version, seq, typ, msg_seq, body, 0, body.len())
+}
+
+/// A HelloVerifyRequest body (RFC 6347 4.2.1): server_version and the cookie.
+pub fn hello_verify_request_body(version: u16, cookie: &[u8]) -> Vec<u8> {
+    let mut b = version.to_be_bytes().to_vec();
+    b.push(cookie.len() as u8);
+    b.extend_from_slice(cookie);
+    b
+}
+
+/// A (D)TLS 1.3 ServerHello body: legacy `version`, `cipher`, the supported_versions
+/// extension selecting `selected`.
+pub fn server_hello_13_body(version: u16, cipher: u16, selected: u16) -> Vec<u8> {
+    let mut b = version.to_be_bytes().to_vec();
+    b.extend_from_slice(&[0x33; 32]);
+    b.push(0);
+    b.extend_from_slice(&cipher.to_be_bytes());
+    b.push(0);
+    let mut ext = Vec::new();
+    extension(&mut ext, 0x002b, &selected.to_be_bytes());
+    len16(&mut b, &ext);
+    b
+}
+
+/// A DTLS 1.3 ciphertext record with the unified header (RFC 9147 4): 16-bit sequence number
+/// and length present, `epoch` low bits, opaque `body`.
+pub fn dtls13_ciphertext(epoch: u8, seq: u16, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![0x20 | 0x08 | 0x04 | (epoch & 3)];
+    r.extend_from_slice(&seq.to_be_bytes());
+    len16(&mut r, body);
+    r
+}

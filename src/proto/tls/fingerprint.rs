@@ -114,6 +114,11 @@ fn alpn_chars(alpn: Option<&Vec<u8>>) -> String {
 
 /// JA4 fingerprint of a ClientHello; `quic` selects the "q" transport prefix instead of "t".
 pub fn ja4(ch: &ClientHello, quic: bool) -> String {
+    ja4_with(ch, if quic { 'q' } else { 't' })
+}
+
+/// JA4 with the transport letter given: 't' TCP, 'q' QUIC, 'd' DTLS.
+pub fn ja4_with(ch: &ClientHello, transport: char) -> String {
     let version = ch
         .supported_versions
         .iter()
@@ -134,7 +139,7 @@ pub fn ja4(ch: &ClientHello, quic: bool) -> String {
         .filter(|e| !is_grease(*e))
         .collect();
     let mut a = String::with_capacity(40);
-    a.push(if quic { 'q' } else { 't' });
+    a.push(transport);
     a.push_str(ja4_version(version));
     a.push(if ch.has_sni { 'd' } else { 'i' });
     let _ = write!(a, "{:02}{:02}", ciphers.len().min(99), exts.len().min(99));

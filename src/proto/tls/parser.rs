@@ -20,6 +20,9 @@ pub const CONTENT_HANDSHAKE: u8 = 22;
 /// Handshake message types used here.
 pub const CLIENT_HELLO: u8 = 1;
 pub const SERVER_HELLO: u8 = 2;
+/// DTLS HelloVerifyRequest (RFC 6347 4.2.1): the server asks the client to repeat its
+/// ClientHello with a cookie.
+pub const HELLO_VERIFY_REQUEST: u8 = 3;
 pub const CERTIFICATE: u8 = 11;
 pub const SERVER_HELLO_DONE: u8 = 14;
 
@@ -124,6 +127,8 @@ pub struct ClientHello {
     pub sig_algs: Vec<u16>,
     /// SSLv2-compatible hello.
     pub sslv2: bool,
+    /// DTLS: length of the cookie (`None` for TLS, which has no cookie field).
+    pub cookie_len: Option<u8>,
 }
 
 impl ClientHello {
@@ -135,6 +140,16 @@ impl ClientHello {
 
 /// Parses a ClientHello body (after the 4-byte handshake header).
 pub fn parse_client_hello(body: &[u8]) -> R<ClientHello> {
+    client_hello(body, false)
+}
+
+/// Parses a DTLS ClientHello body (after the 12-byte DTLS handshake header, reassembled): a
+/// cookie (u8 length) follows the session id.
+pub fn parse_dtls_client_hello(body: &[u8]) -> R<ClientHello> {
+    client_hello(body, true)
+}
+
+fn client_hello(body: &[u8], dtls: bool) -> R<ClientHello> {
     let mut r = Rd::new(body);
     let mut ch = ClientHello {
         version: r.u16()?,
@@ -143,6 +158,10 @@ pub fn parse_client_hello(body: &[u8]) -> R<ClientHello> {
     r.take(32)?;
     let sid = r.vec8()?;
     ch.session_id_len = u8::try_from(sid.b.len()).unwrap_or(u8::MAX);
+    if dtls {
+        let cookie = r.vec8()?;
+        ch.cookie_len = Some(u8::try_from(cookie.b.len()).unwrap_or(u8::MAX));
+    }
     ch.ciphers = r.vec16()?.u16s();
     r.vec8()?; // compression methods
     if r.is_empty() {

@@ -90,9 +90,17 @@ pub struct TlsBody {
     /// The hello was an SSLv2-compatible ClientHello.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub sslv2: bool,
-    /// The server's first certificate (TLS 1.2 and older).
+    /// The server's first certificate (TLS 1.2 and older, DTLS 1.0 and 1.2).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate: Option<TlsCert>,
+    /// DTLS: length of the cookie in the ClientHello (0 in a first ClientHello; the one
+    /// repeated after a HelloVerifyRequest carries the server's cookie).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cookie_len: Option<u8>,
+    /// DTLS: the server answered a first ClientHello with a HelloVerifyRequest (a cookie
+    /// exchange) before this handshake; the fields are those of the repeated ClientHello.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hello_verify: bool,
 }
 
 /// The record of one handshake: hello fields, fingerprints and the first certificate.
@@ -100,7 +108,7 @@ pub(super) fn build(
     ch: Option<ClientHello>,
     sh: Option<ServerHello>,
     cert: Option<TlsCert>,
-    quic: bool,
+    dtls: bool,
 ) -> TlsBody {
     let mut b = TlsBody {
         certificate: cert,
@@ -110,7 +118,9 @@ pub(super) fn build(
         let (s, h) = fingerprint::ja3(&ch);
         b.ja3_string = Some(s);
         b.ja3 = Some(h);
-        b.ja4 = Some(fingerprint::ja4(&ch, quic));
+        // JA4's transport letter: 'd' for DTLS ('q', QUIC, has no parser here).
+        b.ja4 = Some(fingerprint::ja4_with(&ch, if dtls { 'd' } else { 't' }));
+        b.cookie_len = ch.cookie_len;
         b.client_version = Some(if ch.sslv2 {
             "SSLv2".to_string()
         } else {

@@ -500,3 +500,308 @@ fn ja4_version_ranks_dtls_and_drafts() {
         assert!(j.starts_with(want), "{versions:x?}: {j}");
     }
 }
+
+// ---- DTLS ----
+
+/// A DTLS record: type, version, epoch, 48-bit sequence number, length, body.
+fn dtls_rec(typ: u8, version: u16, epoch: u16, seq: u64, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![typ];
+    r.extend_from_slice(&version.to_be_bytes());
+    r.extend_from_slice(&epoch.to_be_bytes());
+    r.extend_from_slice(&seq.to_be_bytes()[2..]);
+    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    r.extend_from_slice(body);
+    r
+}
+
+/// A DTLS handshake fragment: 12-byte header and `msg[off..off + len]`.
+fn dtls_hs(typ: u8, msg_seq: u16, msg: &[u8], off: usize, len: usize) -> Vec<u8> {
+    let mut h = vec![typ];
+    h.extend_from_slice(&(msg.len() as u32).to_be_bytes()[1..]);
+    h.extend_from_slice(&msg_seq.to_be_bytes());
+    h.extend_from_slice(&(off as u32).to_be_bytes()[1..]);
+    h.extend_from_slice(&(len as u32).to_be_bytes()[1..]);
+    h.extend_from_slice(&msg[off..off + len]);
+    h
+}
+
+/// One handshake record of DTLS 1.2, epoch 0, holding one fragment.
+fn dtls_frag(seq: u64, typ: u8, msg_seq: u16, msg: &[u8], off: usize, len: usize) -> Vec<u8> {
+    dtls_rec(22, 0xfefd, 0, seq, &dtls_hs(typ, msg_seq, msg, off, len))
+}
+
+/// Chrome's ClientHello as DTLS 1.2 sends it: version 0xfefd and a cookie after the session id.
+fn dtls_ch_body(cookie: &[u8]) -> Vec<u8> {
+    let tls = decode(CH_HEX).unwrap()[9..].to_vec();
+    let mut b = vec![0xfe, 0xfd];
+    b.extend_from_slice(&tls[2..67]);
+    b.push(cookie.len() as u8);
+    b.extend_from_slice(cookie);
+    b.extend_from_slice(&tls[67..]);
+    b
+}
+
+/// A DTLS ServerHello body: `version`, cipher 0xc02f, optional supported_versions.
+fn dtls_sh_body(version: u16, selected: Option<u16>) -> Vec<u8> {
+    let mut b = version.to_be_bytes().to_vec();
+    b.extend_from_slice(&[5u8; 32]);
+    b.extend_from_slice(&[0, 0xc0, 0x2f, 0]);
+    if let Some(v) = selected {
+        b.extend_from_slice(&[0, 6, 0, 43, 0, 2]);
+        b.extend_from_slice(&v.to_be_bytes());
+    }
+    b
+}
+
+const DTLS_JA3_STRING: &str = "65277,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,65281-16-13-51-45-17513-35-43-10-65037-23-5-18-11-0-27-21,29-23-24,0";
+
+fn run_udp(datagrams: &[(Direction, Vec<u8>)]) -> Run {
+    let mut p = new_parser(Transport::Udp);
+    let mut r = Run::new();
+    for (d, g) in datagrams {
+        r.feed(p.as_mut(), *d, g);
+    }
+    r.close(p.as_mut());
+    r
+}
+
+#[test]
+fn dtls_client_hello_parses_the_cookie() {
+    let ch = parser::parse_dtls_client_hello(&dtls_ch_body(&[9; 20])).unwrap();
+    assert_eq!(ch.cookie_len, Some(20));
+    assert_eq!(ch.version, 0xfefd);
+    assert_eq!(ch.sni.as_deref(), Some("cloudflare-ech.com"));
+    assert_eq!(fingerprint::ja3_string(&ch), DTLS_JA3_STRING);
+    assert_eq!(fingerprint::ja4_with(&ch, 'd'), format!("d{}", &JA4[1..]));
+    // As TLS the cookie is read as the cipher suites' length: not the same hello.
+    assert_ne!(parse_client_hello(&dtls_ch_body(&[9; 20])).ok(), Some(ch));
+}
+
+#[test]
+fn dtls_fragmented_client_hello_out_of_order_and_duplicated() {
+    let body = dtls_ch_body(&[]);
+    let n = body.len();
+    let (a, b) = (150, 300);
+    let up = Direction::ToServer;
+    let r = run_udp(&[
+        (up, dtls_frag(1, 1, 0, &body, a, b - a)),
+        (up, dtls_frag(0, 1, 0, &body, 0, a)),
+        // Retransmitted middle fragment, overlapping the next one.
+        (up, dtls_frag(3, 1, 0, &body, a - 10, b - a + 20)),
+        (up, dtls_frag(2, 1, 0, &body, b, n - b)),
+        // The whole hello retransmitted after it completed: ignored.
+        (up, dtls_frag(4, 1, 0, &body, 0, n)),
+    ]);
+    assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
+    let b = r.bodies();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].sni.as_deref(), Some("cloudflare-ech.com"));
+    assert_eq!(b[0].client_version.as_deref(), Some("DTLS 1.2"));
+    assert_eq!(b[0].ja3_string.as_deref(), Some(DTLS_JA3_STRING));
+    assert_eq!(
+        b[0].ja4.as_deref(),
+        Some("d13d1517h2_8daaf6152771_b1ff8ab2d16f")
+    );
+    assert_eq!(b[0].cookie_len, Some(0));
+    assert!(!b[0].hello_verify);
+}
+
+#[test]
+fn dtls_overlapping_fragment_first_copy_wins() {
+    let body = dtls_ch_body(&[]);
+    let n = body.len();
+    // A second copy of the SNI bytes, changed, overlapping the first fragment: not used.
+    let mut evil = body.clone();
+    let pos = body.windows(10).position(|w| w == b"cloudflare").unwrap();
+    evil[pos..pos + 10].copy_from_slice(b"evil-host!");
+    let up = Direction::ToServer;
+    let r = run_udp(&[
+        (up, dtls_frag(0, 1, 0, &body, 0, pos + 20)),
+        (up, dtls_frag(1, 1, 0, &evil, pos - 5, n - pos + 5)),
+    ]);
+    let b = r.bodies();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].sni.as_deref(), Some("cloudflare-ech.com"));
+}
+
+#[test]
+fn dtls_hello_verify_request_then_second_client_hello() {
+    let (up, down) = (Direction::ToServer, Direction::ToClient);
+    let mut hvr = vec![0xfe, 0xff, 16];
+    hvr.extend_from_slice(&[0xc0; 16]);
+    let ch2 = dtls_ch_body(&[0xc0; 16]);
+    let sh = dtls_sh_body(0xfefd, None);
+    // ServerHello and ServerHelloDone in one record, two records in the datagram.
+    let mut flight = dtls_rec(22, 0xfefd, 0, 1, &dtls_hs(2, 1, &sh, 0, sh.len()));
+    flight.extend(dtls_rec(22, 0xfefd, 0, 2, &dtls_hs(14, 2, &[], 0, 0)));
+    let mut p = new_parser(Transport::Udp);
+    let mut r = Run::new();
+    let ch1 = dtls_ch_body(&[]);
+    r.feed(p.as_mut(), up, &dtls_frag(0, 1, 0, &ch1, 0, ch1.len()));
+    r.feed(p.as_mut(), down, &dtls_frag(0, 3, 0, &hvr, 0, hvr.len()));
+    // The first hello retransmitted before the answer arrived: the same message_seq.
+    r.feed(p.as_mut(), up, &dtls_frag(1, 1, 0, &ch1, 0, ch1.len()));
+    assert!(r.out.is_empty());
+    r.feed(p.as_mut(), up, &dtls_frag(2, 1, 1, &ch2, 0, ch2.len()));
+    assert!(r.out.is_empty(), "no record at the repeated ClientHello");
+    r.feed(p.as_mut(), down, &flight);
+    let b = r.bodies();
+    assert_eq!(b.len(), 1);
+    assert!(b[0].hello_verify);
+    assert_eq!(b[0].cookie_len, Some(16));
+    assert_eq!(b[0].version.as_deref(), Some("DTLS 1.2"));
+    assert_eq!(b[0].cipher_suite, Some(0xc02f));
+    assert_eq!(b[0].ja3s_string.as_deref(), Some("65277,49199,"));
+    // ChangeCipherSpec, then epoch 1: nothing more is read.
+    let mut fin = dtls_rec(20, 0xfefd, 0, 3, &[1]);
+    fin.extend(dtls_rec(22, 0xfefd, 1, 0, &[0xaa; 40]));
+    r.feed(p.as_mut(), up, &fin);
+    r.feed(p.as_mut(), down, &fin);
+    r.feed(p.as_mut(), up, &dtls_frag(4, 1, 2, &ch1, 0, ch1.len()));
+    r.close(p.as_mut());
+    assert_eq!(r.bodies().len(), 1);
+    assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
+}
+
+#[test]
+fn dtls13_server_hello_emits_and_ciphertext_is_skipped() {
+    let (up, down) = (Direction::ToServer, Direction::ToClient);
+    let ch = dtls_ch_body(&[]);
+    let sh = dtls_sh_body(0xfefd, Some(0xfefc));
+    let mut flight = dtls_rec(22, 0xfefd, 0, 0, &dtls_hs(2, 0, &sh, 0, sh.len()));
+    // Unified header: S (16-bit seq) and L (length) set, epoch 2; then one without a length.
+    flight.extend_from_slice(&[0x2e, 0x00, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]);
+    flight.extend_from_slice(&[0x22, 0x07, 0xee, 0xee, 0xee]);
+    let mut p = new_parser(Transport::Udp);
+    let mut r = Run::new();
+    r.feed(p.as_mut(), up, &dtls_frag(0, 1, 0, &ch, 0, ch.len()));
+    r.feed(p.as_mut(), down, &flight);
+    let b = r.bodies();
+    assert_eq!(b.len(), 1, "emitted at the ServerHello");
+    assert_eq!(b[0].version.as_deref(), Some("DTLS 1.3"));
+    r.feed(p.as_mut(), up, &[0x2c, 0x01, 0x00, 0x03, 9, 9, 9]);
+    r.close(p.as_mut());
+    assert_eq!(r.bodies().len(), 1);
+    assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
+}
+
+#[test]
+fn dtls_reassembly_cap_is_per_flow_and_counted_once() {
+    let (up, down) = (Direction::ToServer, Direction::ToClient);
+    let big = vec![0u8; dtls::REASSEMBLY_CAP + 1];
+    let r = run_udp(&[
+        (up, dtls_frag(0, 1, 0, &big, 0, 100)),
+        (up, dtls_frag(1, 1, 0, &big, 100, 100)),
+    ]);
+    assert_eq!(r.anomalies, vec!["tls.dtls_reassembly_limit"]);
+    assert!(r.out.is_empty());
+
+    // A completed message frees its bytes; a repeated fragment takes none.
+    let cert = vec![0u8; 40 * 1024];
+    let ch = dtls_ch_body(&[]);
+    let r = run_udp(&[
+        (up, dtls_frag(0, 1, 0, &ch, 0, 10)),
+        (down, dtls_frag(0, 11, 1, &cert, 0, 1000)),
+        (up, dtls_frag(1, 1, 0, &ch, 10, ch.len() - 10)),
+        (down, dtls_frag(1, 11, 1, &cert, 0, 1000)),
+    ]);
+    assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
+    // 40 KiB pending from the server, then 30 KiB from the client: past the flow's cap.
+    let cert2 = vec![0u8; 30 * 1024];
+    let r = run_udp(&[
+        (down, dtls_frag(0, 11, 1, &cert, 0, 1000)),
+        (up, dtls_frag(0, 1, 0, &cert2, 0, 10)),
+    ]);
+    assert_eq!(r.anomalies, vec!["tls.dtls_reassembly_limit"]);
+}
+
+#[test]
+fn dtls_bogus_headers_are_counted() {
+    let ch = dtls_ch_body(&[]);
+    let good = dtls_frag(0, 1, 0, &ch, 0, ch.len());
+    // Record length past the datagram; fragment past its message; not DTLS at all.
+    let mut long = good.clone();
+    long[12] = long[12].wrapping_add(1);
+    let mut past = good.clone();
+    past[13 + 11] = past[13 + 11].wrapping_add(1);
+    for bad in [
+        long,
+        past,
+        b"\x16\x03\x03\x00\x05hello".to_vec(),
+        good[..20].to_vec(),
+    ] {
+        let r = run_udp(&[(Direction::ToServer, bad.clone())]);
+        assert_eq!(r.anomalies, vec!["tls.bad_record"], "{bad:02x?}");
+        assert!(r.out.is_empty());
+    }
+}
+
+#[test]
+fn dtls_flow_shares_stun_and_rtp_without_anomalies() {
+    // RFC 7983: STUN (first byte 0..3) and RTP (128..191) beside DTLS on one flow are skipped.
+    let ch = dtls_ch_body(&[]);
+    let stun = [
+        0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+    ];
+    let rtp = [0x80, 0x60, 0x00, 0x01, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef];
+    let r = run_udp(&[
+        (Direction::ToServer, stun.to_vec()),
+        (Direction::ToServer, dtls_frag(0, 1, 0, &ch, 0, ch.len())),
+        (Direction::ToClient, stun.to_vec()),
+        (Direction::ToServer, rtp.to_vec()),
+    ]);
+    assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
+    assert_eq!(r.bodies().len(), 1);
+}
+
+#[test]
+fn dtls_truncated_and_mutated_never_panic() {
+    let ch = dtls_ch_body(&[7; 8]);
+    let sh = dtls_sh_body(0xfefd, Some(0xfefc));
+    let mut g = dtls_frag(0, 1, 0, &ch, 0, 90);
+    g.extend(dtls_frag(1, 1, 0, &ch, 90, ch.len() - 90));
+    let s = dtls_frag(0, 2, 0, &sh, 0, sh.len());
+    for i in 0..g.len() {
+        for v in [0x00u8, 0xff, 0x20, 0x80] {
+            let mut m = g.clone();
+            m[i] = v;
+            let r = run_udp(&[
+                (Direction::ToServer, m[..i].to_vec()),
+                (Direction::ToServer, m.clone()),
+                (Direction::ToClient, s.clone()),
+                (Direction::ToServer, m),
+            ]);
+            assert!(r.out.len() <= 2);
+        }
+    }
+}
+
+#[test]
+fn dtls_probe() {
+    use crate::proto::detect::peek::P;
+    use crate::proto::{probe, AppProto, Confidence};
+    let ch = dtls_ch_body(&[]);
+    let whole = dtls_frag(0, 1, 0, &ch, 0, ch.len());
+    let later = dtls_frag(1, 1, 0, &ch, 100, 100);
+    for d in [&whole, &later] {
+        assert_eq!(
+            probe(Transport::Udp, Direction::ToServer, d),
+            Some((AppProto::Tls, Confidence::High))
+        );
+    }
+    for n in 0..whole.len() {
+        assert_ne!(
+            probe::datagram(&whole[..n]),
+            P::Yes(Confidence::High),
+            "{n}"
+        );
+    }
+    // A TLS hello, a later epoch, a hello version that is not DTLS: no.
+    let mut v = whole.clone();
+    v[3] = 1;
+    assert_eq!(probe::datagram(&v), P::No);
+    let mut v = whole.clone();
+    v[25] = 3;
+    assert_eq!(probe::datagram(&v), P::No);
+    assert_eq!(probe::datagram(&decode(CH_HEX).unwrap()), P::No);
+}
