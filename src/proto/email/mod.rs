@@ -29,5 +29,8 @@ crate::proto::anomaly::anomalies! {
         MimeTooComplex = "email.mime_too_complex",
         NestingTooDeep = "email.nesting_too_deep",
         Unparsable = "email.unparsable",
+        /// The MIME parser (mail-parser) panicked on the message (one of its debug assertions,
+        /// or a bug of it): contained, the message reported with its envelope and no parts.
+        ParserPanicked = "email.parser_panicked",
     }
 }

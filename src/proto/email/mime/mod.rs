@@ -206,7 +206,8 @@ impl MessageBuilder {
             ..EmailBody::default()
         };
         let tag = fnv(buf.get(..4096.min(buf.len())).unwrap_or_default());
-        if let Some(msg) = MessageParser::default().parse(parsed) {
+        let parsed = parse_message(parsed);
+        if let Ok(Some(msg)) = parsed {
             headers(&msg, &mut rec);
             let mut walk = Walk {
                 env,
@@ -220,6 +221,8 @@ impl MessageBuilder {
             };
             walk.message(&msg, 0);
             dismantle(msg);
+        } else if parsed.is_err() {
+            ctx.anomaly(EmailAnomaly::ParserPanicked.as_str());
         } else if !buf.is_empty() {
             ctx.anomaly(EmailAnomaly::Unparsable.as_str());
         }
@@ -415,6 +418,16 @@ fn hashed(rec: &EmailBody) -> Hashed {
 }
 
 /// The declared transfer encoding of a part, lower-cased.
+/// mail-parser's parse with a panic inside it contained (`Err`): its debug assertions fire on
+/// some malformed multipart structures (found by fuzzing), and a bug of a dependency must not
+/// take a worker down with it.
+fn parse_message(bytes: &[u8]) -> Result<Option<Message<'_>>, ()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        MessageParser::default().parse(bytes)
+    }))
+    .map_err(|_| ())
+}
+
 fn transfer_encoding(part: &mail_parser::MessagePart<'_>) -> Option<String> {
     part.content_transfer_encoding()
         .map(|c| c.trim().to_ascii_lowercase())
@@ -497,9 +510,13 @@ impl Walk<'_, '_> {
                         if irregular {
                             self.ctx.anomaly(EmailAnomaly::Base64Irregular.as_str());
                         }
-                        if let Some(inner) = MessageParser::default().parse(&bytes) {
-                            self.nested(&inner, depth);
-                            dismantle(inner);
+                        match parse_message(&bytes) {
+                            Ok(Some(inner)) => {
+                                self.nested(&inner, depth);
+                                dismantle(inner);
+                            }
+                            Ok(None) => {}
+                            Err(()) => self.ctx.anomaly(EmailAnomaly::ParserPanicked.as_str()),
                         }
                     }
                 }

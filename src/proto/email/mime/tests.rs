@@ -378,3 +378,25 @@ fn irregular_base64_attachment_decodes_as_clients_do() {
     assert_eq!(e.attachments[0].md5, crate::util::hex::md5_hex(b"ABCDE"));
     assert!(anomalies.is_empty(), "{anomalies:?}");
 }
+
+/// A message on which mail-parser's own debug assertion fires (found by the `mime` fuzz
+/// target): the panic is contained and counted; the record still comes out.
+#[test]
+fn a_panic_inside_mail_parser_is_contained_and_counted() {
+    let msg = include_bytes!(
+        "../../../../fuzz/regress/mime/crash-cb340b7195c483e17e292ad0cc17d8b861200ad3"
+    );
+    let limits = MessageLimits {
+        max_message: 64 << 10,
+        max_attachments: 8,
+    };
+    let (m, _, anomalies) = finish(msg, limits);
+    assert_eq!(m.mail_from.as_deref(), Some("env@example.com"));
+    // The assertion is a `debug_assert!`: release builds parse on without it.
+    if cfg!(debug_assertions) {
+        assert!(
+            anomalies.contains(&"email.parser_panicked"),
+            "{anomalies:?}"
+        );
+    }
+}
