@@ -1078,9 +1078,22 @@ fn tapir_run_reloads_rules_and_sinks_on_sighup() {
         "{st:#}"
     );
     send_frames(&veth.a, &(0..3).map(frame).collect::<Vec<_>>());
-    wait_status(&out, &mut child, seen, "the frames counted", |s| {
+    let seen = wait_status(&out, &mut child, seen, "the frames counted", |s| {
         s["capture"]["packets"].as_u64().unwrap_or(0) >= 3
     });
+    // The ring of a socket that took a block was at least one block (of 64) full.
+    let st = statuses(&read_records(&out))[seen - 1].clone();
+    let fills: Vec<u64> = st["health"]["capture_sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["packets"].as_u64() > Some(0))
+        .filter_map(|s| s["ring_fill_peak_pct"].as_u64())
+        .collect();
+    assert!(
+        !fills.is_empty() && fills.iter().all(|&f| (1..=100).contains(&f)),
+        "{st:#}"
+    );
     sigterm(&child);
     let st = wait_exit(&mut child);
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();

@@ -300,7 +300,10 @@ impl AfPacketSource {
             left: 0,
             next_off: 0,
             ended: false,
-            stats: CaptureStats::default(),
+            stats: CaptureStats {
+                ring_blocks: u64::from(ring.block_count),
+                ..CaptureStats::default()
+            },
             kernel_drops: Cell::new(0),
             ifindex,
             fanout_group,
@@ -556,6 +559,18 @@ impl AfPacketSource {
             (h.num_pkts, h.offset_to_first_pkt)
         };
         self.in_block = true;
+        // The backlog: this block and the full ones after it (what the worker is behind by).
+        let mut full = 1;
+        while full < self.block_count
+            && self
+                .block_status((self.block + full) % self.block_count)
+                .load(Ordering::Acquire)
+                & libc::TP_STATUS_USER
+                != 0
+        {
+            full += 1;
+        }
+        self.stats.ring_full_peak = self.stats.ring_full_peak.max(full as u64);
         // Packets came: the interface is up (checked again after a second without any).
         self.last_check = Instant::now();
         self.left = num;

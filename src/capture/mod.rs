@@ -88,6 +88,13 @@ pub struct CaptureStats {
     /// Records whose captured length exceeds the file's snap length (read, cut to the snap
     /// length, as libpcap does).
     pub caplen_over_snaplen: u64,
+    /// AF_PACKET: blocks in the socket's ring, and the most of them found full at once
+    /// (filled by the kernel, waiting for the worker) since start: how close the ring came to
+    /// dropping. Shown per socket (`health.capture_sockets[].ring_fill_peak_pct`).
+    #[serde(skip)]
+    pub ring_blocks: u64,
+    #[serde(skip)]
+    pub ring_full_peak: u64,
 }
 
 impl CaptureStats {
@@ -101,6 +108,8 @@ impl CaptureStats {
             malformed,
             truncated,
             caplen_over_snaplen,
+            ring_blocks,
+            ring_full_peak,
         } = *o;
         self.packets += packets;
         self.bytes += bytes;
@@ -108,6 +117,8 @@ impl CaptureStats {
         self.malformed += malformed;
         self.truncated += truncated;
         self.caplen_over_snaplen += caplen_over_snaplen;
+        self.ring_blocks += ring_blocks;
+        self.ring_full_peak = self.ring_full_peak.max(ring_full_peak);
     }
 
     /// The counters that are anomalies, by name, for the summary's and the status records'

@@ -92,6 +92,10 @@ pub struct SocketHealth {
     pub socket: usize,
     pub packets: u64,
     pub dropped: u64,
+    /// AF_PACKET: the most of the ring's blocks found full at once since start, in percent
+    /// (100: the worker fell a whole ring behind, and the kernel dropped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ring_fill_peak_pct: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

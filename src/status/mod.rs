@@ -481,6 +481,8 @@ impl Reporter {
                     socket: i,
                     packets: c.packets,
                     dropped: c.dropped,
+                    ring_fill_peak_pct: (c.ring_blocks > 0)
+                        .then(|| c.ring_full_peak.saturating_mul(100) / c.ring_blocks),
                 })
                 .collect(),
             memcaps,
