@@ -79,9 +79,6 @@ fn init_logging(cli: &Cli) -> anyhow::Result<()> {
         .with(json)
         .with(ErrorRingLayer)
         .try_init()?;
-    if cli.log_rate > 0 {
-        logging::report_suppressed(logging::SUPPRESSED_REPORT_INTERVAL);
-    }
     Ok(())
 }
 

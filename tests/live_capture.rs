@@ -1117,3 +1117,146 @@ fn tapir_run_reloads_rules_and_sinks_on_sighup() {
     let in_b = b.iter().filter(|r| r["event_type"] == "detection").count();
     assert_eq!(in_b, 3);
 }
+
+// The appliance end to end: the packaged configuration, run as the service runs it.
+
+/// `deploy/tapir.toml` with its directories moved under `root` and the capture on `iface`.
+fn packaged_config(root: &std::path::Path, iface: &str, group: u16, rules: &str) -> String {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/tapir.toml"),
+    )
+    .unwrap();
+    let r = root.display();
+    text.replace("/var/lib/node_exporter/textfile", &format!("{r}/prom"))
+        .replace("/var/log/tapir", &format!("{r}/log"))
+        .replace("/var/lib/tapir", &format!("{r}/lib"))
+        .replace("interface = \"eth1\"", &format!("interface = \"{iface}\""))
+        .replace("fanout_group = 4242", &format!("fanout_group = {group}"))
+        .replace("status_interval = 60", "status_interval = 1")
+        .replace("rules = []", &format!("rules = [\"{rules}\"]"))
+}
+
+/// The packaged configuration (deploy/tapir.toml) started by root as the unit starts it, with
+/// the user switched to nobody: the privileges are dropped, the metrics endpoint answers, a
+/// SIGHUP with a changed rule file makes the new rule fire, and a support bundle is written.
+#[test]
+fn tapir_run_as_the_packaged_service() {
+    use std::os::unix::fs::PermissionsExt;
+    if !can_run() {
+        return;
+    }
+    let Ok(nobody) = tapir::capture::privilege::lookup_user("nobody") else {
+        eprintln!("skipped: no user nobody");
+        return;
+    };
+    let Some(veth) = Veth::create('k') else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // The unit's LogsDirectory/StateDirectory, writable by the user it switches to.
+    for d in ["", "log", "log/archive", "lib", "prom"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+        std::fs::set_permissions(root.join(d), std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let rules = root.join("rules.yml");
+    std::fs::write(&rules, port_rule("test-pkg-before", 1)).unwrap();
+    let group = ((std::process::id() & 0xfff) as u16) * 16 + 12;
+    let conf = root.join("tapir.toml");
+    let text = packaged_config(root, &veth.b, group, &rules.display().to_string());
+    std::fs::write(&conf, &text).unwrap();
+    let out = root.join("log/records.ndjson");
+    let log = root.join("stderr");
+    let port = 20000 + ((std::process::id() + 7) % 20000) as u16;
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tapir"))
+        .args(["run", "--config"])
+        .arg(&conf)
+        .args(["--log-rate", "20", "--user", "nobody", "--workers", "2"])
+        .args([
+            "--metrics-listen",
+            &addr,
+            "--set",
+            "detect.suppress_window=0",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let seen = wait_status(&out, &mut child, 0, "the start record", |s| {
+        s["kind"] == "start"
+    });
+    // Least privilege: every thread runs as nobody with CAP_NET_RAW only.
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", child.id())).unwrap();
+    for t in tasks.flatten() {
+        let s = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        assert_eq!(proc_field(&s, "Uid:"), vec![nobody.0.to_string(); 4], "{s}");
+        assert_eq!(proc_field(&s, "CapEff:"), vec!["0000000000002000"], "{s}");
+        assert_eq!(proc_field(&s, "NoNewPrivs:"), vec!["1"], "{s}");
+    }
+    // Metrics, once a periodic record has been rendered.
+    let seen = wait_status(&out, &mut child, seen, "a periodic record", |s| {
+        s["kind"] == "periodic"
+    });
+    let metrics = http_get(&addr, "/metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200 OK\r\n"), "{metrics}");
+    assert!(
+        metrics.contains("tapir_packets_total{sensor=\"sensor-01\""),
+        "{metrics}"
+    );
+    // A changed rule file, SIGHUP, then traffic.
+    std::fs::write(&rules, port_rule("test-pkg-after", 5555)).unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let seen = wait_status(&out, &mut child, seen, "the reload", |s| {
+        s["health"]["reloads"] == 1
+    });
+    send_frames(&veth.a, &(0..3).map(frame).collect::<Vec<_>>());
+    wait_status(&out, &mut child, seen, "the frames counted", |s| {
+        s["capture"]["packets"].as_u64().unwrap_or(0) >= 3
+    });
+    // The support bundle, from the running sensor's configuration and records.
+    let bundle = root.join("bundle.tar.gz");
+    let b = Command::new(env!("CARGO_BIN_EXE_tapir"))
+        .args(["support-bundle", "--config"])
+        .arg(&conf)
+        .arg("-o")
+        .arg(&bundle)
+        .arg("--records")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    let listing = Command::new("tar")
+        .arg("tzf")
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    for f in ["config.toml", "sensor_status.ndjson", "version.txt"] {
+        assert!(listing.contains(&format!("tapir-support/{f}")), "{listing}");
+    }
+    sigterm(&child);
+    let st = wait_exit(&mut child);
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(st.success(), "{log_text}");
+    let recs = read_records(&out);
+    let fired: Vec<&str> = recs
+        .iter()
+        .filter(|r| r["event_type"] == "detection")
+        .filter_map(|r| r["detection"]["rule"]["id"].as_str())
+        .filter(|id| id.starts_with("test-pkg"))
+        .collect();
+    assert_eq!(fired, ["test-pkg-after"; 3], "{log_text}");
+    // The archive sink of the packaged configuration has them too.
+    let archived = read_records(&root.join("log/archive/records.ndjson"));
+    assert_eq!(test_flow_ports(&archived), [40000, 40001, 40002]);
+    // The stats store and the metrics file were written by the unprivileged user.
+    for f in ["lib/stats.redb", "prom/tapir.prom"] {
+        let meta = std::fs::metadata(root.join(f)).unwrap();
+        assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), nobody.0, "{f}");
+    }
+}

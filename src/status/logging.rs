@@ -47,6 +47,11 @@ impl RateLimit {
             true
         } else {
             super::health::add_suppressed(1);
+            // The reporting thread starts at the first suppression, not at start-up: `tapir
+            // run` drops its privileges before any thread starts (capabilities and
+            // no_new_privs are per thread).
+            static REPORTER: std::sync::Once = std::sync::Once::new();
+            REPORTER.call_once(|| report_suppressed(SUPPRESSED_REPORT_INTERVAL));
             false
         }
     }
