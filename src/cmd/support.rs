@@ -160,17 +160,6 @@ fn file_facts(path: &Path) -> String {
         Ok(m) => m,
         Err(e) => return format!("{}\tunreadable: {e}\n", path.display()),
     };
-    if meta.is_dir() {
-        let mut out = String::new();
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        entries.sort();
-        for e in entries {
-            out.push_str(&file_facts(&e));
-        }
-        return out;
-    }
     let mtime = meta
         .modified()
         .ok()
@@ -331,11 +320,8 @@ pub fn run(args: &SupportArgs) -> Result<()> {
         if cfg.detect.builtin { "on" } else { "off" },
         crate::detect::builtin::sources().len()
     );
-    for p in cfg.detect.rules.iter().chain(&cfg.intel.paths) {
-        rules.push_str(&file_facts(Path::new(p)));
-    }
-    for d in &cfg.intel.dirs {
-        rules.push_str(&file_facts(Path::new(d)));
+    for (_, p) in crate::status::health::loaded_files(&cfg) {
+        rules.push_str(&file_facts(&p));
     }
     files.push(("rules_and_feeds.txt".into(), rules));
 

@@ -7,7 +7,7 @@
 //! also reaches the status records and the metrics.
 
 use std::collections::VecDeque;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -135,7 +135,9 @@ pub fn file_version(kind: &'static str, path: &Path) -> FileVersion {
     match std::fs::read(path) {
         Ok(data) => {
             let digest = Sha1::digest(&data);
-            v.sha1 = Some(digest.iter().take(8).map(|b| format!("{b:02x}")).collect());
+            v.sha1 = Some(crate::util::hex::encode(
+                digest.get(..8).unwrap_or_default(),
+            ));
             v.bytes = Some(data.len() as u64);
             v.mtime = std::fs::metadata(path)
                 .and_then(|m| m.modified())
@@ -148,10 +150,18 @@ pub fn file_version(kind: &'static str, path: &Path) -> FileVersion {
     v
 }
 
-/// The rule and feed files a configuration loads, with their versions: every
-/// `detect.rules` path (a directory: its files), every `intel.paths` file and the files of
-/// every `intel.dirs` directory.
+/// The rule and feed files a configuration loads, with their versions.
 pub fn loaded_versions(cfg: &crate::config::Config) -> Vec<FileVersion> {
+    loaded_files(cfg)
+        .iter()
+        .map(|(kind, p)| file_version(kind, p))
+        .collect()
+}
+
+/// The rule and feed files a configuration loads ("rules" or "feed"): every `detect.rules`
+/// path (a directory: its files, not dotfiles or `.md`), every `intel.paths` file and the
+/// files of every `intel.dirs` directory. A path that is not there is listed as it is.
+pub fn loaded_files(cfg: &crate::config::Config) -> Vec<(&'static str, PathBuf)> {
     let mut out = Vec::new();
     let mut add = |kind: &'static str, p: &Path| {
         if p.is_dir() {
@@ -169,11 +179,9 @@ pub fn loaded_versions(cfg: &crate::config::Config) -> Vec<FileVersion> {
                 })
                 .unwrap_or_default();
             files.sort();
-            for f in files {
-                out.push(file_version(kind, &f));
-            }
+            out.extend(files.into_iter().map(|f| (kind, f)));
         } else {
-            out.push(file_version(kind, p));
+            out.push((kind, p.to_path_buf()));
         }
     };
     if cfg.detect.enabled {

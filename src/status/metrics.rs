@@ -210,8 +210,7 @@ fn escape(s: &str) -> String {
 }
 
 /// Writes the metrics to `path` atomically (a temporary file renamed over it).
-pub fn write(path: &Path, sensor: &str, s: &StatusBody) -> std::io::Result<()> {
-    let text = render(sensor, s);
+pub fn write(path: &Path, text: &str) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = std::path::PathBuf::from(tmp);

@@ -662,11 +662,14 @@ impl Reporter {
             export: out.export.clone(),
             health,
         };
-        if self.serve_metrics {
-            http::set_text(metrics::render(&self.sensor_id, &body));
+        // Rendered once for the endpoint and the file.
+        let text = (self.serve_metrics || self.metrics_path.is_some())
+            .then(|| metrics::render(&self.sensor_id, &body));
+        if let (true, Some(t)) = (self.serve_metrics, &text) {
+            http::set_text(t.clone());
         }
-        if let Some(path) = &self.metrics_path {
-            if let Err(e) = metrics::write(path, &self.sensor_id, &body) {
+        if let (Some(path), Some(t)) = (&self.metrics_path, &text) {
+            if let Err(e) = metrics::write(path, t) {
                 if !self.metrics_failed {
                     self.metrics_failed = true;
                     let msg = format!("cannot write metrics to {}: {e}", path.display());
