@@ -60,7 +60,7 @@ where
         None => None,
     };
     let correlate = super::output::correlator(opts.rules.take(), cfg, &mut ws, sink.run_id());
-    let detect = super::output::DetectStage {
+    let detect = super::output::LiveStages {
         correlate,
         live: ws.rules.clone(),
         reload: opts.reload.take(),

@@ -73,15 +73,16 @@ pub trait Reload: Send {
     fn poll(&mut self) -> Option<Reloaded>;
 }
 
-/// The detection stage of the output thread: correlation, the rules it publishes, the reload.
+/// What the output thread runs besides writing: correlation, the rules it publishes to the
+/// workers, and the reload hook that can replace them and the export sinks.
 #[derive(Default)]
-pub(crate) struct DetectStage {
+pub(crate) struct LiveStages {
     pub correlate: Option<Correlator>,
     pub live: Option<std::sync::Arc<crate::detect::live::LiveRules>>,
     pub reload: Option<Box<dyn Reload>>,
 }
 
-impl DetectStage {
+impl LiveStages {
     fn poll_reload(&mut self, reporter: &mut Reporter, sink: &mut NdjsonSink) {
         let Some(mut done) = self.reload.as_mut().and_then(|r| r.poll()) else {
             return;
@@ -125,7 +126,7 @@ pub(crate) fn output_loop(
     rx: Receiver<OutMsg>,
     mut reporter: Reporter,
     halt: &AtomicBool,
-    mut detect: DetectStage,
+    mut detect: LiveStages,
 ) -> Result<(OutputStats, Option<DetectStatus>), OutputError> {
     let mut last_flush = Instant::now();
     // Under systemd (Type=notify): the capture runs once this stage does.
