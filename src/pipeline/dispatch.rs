@@ -152,7 +152,7 @@ pub fn replay(
         None => None,
     };
     let correlate = super::output::correlator(opts.rules.take(), cfg, &mut ws, sink.run_id());
-    let detect = super::output::LiveStages {
+    let stages = super::output::LiveStages {
         correlate,
         live: ws.rules.clone(),
         reload: opts.reload.take(),
@@ -172,7 +172,7 @@ pub fn replay(
     let output = std::thread::Builder::new()
         .name("tapir-output".into())
         .stack_size(super::OUTPUT_STACK)
-        .spawn(move || output_loop(sink, rec_rx, reporter, &halt, detect))
+        .spawn(move || output_loop(sink, rec_rx, reporter, &halt, stages))
         .map_err(|e| PipelineError::Thread(format!("cannot start the output thread: {e}")))?;
 
     let (free_tx, free_rx) = unbounded::<Batch>();

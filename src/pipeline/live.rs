@@ -60,7 +60,7 @@ where
         None => None,
     };
     let correlate = super::output::correlator(opts.rules.take(), cfg, &mut ws, sink.run_id());
-    let detect = super::output::LiveStages {
+    let stages = super::output::LiveStages {
         correlate,
         live: ws.rules.clone(),
         reload: opts.reload.take(),
@@ -74,7 +74,7 @@ where
     let output = std::thread::Builder::new()
         .name("tapir-output".into())
         .stack_size(super::OUTPUT_STACK)
-        .spawn(move || output_loop(sink, rec_rx, reporter, &halt, detect))
+        .spawn(move || output_loop(sink, rec_rx, reporter, &halt, stages))
         .map_err(|e| LiveError::Thread(format!("cannot start the output thread: {e}")))?;
     let _ = rec_tx.send(OutMsg::Started { now_ns: wall_ns() });
     let mut handles = Vec::with_capacity(n);

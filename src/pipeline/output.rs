@@ -126,7 +126,7 @@ pub(crate) fn output_loop(
     rx: Receiver<OutMsg>,
     mut reporter: Reporter,
     halt: &AtomicBool,
-    mut detect: LiveStages,
+    mut stages: LiveStages,
 ) -> Result<(OutputStats, Option<DetectStatus>), OutputError> {
     let mut last_flush = Instant::now();
     // Under systemd (Type=notify): the capture runs once this stage does.
@@ -138,7 +138,7 @@ pub(crate) fn output_loop(
         let wait = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
         match rx.recv_timeout(wait) {
             Ok(msg) => {
-                if let Err(e) = handle(&mut sink, &mut reporter, detect.correlate.as_mut(), msg) {
+                if let Err(e) = handle(&mut sink, &mut reporter, stages.correlate.as_mut(), msg) {
                     tracing::error!("output stopped: {e}");
                     halt.store(true, Ordering::Relaxed);
                     return Err(e);
@@ -148,7 +148,7 @@ pub(crate) fn output_loop(
             Err(RecvTimeoutError::Disconnected) => break,
         }
         if last_flush.elapsed() >= FLUSH_EVERY {
-            detect.poll_reload(&mut reporter, &mut sink);
+            stages.poll_reload(&mut reporter, &mut sink);
             if let Some(n) = &mut notifier {
                 n.watchdog(Instant::now());
             }
@@ -163,7 +163,7 @@ pub(crate) fn output_loop(
     if let Some(n) = &notifier {
         n.notify("STOPPING=1");
     }
-    let status = detect.correlate.as_ref().map(|c| c.status());
+    let status = stages.correlate.as_ref().map(|c| c.status());
     sink.finish().map(|s| (s, status))
 }
 
